@@ -1,0 +1,136 @@
+package orchestrator
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/councilhq/council/provider"
+)
+
+// Config holds the council's settings. The zero value of every field means
+// its documented default; see [DefaultConfig].
+type Config struct {
+	// Tier is the default tier's name. Default "balanced".
+	Tier string
+	// Council overrides the default tier's council models when non-empty.
+	Council []string
+	// Chairman overrides the default tier's chairman when non-empty.
+	Chairman string
+	// FallbackChairman writes the final answer when the chairman fails.
+	// Default: the best-ranked council model that answered and is not the chairman.
+	FallbackChairman string
+	// CollectTimeout bounds each Stage 1 model call. Default 10 s.
+	CollectTimeout time.Duration
+	// ReviewTimeout bounds each Stage 2 model call. Default 10 s.
+	ReviewTimeout time.Duration
+	// SynthesizeTimeout bounds the chairman's call. Default 15 s.
+	SynthesizeTimeout time.Duration
+	// MinAnswers is the fewest Stage 1 answers a consultation goes on with.
+	// Default 2.
+	MinAnswers int
+	// ReviewQuorum is the fraction of reviewers whose rankings must be in
+	// (or failed) before synthesis starts, in (0, 1]. Default 0.5.
+	ReviewQuorum float64
+	// MaxModels is the largest council a request may name. Default 8.
+	MaxModels int
+	// AnswerMaxTokens, RankingMaxTokens and SynthesisMaxTokens cap each
+	// call's completion. Defaults 1024, 1024 and 2048.
+	AnswerMaxTokens    int
+	RankingMaxTokens   int
+	SynthesisMaxTokens int
+}
+
+// DefaultConfig returns the defaults of every field.
+func DefaultConfig() Config {
+	return Config{
+		Tier:               DefaultTierName,
+		CollectTimeout:     10 * time.Second,
+		ReviewTimeout:      10 * time.Second,
+		SynthesizeTimeout:  15 * time.Second,
+		MinAnswers:         2,
+		ReviewQuorum:       0.5,
+		MaxModels:          8,
+		AnswerMaxTokens:    1024,
+		RankingMaxTokens:   1024,
+		SynthesisMaxTokens: 2048,
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Tier == "" {
+		c.Tier = d.Tier
+	}
+	if c.CollectTimeout <= 0 {
+		c.CollectTimeout = d.CollectTimeout
+	}
+	if c.ReviewTimeout <= 0 {
+		c.ReviewTimeout = d.ReviewTimeout
+	}
+	if c.SynthesizeTimeout <= 0 {
+		c.SynthesizeTimeout = d.SynthesizeTimeout
+	}
+	if c.MinAnswers <= 0 {
+		c.MinAnswers = d.MinAnswers
+	}
+	if c.ReviewQuorum <= 0 || c.ReviewQuorum > 1 {
+		c.ReviewQuorum = d.ReviewQuorum
+	}
+	if c.MaxModels <= 0 {
+		c.MaxModels = d.MaxModels
+	}
+	if c.AnswerMaxTokens <= 0 {
+		c.AnswerMaxTokens = d.AnswerMaxTokens
+	}
+	if c.RankingMaxTokens <= 0 {
+		c.RankingMaxTokens = d.RankingMaxTokens
+	}
+	if c.SynthesisMaxTokens <= 0 {
+		c.SynthesisMaxTokens = d.SynthesisMaxTokens
+	}
+	return c
+}
+
+// MaxQueryBytes is the longest query, in bytes, a request may carry.
+const MaxQueryBytes = 16000
+
+// MaxHistoryTurns is the most prior conversation turns a request may carry.
+const MaxHistoryTurns = 50
+
+// Request is one consultation.
+type Request struct {
+	// Query is the question; required, at most MaxQueryBytes of valid UTF-8.
+	Query string
+	// Tier picks a tier by name; empty means the configured default.
+	Tier string
+	// Council names the council models explicitly; empty means the tier's.
+	Council []string
+	// Chairman names the chairman explicitly; empty means the tier's.
+	Chairman string
+	// History holds prior conversation turns, oldest first, given to Stage 1.
+	History []provider.Message
+	// RequestID is the caller's correlation id, echoed in ConsultStarted.
+	RequestID string
+}
+
+// ErrQuorumNotMet ends a consultation whose Stage 1 produced fewer answers
+// than Config.MinAnswers.
+var ErrQuorumNotMet = errors.New("orchestrator: too few council models answered")
+
+// ErrNoSynthesis ends a consultation whose chairman and fallback chairman
+// both failed.
+var ErrNoSynthesis = errors.New("orchestrator: no chairman could write the final answer")
+
+// InvalidRequestError reports a Request field that is not acceptable.
+type InvalidRequestError struct {
+	// Field is the request field's name, e.g. "query" or "council_models[2]".
+	Field string
+	// Reason says what is wrong with it.
+	Reason string
+}
+
+func (e *InvalidRequestError) Error() string {
+	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
+}
