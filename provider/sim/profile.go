@@ -1,0 +1,125 @@
+package sim
+
+import (
+	"sort"
+	"time"
+
+	"github.com/councilhq/council/provider"
+)
+
+// Profile is how one simulated model behaves.
+type Profile struct {
+	// Latency is the time from the call to the full answer. A value below
+	// TimeToFirstToken is raised to it.
+	Latency time.Duration
+	// TimeToFirstToken is the time from the call to the first streamed
+	// delta, and the time a failing call takes to fail.
+	TimeToFirstToken time.Duration
+	// Jitter widens both times by a random factor in [1-Jitter, 1+Jitter].
+	// Zero means exact times; values are clamped to [0, 1].
+	Jitter float64
+	// FailRate is the probability, in [0, 1], that a call fails with a
+	// retryable error (rate limited, overloaded or upstream).
+	FailRate float64
+	// Fail, when not [provider.KindUnknown], makes every call fail with
+	// this kind.
+	Fail provider.Kind
+	// Hang makes every call wait until its context ends.
+	Hang bool
+}
+
+// Config configures a [Provider]. The zero value answers every model
+// instantly.
+type Config struct {
+	// Profiles holds the behaviour of each known model, by model id.
+	Profiles map[string]Profile
+	// Default is the behaviour of models missing from Profiles.
+	Default Profile
+	// Seed makes jitter and random failures repeatable: the same seed and
+	// the same sequence of calls per model give the same outcomes.
+	Seed int64
+	// Scale multiplies every latency; tests use a small one to run fast.
+	// Zero or less means 1.
+	Scale float64
+}
+
+// DefaultConfig returns a realistic configuration: [DefaultProfiles], a
+// default profile of 1.5 s for other models, and no failures.
+func DefaultConfig() Config {
+	return Config{
+		Profiles: DefaultProfiles(),
+		Default:  Profile{Latency: 1500 * time.Millisecond, TimeToFirstToken: 400 * time.Millisecond, Jitter: 0.15},
+		Scale:    1,
+	}
+}
+
+// model is the built-in knowledge about one model id.
+type model struct {
+	latency, ttft time.Duration
+	// inPrice and outPrice are US dollars per million tokens.
+	inPrice, outPrice float64
+}
+
+// models covers every model of the council tiers. Latencies put a
+// consultation at a few seconds; prices follow OpenRouter's list prices.
+var models = map[string]model{
+	"openai/gpt-4o-mini":                {1200 * time.Millisecond, 300 * time.Millisecond, 0.15, 0.60},
+	"openai/gpt-3.5-turbo":              {1100 * time.Millisecond, 350 * time.Millisecond, 0.50, 1.50},
+	"anthropic/claude-3-5-haiku":        {2000 * time.Millisecond, 450 * time.Millisecond, 0.80, 4.00},
+	"anthropic/claude-3-5-sonnet":       {2200 * time.Millisecond, 600 * time.Millisecond, 3.00, 15.00},
+	"anthropic/claude-3-haiku":          {1000 * time.Millisecond, 300 * time.Millisecond, 0.25, 1.25},
+	"google/gemini-1.5-flash":           {800 * time.Millisecond, 250 * time.Millisecond, 0.075, 0.30},
+	"google/gemini-flash-1.5":           {700 * time.Millisecond, 200 * time.Millisecond, 0.075, 0.30},
+	"meta-llama/llama-3.3-70b-instruct": {2500 * time.Millisecond, 500 * time.Millisecond, 0.12, 0.30},
+	"meta-llama/llama-3.1-8b-instruct":  {600 * time.Millisecond, 200 * time.Millisecond, 0.02, 0.05},
+	"mistralai/mistral-small":           {1800 * time.Millisecond, 450 * time.Millisecond, 0.20, 0.60},
+	"mistralai/mistral-7b-instruct":     {1400 * time.Millisecond, 300 * time.Millisecond, 0.03, 0.055},
+}
+
+// Default prices, in US dollars per million tokens, of unknown models.
+const (
+	defaultInPrice  = 0.50
+	defaultOutPrice = 1.50
+)
+
+// DefaultProfiles returns a profile for every model of the council tiers,
+// each with its own latency (0.6 to 2.5 s to a full answer) and 15 % jitter.
+// The map is a fresh copy.
+func DefaultProfiles() map[string]Profile {
+	out := make(map[string]Profile, len(models))
+	for id, m := range models {
+		out[id] = Profile{Latency: m.latency, TimeToFirstToken: m.ttft, Jitter: 0.15}
+	}
+	return out
+}
+
+// Models returns the ids of every model the simulator knows, sorted.
+func Models() []string {
+	out := make([]string, 0, len(models))
+	for id := range models {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Usage estimates the usage of answering req with content: one token per
+// four bytes (at least one), priced from the model's list price.
+func Usage(req *provider.Request, content string) provider.Usage {
+	in := 0
+	for _, m := range req.Messages {
+		in += len(m.Content)
+	}
+	u := provider.Usage{InputTokens: tokens(in), OutputTokens: tokens(len(content))}
+	inPrice, outPrice := defaultInPrice, defaultOutPrice
+	if m, ok := models[req.Model]; ok {
+		inPrice, outPrice = m.inPrice, m.outPrice
+	}
+	u.Cost = (float64(u.InputTokens)*inPrice + float64(u.OutputTokens)*outPrice) / 1e6
+	return u
+}
+
+// tokens estimates the token count of n bytes of text.
+func tokens(n int) int64 {
+	return int64(max(1, n/4))
+}
