@@ -32,6 +32,9 @@ type Config struct {
 	// ReviewQuorum is the fraction of reviewers whose rankings must be in
 	// (or failed) before synthesis starts, in (0, 1]. Default 0.5.
 	ReviewQuorum float64
+	// KnownModels, when non-empty, is the provider's model list: a request
+	// naming a model outside it is rejected. Default empty (no check).
+	KnownModels []string
 	// MaxModels is the largest council a request may name. Default 8.
 	MaxModels int
 	// AnswerMaxTokens, RankingMaxTokens and SynthesisMaxTokens cap each

@@ -1,0 +1,77 @@
+package orchestrator
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Option configures a [Council].
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	tracerProvider trace.TracerProvider
+	observer       Observer
+	logger         *slog.Logger
+	newID          func() string
+}
+
+func defaultOptions() options {
+	return options{
+		tracerProvider: otel.GetTracerProvider(),
+		logger:         slog.Default(),
+		newID:          randomID,
+	}
+}
+
+// WithTracerProvider sets where stage spans go. Default: the global provider.
+// A nil provider is ignored.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(o *options) {
+		if tp != nil {
+			o.tracerProvider = tp
+		}
+	})
+}
+
+// WithObserver sets an observer told about every finished consultation.
+// Default: none. A nil observer is ignored.
+func WithObserver(obs Observer) Option {
+	return optionFunc(func(o *options) {
+		if obs != nil {
+			o.observer = obs
+		}
+	})
+}
+
+// WithLogger sets the logger. Default: slog.Default(). A nil logger is ignored.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	})
+}
+
+// WithIDGenerator sets how consultation ids are made. Default: 16 random
+// bytes in hex. A nil function is ignored.
+func WithIDGenerator(f func() string) Option {
+	return optionFunc(func(o *options) {
+		if f != nil {
+			o.newID = f
+		}
+	})
+}
+
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,206 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/councilhq/council/provider"
+)
+
+// run is the state of one consultation. Only the goroutine running Consult
+// touches it, except wg.
+type run struct {
+	c    *Council
+	p    plan
+	id   string
+	emit func(Event) error
+
+	seq            uint64
+	stage          Stage
+	start          time.Time
+	stageDurations map[Stage]time.Duration
+	calls          []CallSummary
+	usage          provider.Usage
+	degraded       bool
+	excluded       []string
+
+	wg sync.WaitGroup // model-call goroutines
+}
+
+// answer is one Stage 1 answer.
+type answer struct {
+	model   string
+	content string
+}
+
+// callResult is the outcome of one model call.
+type callResult struct {
+	index   int
+	model   string
+	resp    *provider.Response
+	err     *provider.Error
+	latency time.Duration
+}
+
+// execute runs the three stages. Every goroutine it starts has ended when
+// it returns.
+func (r *run) execute(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer r.wg.Wait()
+	defer cancel()
+
+	if err := r.send(&ConsultStarted{
+		RequestID: r.p.requestID,
+		Tier:      r.p.tier,
+		Council:   append([]string(nil), r.p.council...),
+		Chairman:  r.p.chairman,
+	}); err != nil {
+		return err
+	}
+	answers, err := r.collect(ctx)
+	if err != nil {
+		return err
+	}
+	rv, err := r.review(ctx, answers)
+	if err != nil {
+		return err
+	}
+	if err := r.synthesize(ctx, answers, rv); err != nil {
+		return err
+	}
+	r.stage = StageNone
+	return r.send(&ConsultCompleted{
+		Duration:       time.Since(r.start),
+		StageDurations: r.stageDurations,
+		Degraded:       r.degraded,
+		Excluded:       r.excluded,
+		Usage:          r.usage,
+	})
+}
+
+// send emits one event with the next sequence number.
+func (r *run) send(payload any) error {
+	r.seq++
+	return r.emit(Event{
+		Sequence:       r.seq,
+		ConsultationID: r.id,
+		Stage:          r.stage,
+		Time:           time.Now(),
+		Payload:        payload,
+	})
+}
+
+// request builds a model request tagged with the consultation's metadata.
+func (r *run) request(s Stage, model string, msgs []provider.Message, maxTokens int) *provider.Request {
+	return &provider.Request{
+		Model:     model,
+		Messages:  msgs,
+		MaxTokens: maxTokens,
+		Metadata: map[string]string{
+			provider.MetaConsultationID: r.id,
+			provider.MetaStage:          s.String(),
+			provider.MetaTier:           r.p.tier,
+		},
+	}
+}
+
+// goCall runs fn on a goroutine owned by the run.
+func (r *run) goCall(fn func()) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		fn()
+	}()
+}
+
+// call performs one model call under its own timeout and classifies the
+// outcome; a panic in the completer becomes a failure.
+func (r *run) call(ctx context.Context, index int, req *provider.Request, timeout time.Duration) (res callResult) {
+	res = callResult{index: index, model: req.Model}
+	began := time.Now()
+	defer func() {
+		if v := recover(); v != nil {
+			r.c.opts.logger.Error("model call panicked", "model", req.Model, "consultation_id", r.id)
+			res.resp, res.err = nil, &provider.Error{Kind: provider.KindUnknown, Message: "internal error in model call", Err: fmt.Errorf("panic: %v", v)}
+		}
+		res.latency = time.Since(began)
+	}()
+	resp, err := provider.Timeout(timeout)(ctx, req, r.c.completer)
+	if err == nil && (resp == nil || strings.TrimSpace(resp.Content) == "") {
+		err = &provider.Error{Kind: provider.KindEmpty, Message: "model returned no content"}
+	}
+	if err != nil {
+		return callResult{index: index, model: req.Model, err: provider.AsError(err)}
+	}
+	res.resp = resp
+	return res
+}
+
+// record notes a finished call for the summary and the usage totals.
+func (r *run) record(s Stage, res callResult) {
+	cs := CallSummary{Stage: s, Model: res.model, Latency: res.latency, OK: res.err == nil}
+	if res.err != nil {
+		cs.Reason = reasonOf(res.err)
+	} else {
+		r.usage = r.usage.Add(res.resp.Usage)
+	}
+	r.calls = append(r.calls, cs)
+}
+
+// failed emits the ModelFailed event for a failed call.
+func (r *run) failed(s Stage, res callResult) error {
+	return r.send(&ModelFailed{
+		Stage:    s,
+		Model:    res.model,
+		Reason:   reasonOf(res.err),
+		Message:  res.err.Message,
+		Attempts: attempts(res.err.Attempts),
+		Latency:  res.latency,
+	})
+}
+
+// attempts turns an Attempts field (0 meaning one) into a count.
+func attempts(n int) int {
+	if n < 1 {
+		return 1
+	}
+	return n
+}
+
+// reasonOf maps a provider failure to the reason reported to callers.
+func reasonOf(e *provider.Error) FailureReason {
+	switch e.Kind {
+	case provider.KindTimeout:
+		return ReasonTimeout
+	case provider.KindRateLimited, provider.KindLimited:
+		return ReasonRateLimited
+	case provider.KindQuota:
+		return ReasonQuota
+	case provider.KindAuth:
+		return ReasonAuth
+	case provider.KindCooldown:
+		return ReasonCooldown
+	case provider.KindCanceled:
+		return ReasonCanceled
+	case provider.KindMalformed, provider.KindEmpty:
+		return ReasonInvalidOutput
+	}
+	return ReasonUpstreamError
+}
+
+// summary describes the finished run for an Observer.
+func (r *run) summary(err error) Summary {
+	return Summary{
+		ConsultationID: r.id,
+		Tier:           r.p.tier,
+		Start:          r.start,
+		Duration:       time.Since(r.start),
+		StageDurations: r.stageDurations,
+		Calls:          r.calls,
+		Degraded:       r.degraded,
+		Err:            err,
+	}
+}

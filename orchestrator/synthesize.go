@@ -1,0 +1,160 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/codes"
+
+	"github.com/councilhq/council/provider"
+)
+
+// synthMsg is a piece of the chairman's stream: a delta, or the final result.
+type synthMsg struct {
+	delta  string
+	result *callResult
+}
+
+// synthesize runs Stage 3: the chairman (then the fallback chairman, if it
+// fails) writes the final answer, streamed as deltas. Late rankings are
+// emitted as they arrive; reviews still out when the answer is done are
+// cancelled and reported.
+func (r *run) synthesize(ctx context.Context, answers []answer, rv *reviewing) error {
+	began := time.Now()
+	chairs := []string{r.p.chairman}
+	if fb := r.fallbackChairman(answers, rv.aggregate); fb != "" {
+		chairs = append(chairs, fb)
+	}
+	ctx, span, err := r.startStage(ctx, StageSynthesize, chairs[:1])
+	if err != nil {
+		return err
+	}
+	prompt := chairmanPrompt(r.p, answers, rv.ballots, rv.aggregate)
+	msgs := []provider.Message{{Role: provider.RoleUser, Content: prompt}}
+
+	ok, failed := 0, 0
+	for i, chair := range chairs {
+		res, err := r.chair(ctx, chair, msgs, rv)
+		if err != nil {
+			failSpan(span, err)
+			return err
+		}
+		r.record(StageSynthesize, res)
+		if res.err != nil {
+			failed++
+			r.degraded = true
+			if err := r.failed(StageSynthesize, res); err != nil {
+				failSpan(span, err)
+				return err
+			}
+			continue
+		}
+		ok++
+		if err := r.send(&FinalAnswer{
+			Model:    chair,
+			Content:  res.resp.Content,
+			Latency:  res.latency,
+			Usage:    res.resp.Usage,
+			Fallback: i > 0,
+		}); err != nil {
+			failSpan(span, err)
+			return err
+		}
+		break
+	}
+	if ok == 0 {
+		err := fmt.Errorf("%w: %d chairman calls failed", ErrNoSynthesis, failed)
+		span.SetStatus(codes.Error, err.Error())
+		_ = r.endStage(span, StageSynthesize, began, ok, failed)
+		return err
+	}
+	if err := r.finishReviews(ctx, rv); err != nil {
+		failSpan(span, err)
+		return err
+	}
+	return r.endStage(span, StageSynthesize, began, ok, failed)
+}
+
+// chair runs one chairman call, emitting its deltas and any late rankings
+// until the call ends. It fails only when ctx ends or an emit fails.
+func (r *run) chair(ctx context.Context, model string, msgs []provider.Message, rv *reviewing) (callResult, error) {
+	stream := make(chan synthMsg, 64)
+	req := r.request(StageSynthesize, model, msgs, r.c.cfg.SynthesisMaxTokens)
+	req.OnDelta = func(d string) {
+		select {
+		case stream <- synthMsg{delta: d}:
+		case <-ctx.Done():
+		}
+	}
+	r.goCall(func() {
+		res := r.call(ctx, 0, req, r.c.cfg.SynthesizeTimeout)
+		select {
+		case stream <- synthMsg{result: &res}:
+		case <-ctx.Done():
+		}
+	})
+	for {
+		lateOut := rv.out
+		if rv.pending == 0 {
+			lateOut = nil
+		}
+		select {
+		case m := <-stream:
+			if m.result != nil {
+				return *m.result, nil
+			}
+			if err := r.send(&SynthesisDelta{Model: model, Text: m.delta}); err != nil {
+				return callResult{}, err
+			}
+		case res := <-lateOut:
+			rv.pending--
+			if err := r.reviewed(rv, res, true); err != nil {
+				return callResult{}, err
+			}
+		case <-ctx.Done():
+			return callResult{}, ctx.Err()
+		}
+	}
+}
+
+// finishReviews cancels the reviews still out and reports each: a ranking
+// that raced the cancellation is emitted late, the rest as cancelled.
+func (r *run) finishReviews(ctx context.Context, rv *reviewing) error {
+	rv.cancel()
+	for ; rv.pending > 0; rv.pending-- {
+		var res callResult
+		select {
+		case res = <-rv.out:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if res.err != nil {
+			res.err = &provider.Error{Kind: provider.KindCanceled, Message: "not needed: the final answer was ready first", Attempts: res.err.Attempts}
+		}
+		if err := r.reviewed(rv, res, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fallbackChairman picks who writes the answer if the chairman fails: the
+// configured fallback, else the best-ranked answering model that is not
+// the chairman, else none.
+func (r *run) fallbackChairman(answers []answer, agg []AggregateEntry) string {
+	if fb := r.c.cfg.FallbackChairman; fb != "" && fb != r.p.chairman {
+		return fb
+	}
+	for _, e := range agg {
+		if e.Model != r.p.chairman {
+			return e.Model
+		}
+	}
+	for _, a := range answers {
+		if a.model != r.p.chairman {
+			return a.model
+		}
+	}
+	return ""
+}
