@@ -1,0 +1,39 @@
+// Package telemetry instruments the council with OpenTelemetry and keeps the
+// performance monitor.
+//
+// # Setup
+//
+// [Setup] builds the tracer and meter providers from a [Config] (see
+// [ConfigFromEnv] for the standard OTEL_* variables): spans and metrics go to
+// an OTLP gRPC collector when an endpoint is set, metrics are also served in
+// the Prometheus text format when [Config.Prometheus] is set, and everything
+// is a free no-op otherwise. The returned shutdown function flushes and stops
+// what was started.
+//
+// # Traces
+//
+// A consultation is one trace. Its root is the gRPC server span (otelgrpc);
+// under it the orchestrator opens one span per stage (council.collect,
+// council.review, council.synthesize), and under each stage
+// [GenAIInterceptor] opens one CLIENT span "chat {model}" per upstream call,
+// covering all of that call's retries. The call span carries the OpenTelemetry
+// GenAI semantic-convention attributes and
+// the council.* correlation attributes. Interceptors inside it report retries,
+// rate-limit waits and cooldowns as span events on trace.SpanFromContext.
+// Prompts and answers are recorded only with [WithContentCapture].
+//
+// # Metrics
+//
+// [GenAIInterceptor] records gen_ai.client.operation.duration,
+// gen_ai.client.token.usage and the per-model failure, retry and rate-limit
+// counters; [Monitor] records the consultation and stage duration
+// histograms.
+//
+// # Performance monitor
+//
+// [Monitor] is an orchestrator.Observer. After every consultation it logs one
+// line with the total, each stage's duration and each responding model's own
+// response time, warns when a stage runs past its threshold, keeps latency
+// percentiles over a bounded window, and warns when a model's observed p90 is
+// slower than its tier promises. [Monitor.Stats] returns the percentiles.
+package telemetry
