@@ -1,0 +1,89 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+)
+
+// Transport limits. Requests are small (a query of at most 16000 bytes plus
+// a bounded history); events carry at most one model answer each.
+const (
+	maxRecvMsgBytes = 4 << 20
+	maxSendMsgBytes = 16 << 20
+)
+
+// keepalive settings. There is deliberately no MaxConnectionAge: ageing a
+// connection out would cut long Consult streams.
+var (
+	keepaliveParams = keepalive.ServerParameters{
+		// Close connections that have had no call for this long.
+		MaxConnectionIdle: 15 * time.Minute,
+		// Ping a client after this long without activity to detect dead
+		// peers, and drop it if the ping is not answered in Timeout.
+		Time:    2 * time.Minute,
+		Timeout: 20 * time.Second,
+	}
+	keepalivePolicy = keepalive.EnforcementPolicy{
+		// Accept client pings as often as every 10 s, even between calls,
+		// so clients can keep long streams alive through proxies.
+		MinTime:             10 * time.Second,
+		PermitWithoutStream: true,
+	}
+)
+
+// errPanic stands for a recovered panic; toStatus maps it to Internal.
+var errPanic = errors.New("server: handler panicked")
+
+// newGRPCServer builds the grpc.Server with the interceptor chain, outermost
+// first: logging (skipped for health checks), recovery, then o's own.
+func newGRPCServer(o options) *grpc.Server {
+	logOpts := []logging.Option{logging.WithLogOnEvents(logging.StartCall, logging.FinishCall)}
+	logger := slogAdapter(o.logger)
+	notHealth := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+		return c.Service != healthpb.Health_ServiceDesc.ServiceName
+	})
+	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		o.logger.ErrorContext(ctx, "panic in handler", "panic", p, "stack", string(debug.Stack()))
+		return toStatus(errPanic)
+	})
+
+	unary := append([]grpc.UnaryServerInterceptor{
+		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), notHealth),
+		recovery.UnaryServerInterceptor(recoverOpt),
+	}, o.unary...)
+	stream := append([]grpc.StreamServerInterceptor{
+		selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), notHealth),
+		recovery.StreamServerInterceptor(recoverOpt),
+	}, o.stream...)
+
+	sopts := []grpc.ServerOption{
+		grpc.KeepaliveParams(keepaliveParams),
+		grpc.KeepaliveEnforcementPolicy(keepalivePolicy),
+		grpc.MaxRecvMsgSize(maxRecvMsgBytes),
+		grpc.MaxSendMsgSize(maxSendMsgBytes),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+	}
+	if o.statsHandler != nil {
+		sopts = append(sopts, grpc.StatsHandler(o.statsHandler))
+	}
+	return grpc.NewServer(sopts...)
+}
+
+// slogAdapter makes a logging.Logger of an slog.Logger.
+func slogAdapter(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}

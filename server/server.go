@@ -1,0 +1,93 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	councilv1 "github.com/councilhq/council/gen/council/v1"
+)
+
+// Server serves the council.v1.Council API, the health service and server
+// reflection on one grpc.Server.
+type Server struct {
+	grpc         *grpc.Server
+	health       *health.Server
+	log          *slog.Logger
+	drainTimeout time.Duration
+}
+
+// New returns a Server whose Consult calls go to c. It returns an error when
+// c is nil.
+func New(c Consulter, opts ...Option) (*Server, error) {
+	if c == nil {
+		return nil, errors.New("server: nil Consulter")
+	}
+	o := newOptions(opts)
+	svc := &service{
+		consulter:   c,
+		log:         o.logger,
+		tiers:       o.tiers,
+		defaultTier: o.defaultTier,
+		maxDuration: o.maxConsultDuration,
+	}
+	s := &Server{
+		grpc:         newGRPCServer(o),
+		health:       health.NewServer(),
+		log:          o.logger,
+		drainTimeout: o.drainTimeout,
+	}
+	councilv1.RegisterCouncilServer(s.grpc, svc)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	// Reflection lets tools such as grpcurl list and describe the API
+	// without proto files.
+	reflection.Register(s.grpc)
+	return s, nil
+}
+
+// Serve accepts connections on lis and blocks until ctx ends or serving
+// fails. It reports SERVING for "" and council.v1.Council while it runs.
+// When ctx ends it reports NOT_SERVING, lets in-flight calls finish for up
+// to the drain timeout (see [WithDrainTimeout]), then cancels the rest and
+// returns nil. Serve closes lis and may be called only once.
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(councilv1.Council_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+
+	served := make(chan error, 1)
+	go func() { served <- s.grpc.Serve(lis) }()
+	select {
+	case err := <-served:
+		s.health.Shutdown()
+		s.grpc.Stop()
+		return err
+	case <-ctx.Done():
+	}
+
+	s.health.Shutdown()
+	stopped := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(stopped)
+	}()
+	timer := time.NewTimer(s.drainTimeout)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+	case <-timer.C:
+		s.log.Warn("drain timeout reached; cancelling in-flight calls", "timeout", s.drainTimeout)
+		s.grpc.Stop()
+		<-stopped
+	}
+	if err := <-served; !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+
+	"github.com/councilhq/council/orchestrator"
+)
+
+// ErrorDomain is the domain of every google.rpc.ErrorInfo the server sends.
+const ErrorDomain = "council.v1"
+
+// ErrorInfo reasons the server sends, one per kind of failure.
+const (
+	ReasonInvalidRequest   = "INVALID_REQUEST"
+	ReasonQuorumNotMet     = "QUORUM_NOT_MET"
+	ReasonNoSynthesis      = "NO_SYNTHESIS"
+	ReasonCanceled         = "CANCELED"
+	ReasonDeadlineExceeded = "DEADLINE_EXCEEDED"
+	ReasonInternal         = "INTERNAL"
+)
+
+// maxViolations bounds the field violations reported for one request.
+const maxViolations = 10
+
+// toStatus maps an error to the gRPC status the client sees. It is the only
+// place statuses are made. Messages are fixed or built from our own
+// validation; the error's own text is never sent.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if fields := invalidFields(err); len(fields) > 0 {
+		return invalidArgument(fields)
+	}
+	switch {
+	case errors.Is(err, orchestrator.ErrQuorumNotMet):
+		return newStatus(codes.Unavailable, ReasonQuorumNotMet,
+			"too few council models answered; retry later or choose other models", nil)
+	case errors.Is(err, orchestrator.ErrNoSynthesis):
+		return newStatus(codes.Unavailable, ReasonNoSynthesis,
+			"no chairman model could write the final answer; retry later or choose another chairman", nil)
+	case errors.Is(err, context.Canceled):
+		return newStatus(codes.Canceled, ReasonCanceled, "consultation canceled", nil)
+	case errors.Is(err, context.DeadlineExceeded):
+		return newStatus(codes.DeadlineExceeded, ReasonDeadlineExceeded, "consultation ran past its deadline", nil)
+	}
+	return newStatus(codes.Internal, ReasonInternal, "internal error", nil)
+}
+
+// invalidArgument builds the InvalidArgument status for the given violations.
+func invalidArgument(fields []*orchestrator.InvalidRequestError) error {
+	msgs := make([]string, len(fields))
+	br := &errdetails.BadRequest{}
+	for i, f := range fields {
+		msgs[i] = f.Error()
+		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+			Field:       f.Field,
+			Description: f.Reason,
+		})
+	}
+	return newStatus(codes.InvalidArgument, ReasonInvalidRequest, strings.Join(msgs, "; "),
+		map[string]string{"field": fields[0].Field}, br)
+}
+
+// newStatus returns a status error with an ErrorInfo and the given details.
+func newStatus(code codes.Code, reason, msg string, meta map[string]string, details ...protoadapt.MessageV1) error {
+	st := status.New(code, msg)
+	all := append([]protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain, Metadata: meta}}, details...)
+	withDetails, err := st.WithDetails(all...)
+	if err != nil {
+		// Only an unmarshalable detail fails here; the code and message
+		// still reach the client.
+		return st.Err()
+	}
+	return withDetails.Err()
+}
+
+// invalidFields collects the *orchestrator.InvalidRequestError values in
+// err's tree (errors.Join included), at most maxViolations of them.
+func invalidFields(err error) []*orchestrator.InvalidRequestError {
+	var out []*orchestrator.InvalidRequestError
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil || len(out) == maxViolations {
+			return
+		}
+		if f, ok := e.(*orchestrator.InvalidRequestError); ok {
+			out = append(out, f)
+			return
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, c := range u.Unwrap() {
+				walk(c)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
