@@ -44,8 +44,9 @@ func lastUser(msgs []provider.Message) string {
 }
 
 // stageOf returns the call's stage from its metadata, or guesses it from
-// the prompt: a chairman prompt mentions the chairman (and quotes rankings,
-// so it is tested first); a ranking prompt asks for a FINAL RANKING.
+// the prompt: a chairman prompt addresses the chairman and lists the stage 1
+// answers (it also quotes rankings, so it is tested first); a ranking
+// prompt presents labelled answers and asks for a FINAL RANKING.
 func stageOf(req *provider.Request, prompt string) string {
 	switch s := req.Metadata[provider.MetaStage]; s {
 	case stageCollect, stageReview, stageSynthesize:
@@ -53,9 +54,9 @@ func stageOf(req *provider.Request, prompt string) string {
 	}
 	lower := strings.ToLower(prompt)
 	switch {
-	case strings.Contains(lower, "chairman"):
+	case strings.Contains(lower, "chairman") && strings.Contains(lower, "stage 1"):
 		return stageSynthesize
-	case strings.Contains(lower, "final ranking"):
+	case strings.Contains(lower, "final ranking") && labelLine.MatchString(prompt):
 		return stageReview
 	}
 	return stageCollect

@@ -105,6 +105,8 @@ func TestWriteKindFromMetadataOrPrompt(t *testing.T) {
 		{"synthesize by metadata", "Question: " + question, "synthesize", false, true},
 		{"synthesize by prompt", chair, "", false, true},
 		{"metadata wins over prompt", review, "collect", false, false},
+		{"question about a chairman", "What does the chairman of a board do?", "", false, false},
+		{"question about rankings", "How is the FINAL RANKING of a league decided?", "", false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
