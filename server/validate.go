@@ -15,7 +15,7 @@ import (
 const (
 	maxModelIDBytes   = 256
 	maxRequestIDBytes = 128
-	maxTurnBytes      = 4 * orchestrator.MaxQueryBytes
+	maxTurnBytes      = orchestrator.MaxQueryBytes
 )
 
 // validate checks what can be checked without the council's configuration.

@@ -178,7 +178,8 @@ type Turn struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Who wrote it: ROLE_USER or ROLE_ASSISTANT.
 	Role Role `protobuf:"varint,1,opt,name=role,enum=council.v1.Role" json:"role,omitempty"`
-	// What was written. Required: not blank, valid UTF-8.
+	// What was written. Required: not blank, at most 16000 bytes of UTF-8.
+	// All turns together hold at most 64000 bytes.
 	Content       string `protobuf:"bytes,2,opt,name=content" json:"content,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

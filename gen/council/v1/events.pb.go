@@ -1099,7 +1099,8 @@ type ConsultCompleted struct {
 	Duration *durationpb.Duration `protobuf:"bytes,1,opt,name=duration" json:"duration,omitempty"`
 	// Duration of every stage that ran, in stage order.
 	StageDurations []*StageDuration `protobuf:"bytes,2,rep,name=stage_durations,json=stageDurations" json:"stage_durations,omitempty"`
-	// True when some model failed or the chairman was replaced.
+	// True when any model call failed, so the answer rests on fewer answers or
+	// rankings than planned, or was written by a fallback chairman.
 	Degraded bool `protobuf:"varint,3,opt,name=degraded" json:"degraded,omitempty"`
 	// Council models whose answer is missing from the consultation.
 	ExcludedModels []string `protobuf:"bytes,4,rep,name=excluded_models,json=excludedModels" json:"excluded_models,omitempty"`
