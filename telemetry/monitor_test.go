@@ -232,8 +232,8 @@ func TestMonitorDefaultThresholds(t *testing.T) {
 	var logs logCapture
 	m := NewMonitor(WithLogger(logs.logger()))
 	m.ConsultationFinished(orchestrator.Summary{StageDurations: map[orchestrator.Stage]time.Duration{
-		orchestrator.StageCollect:    5 * time.Second,                       // at, not over
-		orchestrator.StageReview:     5*time.Second + time.Millisecond,      // over
+		orchestrator.StageCollect:    5 * time.Second,                      // at, not over
+		orchestrator.StageReview:     5*time.Second + time.Millisecond,     // over
 		orchestrator.StageSynthesize: 7*time.Second + 500*time.Millisecond, // over
 	}})
 	var warned []string
