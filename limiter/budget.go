@@ -1,0 +1,189 @@
+package limiter
+
+import "time"
+
+// window is what the limiter believes about one resource of one key: how
+// much is left until the provider's budget is back in full.
+//
+// A reset announced as a delay is only known to lie between the moment the
+// request was sent plus the delay (lo) and the moment its answer was read
+// plus the delay (hi); an absolute reset has lo == hi. The limiter waits
+// for hi, and two announcements belong to the same window when their
+// intervals overlap, so an answer that was processed earlier but arrives
+// later can never pass for a newer window.
+type window struct {
+	// known is true while remaining is in force.
+	known     bool
+	limit     int64
+	remaining int64
+	// lo and hi bound the reset of the current window; a zero hi means the
+	// reset is unknown.
+	lo, hi time.Time
+	// prevLo and prevHi bound the last reset that passed.
+	prevLo, prevHi time.Time
+	// period is the learned spacing of resets (an upper bound), or 0. It is
+	// learned only from absolute resets, so that a window can be predicted
+	// for providers that announce their budget on 429s only.
+	period time.Duration
+}
+
+// roll opens the next window once the reset of the current one has passed:
+// the budget is back to the limit, less what calls still in flight may
+// take from it.
+func (w *window) roll(now time.Time, outstanding int64) {
+	if !w.known || w.hi.IsZero() || now.Before(w.hi) {
+		return
+	}
+	w.prevLo, w.prevHi = w.lo, w.hi
+	if w.limit == 0 {
+		w.known, w.lo, w.hi = false, time.Time{}, time.Time{}
+		return
+	}
+	w.remaining = max(w.limit-outstanding, 0)
+	if w.period <= 0 {
+		w.lo, w.hi = time.Time{}, time.Time{}
+		return
+	}
+	k := now.Sub(w.hi)/w.period + 1
+	w.lo, w.hi = w.lo.Add(k*w.period), w.hi.Add(k*w.period)
+}
+
+// observe applies one announcement: rem is what is left once the calls
+// still in flight are counted, and the reset lies in [lo, hi].
+func (w *window) observe(now, lo, hi time.Time, limit, rem int64) {
+	if !hi.After(now) || (!w.prevHi.IsZero() && !hi.After(w.prevHi)) {
+		return // a window that is already over
+	}
+	switch {
+	case !w.known || w.hi.IsZero() || lo.After(w.hi):
+		// A newer window. Two absolute resets in a row give its period.
+		if lo.Equal(hi) && !w.prevHi.IsZero() && w.prevLo.Equal(w.prevHi) {
+			if p := hi.Sub(w.prevHi); w.period == 0 || p < w.period {
+				w.period = p
+			}
+		}
+		w.known, w.lo, w.hi, w.remaining = true, lo, hi, rem
+	case hi.Before(w.lo):
+		return // an older answer of the current window's predecessor
+	default:
+		w.remaining = min(w.remaining, rem)
+		w.lo, w.hi = later(w.lo, lo), later(w.hi, hi)
+	}
+	if limit > 0 {
+		w.limit = limit
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// cost is what one call takes from each resource.
+type cost [NumResources]int64
+
+// budget is the accounting of one key. Its methods are called with the
+// owning entry's mutex held.
+type budget struct {
+	w [NumResources]window
+	// retryAt is the earliest time the provider accepts another call.
+	retryAt time.Time
+	// outstanding is what admitted calls that have not ended may take.
+	outstanding cost
+	// probing is true while a call is out to learn an unknown reset.
+	probing bool
+	// changed is closed, and replaced, whenever the accounting changes.
+	changed chan struct{}
+}
+
+func newBudget() budget { return budget{changed: make(chan struct{})} }
+
+// admit decides whether a call costing c may be sent at now. If not, it
+// returns the time to wait until, or the zero time when only a change of
+// the accounting can help (another call is out learning the reset). A call
+// admitted while a resource is exhausted and its reset unknown is the probe.
+func (b *budget) admit(now time.Time, c cost) (ok, probe bool, until time.Time) {
+	if now.Before(b.retryAt) {
+		return false, false, b.retryAt
+	}
+	needProbe := false
+	for r := range b.w {
+		w := &b.w[r]
+		w.roll(now, b.outstanding[r])
+		need := c[r]
+		if need <= 0 || !w.known {
+			continue
+		}
+		if w.limit > 0 {
+			need = min(need, w.limit) // a call larger than the limit waits for a full window
+		}
+		switch {
+		case w.remaining >= need:
+		case !w.hi.IsZero():
+			until = later(until, w.hi)
+		default:
+			needProbe = true
+		}
+	}
+	if !until.IsZero() {
+		return false, false, until
+	}
+	if needProbe {
+		if b.probing {
+			return false, false, time.Time{}
+		}
+		b.probing, probe = true, true
+	}
+	for r := range b.w {
+		if b.w[r].known {
+			b.w[r].remaining = max(b.w[r].remaining-c[r], 0)
+		}
+		b.outstanding[r] += c[r]
+	}
+	return true, probe, time.Time{}
+}
+
+// settle books the end of a call admitted with cost c, sent at sent and
+// answered at done with signal sig. limited is true for a rate-limit
+// rejection, which empties a known window even when it announces nothing.
+func (b *budget) settle(sent, done time.Time, sig Signal, c cost, probe, limited bool) {
+	for r := range b.outstanding {
+		b.outstanding[r] = max(b.outstanding[r]-c[r], 0)
+	}
+	if probe {
+		b.probing = false
+	}
+	b.retryAt = later(b.retryAt, sig.RetryAt)
+	for r, q := range sig.Quotas {
+		if !q.Announced || q.Reset.IsZero() {
+			continue
+		}
+		lo := q.Reset
+		if q.Relative {
+			lo = lo.Add(-done.Sub(sent))
+		}
+		b.w[r].observe(done, lo, q.Reset, q.Limit, max(q.Remaining-b.outstanding[r], 0))
+	}
+	if limited && !sig.Quotas[Requests].Announced && sig.RetryAt.IsZero() {
+		if w := &b.w[Requests]; w.known && w.hi.After(done) {
+			w.remaining = 0
+		}
+	}
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
+
+// learned reports whether the budget holds anything worth keeping.
+func (b *budget) learned(now time.Time) bool {
+	if b.probing || now.Before(b.retryAt) || b.outstanding != (cost{}) {
+		return true
+	}
+	for _, w := range b.w {
+		if w.known || w.limit > 0 || w.period > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,29 @@
+// Package limiter makes outbound LLM calls use a provider's budget fully
+// without hammering it. It provides two [provider.Interceptor] values for
+// the outbound chain, wired outermost first as
+//
+//	telemetry → Retry → Limiter → Timeout → transport
+//
+//   - [Retry] retries retryable failures with exponential backoff and
+//     jitter (1 s, 2 s, 4 s, 8 s …, each plus up to half of it), honours a
+//     longer Retry-After, never starts a wait that would pass the call's
+//     deadline, and keeps a retry budget per key, as gRPC's retry throttling
+//     does, so that a failure storm cannot multiply traffic.
+//   - [Limiter.Interceptor] times every attempt by the provider's own
+//     rate-limit signals ([ParseHeaders] reads the OpenRouter, OpenAI and
+//     Anthropic dialects and Retry-After; [ParseRetryInfo] reads Gemini's
+//     RetryInfo), cools down a model that keeps failing, and caps the calls
+//     in flight per provider.
+//
+// Nothing here sleeps for a fixed time: with no limit in play a call is not
+// delayed at all, and every wait is for a time a provider announced or for
+// a backoff after a failure. All waits go through an injectable [Clock].
+//
+// Every wait, retry and cooldown is visible: the attempts are counted in
+// [provider.Error.Attempts] and [provider.Response.Attempts] (which the
+// orchestrator reports in its events), the time held back in
+// [provider.Response.Waited], and each is recorded as an event on the
+// call's span when tracing is on ([EventRetry], [EventWait],
+// [EventCooldown]). Only the OpenTelemetry API is used, so without a
+// tracer provider this costs nothing. No upstream text is ever recorded.
+package limiter

@@ -1,0 +1,82 @@
+package limiter_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/councilhq/council/limiter/limitertest"
+	"github.com/councilhq/council/provider"
+)
+
+// epoch is where fake clocks start: a whole second, so that epoch-ms and
+// RFC 3339 resets are exact.
+var epoch = time.Date(2026, 9, 27, 12, 0, 0, 0, time.UTC)
+
+// upstream is a scripted provider: each call takes the next result of the
+// script (the last one repeats) and records when it arrived.
+type upstream struct {
+	clk    *limitertest.Clock
+	mu     sync.Mutex
+	script []result
+	calls  []time.Time
+	active int
+	peak   int
+	block  chan struct{} // when set, calls wait here (not on the clock)
+}
+
+type result struct {
+	header http.Header
+	err    *provider.Error
+}
+
+func ok(h http.Header) result { return result{header: h} }
+
+func fail(kind provider.Kind, status int) result {
+	return result{err: &provider.Error{Kind: kind, StatusCode: status, Message: "upstream returned " + http.StatusText(status)}}
+}
+
+func (u *upstream) Complete(ctx context.Context, req *provider.Request) (*provider.Response, error) {
+	u.mu.Lock()
+	n := len(u.calls)
+	u.calls = append(u.calls, u.clk.Now())
+	u.active++
+	u.peak = max(u.peak, u.active)
+	r := u.script[min(n, len(u.script)-1)]
+	block := u.block
+	u.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+		}
+	}
+	u.mu.Lock()
+	u.active--
+	u.mu.Unlock()
+	if r.err != nil {
+		e := *r.err
+		return nil, &e
+	}
+	return &provider.Response{Model: req.Model, Content: "ok", Header: r.header}, nil
+}
+
+func (u *upstream) times() []time.Time {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]time.Time(nil), u.calls...)
+}
+
+func (u *upstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.calls)
+}
+
+func request(model string) *provider.Request {
+	return &provider.Request{
+		Model:    model,
+		Messages: []provider.Message{{Role: provider.RoleUser, Content: "What is the capital of France?"}},
+	}
+}

@@ -1,0 +1,184 @@
+package limitertest
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/councilhq/council/limiter"
+)
+
+// Clock is a fake [limiter.Clock]. Time moves only when a test calls
+// [Clock.Advance], or, in a simulation, when every actor started with
+// [Clock.Go] is blocked on one of its timers: the clock then jumps to the
+// earliest timer and fires it. A simulation therefore runs as fast as the
+// code allows while every wait lasts exactly as long as it asks, in fake
+// time. It is safe for concurrent use.
+type Clock struct {
+	mu      sync.Mutex
+	now     time.Time
+	pending []*timer
+	actors  int
+	changed chan struct{}
+	wg      sync.WaitGroup
+}
+
+var _ limiter.Clock = (*Clock)(nil)
+
+// NewClock returns a Clock set to start.
+func NewClock(start time.Time) *Clock {
+	return &Clock{now: start, changed: make(chan struct{})}
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// NewTimer returns a timer that fires when the clock reaches Now()+d; a d
+// of zero or less fires at once.
+func (c *Clock) NewTimer(d time.Duration) limiter.Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &timer{c: c, when: c.now.Add(d), ch: make(chan time.Time, 1)}
+	if d <= 0 {
+		t.ch <- c.now
+		return t
+	}
+	c.pending = append(c.pending, t)
+	c.notify()
+	c.simulate()
+	return t
+}
+
+// Advance moves the clock d forward, firing the timers that fall due in
+// order, each at its own time.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	end := c.now.Add(d)
+	for {
+		next := c.earliest()
+		if next == nil || next.when.After(end) {
+			break
+		}
+		c.fireAt(next.when)
+	}
+	c.now = later(c.now, end)
+}
+
+// Timers returns the number of timers waiting to fire.
+func (c *Clock) Timers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
+}
+
+// BlockUntil waits until at least n timers are waiting to fire, or ctx ends.
+func (c *Clock) BlockUntil(ctx context.Context, n int) error {
+	for {
+		c.mu.Lock()
+		ok, ch := len(c.pending) >= n, c.changed
+		c.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Go runs f on a new goroutine as an actor of a simulation. While at least
+// one actor runs and every running actor waits on a timer of the clock, the
+// clock jumps to the earliest timer. An actor must use the clock for every
+// wait that time ends; it may also wait for another actor (a lock, a
+// channel), which holds the clock still until that actor moves.
+func (c *Clock) Go(f func()) {
+	c.mu.Lock()
+	c.actors++
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() {
+			c.mu.Lock()
+			c.actors--
+			c.simulate()
+			c.mu.Unlock()
+		}()
+		f()
+	}()
+}
+
+// Wait blocks until every actor started with Go has returned.
+func (c *Clock) Wait() { c.wg.Wait() }
+
+// simulate fires the earliest timers when every actor waits on one.
+func (c *Clock) simulate() {
+	if c.actors > 0 && len(c.pending) >= c.actors {
+		c.fireAt(c.earliest().when)
+	}
+}
+
+// earliest returns the pending timer that fires first, or nil.
+func (c *Clock) earliest() *timer {
+	var first *timer
+	for _, t := range c.pending {
+		if first == nil || t.when.Before(first.when) {
+			first = t
+		}
+	}
+	return first
+}
+
+// fireAt sets the clock to when and fires every timer due by then.
+func (c *Clock) fireAt(when time.Time) {
+	c.now = later(c.now, when)
+	c.pending = slices.DeleteFunc(c.pending, func(t *timer) bool {
+		if t.when.After(c.now) {
+			return false
+		}
+		t.ch <- c.now
+		return true
+	})
+	c.notify()
+}
+
+func (c *Clock) notify() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+type timer struct {
+	c    *Clock
+	when time.Time
+	ch   chan time.Time
+}
+
+func (t *timer) C() <-chan time.Time { return t.ch }
+
+func (t *timer) Stop() bool {
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.pending)
+	c.pending = slices.DeleteFunc(c.pending, func(p *timer) bool { return p == t })
+	if len(c.pending) == n {
+		return false
+	}
+	c.notify()
+	return true
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,236 @@
+package limiter
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Option configures a [Limiter].
+type Option interface{ applyLimiter(*config) }
+
+// RetryOption configures [Retry].
+type RetryOption interface{ applyRetry(*retryConfig) }
+
+// SharedOption configures both a [Limiter] and [Retry].
+type SharedOption interface {
+	Option
+	RetryOption
+}
+
+type config struct {
+	clock       Clock
+	key         KeyFunc
+	providerKey KeyFunc
+	maxInFlight int
+	cooldown    cooldownConfig
+}
+
+func defaultConfig() config {
+	return config{
+		clock:       SystemClock(),
+		key:         ByProviderModel,
+		providerKey: ByProvider,
+		maxInFlight: DefaultMaxInFlight,
+		cooldown: cooldownConfig{
+			after: DefaultCooldownAfter,
+			base:  DefaultCooldown,
+			max:   DefaultMaxCooldown,
+		},
+	}
+}
+
+type retryConfig struct {
+	clock         Clock
+	key           KeyFunc
+	maxRetries    int
+	base, max     time.Duration
+	maxRetryAfter time.Duration
+	budgetTokens  float64
+	budgetRatio   float64
+	jitter        func() float64
+}
+
+func defaultRetryConfig() retryConfig {
+	return retryConfig{
+		clock:         SystemClock(),
+		key:           ByProviderModel,
+		maxRetries:    DefaultMaxRetries,
+		base:          DefaultBaseDelay,
+		max:           DefaultMaxDelay,
+		maxRetryAfter: DefaultMaxRetryAfter,
+		budgetTokens:  DefaultRetryBudgetTokens,
+		budgetRatio:   DefaultRetryBudgetRatio,
+		jitter:        rand.Float64,
+	}
+}
+
+// Defaults of the options.
+const (
+	// DefaultMaxInFlight is the in-flight cap per provider key.
+	DefaultMaxInFlight = 16
+	// DefaultCooldownAfter is the number of consecutive failures that
+	// starts a cooldown.
+	DefaultCooldownAfter = 3
+	// DefaultCooldown is the first cooldown; each failed probe doubles it.
+	DefaultCooldown = 30 * time.Second
+	// DefaultMaxCooldown caps the cooldown.
+	DefaultMaxCooldown = 5 * time.Minute
+	// DefaultMaxRetries is the number of retries after the first attempt.
+	DefaultMaxRetries = 5
+	// DefaultBaseDelay is the backoff before the first retry; it doubles
+	// for each further retry.
+	DefaultBaseDelay = time.Second
+	// DefaultMaxDelay caps a backoff step (before jitter).
+	DefaultMaxDelay = 30 * time.Second
+	// DefaultMaxRetryAfter is the longest Retry-After that is waited for;
+	// a provider asking for more is not retried.
+	DefaultMaxRetryAfter = time.Minute
+	// DefaultRetryBudgetTokens and DefaultRetryBudgetRatio are the retry
+	// budget of gRPC's retry throttling (gRFC A6): each key holds up to 10
+	// tokens, a retryable failure takes one, a success gives back 0.1, and
+	// retries stop while half or fewer are left.
+	DefaultRetryBudgetTokens = 10
+	DefaultRetryBudgetRatio  = 0.1
+)
+
+type sharedOption func(c *Clock, k *KeyFunc)
+
+func (f sharedOption) applyLimiter(c *config)     { f(&c.clock, &c.key) }
+func (f sharedOption) applyRetry(c *retryConfig) { f(&c.clock, &c.key) }
+
+type limiterOption func(*config)
+
+func (f limiterOption) applyLimiter(c *config) { f(c) }
+
+type retryOption func(*retryConfig)
+
+func (f retryOption) applyRetry(c *retryConfig) { f(c) }
+
+// WithClock sets the clock every wait uses. Default: [SystemClock]. A nil
+// clock is ignored.
+func WithClock(clk Clock) SharedOption {
+	return sharedOption(func(c *Clock, _ *KeyFunc) {
+		if clk != nil {
+			*c = clk
+		}
+	})
+}
+
+// WithKey sets how calls are grouped: a [Limiter] keeps one budget and one
+// cooldown per key, [Retry] one retry budget per key. Default:
+// [ByProviderModel]. A nil function is ignored.
+func WithKey(f KeyFunc) SharedOption {
+	return sharedOption(func(_ *Clock, k *KeyFunc) {
+		if f != nil {
+			*k = f
+		}
+	})
+}
+
+// WithProviderKey sets how calls are grouped for the in-flight cap.
+// Default: [ByProvider]. A nil function is ignored.
+func WithProviderKey(f KeyFunc) Option {
+	return limiterOption(func(c *config) {
+		if f != nil {
+			c.providerKey = f
+		}
+	})
+}
+
+// WithMaxInFlight caps the calls in flight per provider key; the calls
+// beyond it queue in arrival order. Zero or less removes the cap. Default
+// [DefaultMaxInFlight].
+func WithMaxInFlight(n int) Option {
+	return limiterOption(func(c *config) { c.maxInFlight = n })
+}
+
+// WithCooldown sets when a key cools down: after failures consecutive
+// failures its calls are refused for base, then one probe call goes
+// through; each failed probe doubles the cooldown, up to ceiling. A
+// failures of zero or less disables cooldowns. Defaults
+// [DefaultCooldownAfter], [DefaultCooldown] and [DefaultMaxCooldown]; a base
+// or ceiling of zero or less keeps its default.
+func WithCooldown(failures int, base, ceiling time.Duration) Option {
+	return limiterOption(func(c *config) {
+		c.cooldown.after = failures
+		if base > 0 {
+			c.cooldown.base = base
+		}
+		if ceiling > 0 {
+			c.cooldown.max = ceiling
+		}
+		c.cooldown.max = max(c.cooldown.max, c.cooldown.base)
+	})
+}
+
+// WithMaxRetries sets how many times a call is retried after its first
+// attempt. Zero disables retries; a negative n is ignored. Default
+// [DefaultMaxRetries].
+func WithMaxRetries(n int) RetryOption {
+	return retryOption(func(c *retryConfig) {
+		if n >= 0 {
+			c.maxRetries = n
+		}
+	})
+}
+
+// WithBackoff sets the backoff: base before the first retry, doubling for
+// each further one, each step capped at ceiling and then lengthened by a
+// jitter of up to half of it. Defaults [DefaultBaseDelay] and
+// [DefaultMaxDelay]; a value of zero or less keeps its default.
+func WithBackoff(base, ceiling time.Duration) RetryOption {
+	return retryOption(func(c *retryConfig) {
+		if base > 0 {
+			c.base = base
+		}
+		if ceiling > 0 {
+			c.max = ceiling
+		}
+		c.max = max(c.max, c.base)
+	})
+}
+
+// WithMaxRetryAfter sets the longest Retry-After that is honoured; a failure
+// that asks for a longer wait is not retried. Default [DefaultMaxRetryAfter];
+// zero or less keeps it.
+func WithMaxRetryAfter(d time.Duration) RetryOption {
+	return retryOption(func(c *retryConfig) {
+		if d > 0 {
+			c.maxRetryAfter = d
+		}
+	})
+}
+
+// WithRetryBudget sets the retry budget per key, as in gRPC's retry
+// throttling: a key holds up to tokens tokens, each retryable failure takes
+// one, each success gives back ratio, and no retry is made while half the
+// tokens or fewer are left. A tokens of zero or less disables the budget.
+// Defaults [DefaultRetryBudgetTokens] and [DefaultRetryBudgetRatio]; a
+// ratio of zero or less keeps its default.
+func WithRetryBudget(tokens, ratio float64) RetryOption {
+	return retryOption(func(c *retryConfig) {
+		c.budgetTokens = tokens
+		if ratio > 0 {
+			c.budgetRatio = ratio
+		}
+	})
+}
+
+// WithJitterSource sets the random source of the backoff jitter, so that a
+// test can seed it. Default: the math/rand/v2 global source. A nil source is
+// ignored.
+func WithJitterSource(src rand.Source) RetryOption {
+	return retryOption(func(c *retryConfig) {
+		if src == nil {
+			return
+		}
+		var mu sync.Mutex
+		r := rand.New(src)
+		c.jitter = func() float64 {
+			mu.Lock()
+			defer mu.Unlock()
+			return r.Float64()
+		}
+	})
+}

@@ -1,0 +1,125 @@
+package limiter
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/councilhq/council/provider"
+)
+
+// Retry returns an interceptor that retries a call whose failure is
+// retryable ([provider.Error.Retryable]: 429 rate limits and transient 402
+// in-flight budgets, 408, 5xx, overloads, connection errors, undecodable or
+// empty answers not yet streamed). It never retries a bad request, an auth
+// failure, an exhausted quota, credit or spend limit, a cooldown or
+// rate-limit refusal of a [Limiter], or a call whose context is done.
+//
+// Retry n (0-based) waits 1 s·2ⁿ (see [WithBackoff]) plus a jitter of up to
+// half of that: 1–1.5 s, 2–3 s, 4–6 s, 8–12 s …; a longer Retry-After (the
+// headers, or [provider.Error.RetryAfter]) replaces it. A failure is not
+// retried when the wait would pass the context's deadline, when it asks
+// for more than [WithMaxRetryAfter], after [WithMaxRetries] retries, or
+// while the key's retry budget ([WithRetryBudget]) is spent.
+//
+// The result carries Attempts, the number of attempts made, and a
+// successful Response carries Waited, the time spent in backoff and in the
+// waits of a [Limiter] inside. When an attempt is refused locally (cooldown
+// or rate limit) after an earlier attempt reached the provider, the
+// provider's error is returned, as it says more about the failure. Each
+// retry, and each retryable failure that is not retried, is a span event
+// ([EventRetry], [EventRetryStop]).
+//
+// Place it outside the [Limiter] interceptor, so that every attempt pays
+// its share of the budget. It is safe for concurrent use.
+func Retry(opts ...RetryOption) provider.Interceptor {
+	cfg := defaultRetryConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.applyRetry(&cfg)
+		}
+	}
+	th := newThrottle(cfg.budgetTokens, cfg.budgetRatio)
+	return func(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
+		acc := new(atomic.Int64)
+		ctx = context.WithValue(ctx, waitedKey{}, acc)
+		key := cfg.key(req)
+		var slept time.Duration
+		var upstream error
+		for attempt := 1; ; attempt++ {
+			resp, err := next.Complete(ctx, req)
+			if err == nil {
+				th.succeeded(key)
+				resp.Attempts = attempt
+				resp.Waited += time.Duration(acc.Load()) + slept
+				return resp, nil
+			}
+			pe := provider.AsError(err)
+			if !errors.As(err, new(*provider.Error)) {
+				err = pe
+			}
+			if local(pe.Kind) && upstream != nil {
+				err, pe = upstream, provider.AsError(upstream)
+				pe.Attempts = attempt
+				return nil, err
+			}
+			pe.Attempts = attempt
+			if !pe.Retryable() || ctx.Err() != nil {
+				return nil, err
+			}
+			upstream = err
+			d, stop := cfg.delay(ctx, th, key, attempt, pe)
+			if stop != "" {
+				event(ctx, EventRetryStop, d, stop, AttrAttempt.Int(attempt))
+				return nil, err
+			}
+			event(ctx, EventRetry, d, pe.Kind.String(), AttrAttempt.Int(attempt))
+			if sleep(ctx, cfg.clock, d) != nil {
+				return nil, err
+			}
+			slept += d
+		}
+	}
+}
+
+// delay decides the wait before retrying a call whose attempt (1-based)
+// failed with pe, or why there is no retry.
+func (c *retryConfig) delay(ctx context.Context, th *throttle, key string, attempt int, pe *provider.Error) (time.Duration, string) {
+	if !th.failed(key) {
+		return 0, "retry_budget"
+	}
+	if attempt > c.maxRetries {
+		return 0, "max_retries"
+	}
+	now := c.clock.Now()
+	ra := pe.RetryAfter
+	if at := retryAt(pe.Header, now); at.After(now) {
+		ra = max(ra, at.Sub(now))
+	}
+	if ra > c.maxRetryAfter {
+		return ra, "retry_after"
+	}
+	d := max(backoff(attempt-1, c.base, c.max, c.jitter()), ra)
+	if dl, ok := ctx.Deadline(); ok && !now.Add(d).Before(dl) {
+		return d, "deadline"
+	}
+	return d, ""
+}
+
+// local reports a refusal made by a Limiter rather than the provider.
+func local(k provider.Kind) bool { return k == provider.KindCooldown || k == provider.KindLimited }
+
+// waitedKey keys the accumulator, in nanoseconds, in which a Limiter inside
+// Retry books the time each attempt waited.
+type waitedKey struct{}
+
+// addWaited books d on the accumulator of ctx, if Retry put one there, and
+// reports whether it did.
+func addWaited(ctx context.Context, d time.Duration) bool {
+	acc, ok := ctx.Value(waitedKey{}).(*atomic.Int64)
+	if ok {
+		acc.Add(int64(d))
+	}
+	return ok
+}
