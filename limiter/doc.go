@@ -1,8 +1,6 @@
 // Package limiter makes outbound LLM calls use a provider's budget fully
 // without hammering it. It provides two [provider.Interceptor] values for
-// the outbound chain, wired outermost first as
-//
-//	telemetry → Retry → Limiter → Timeout → transport
+// the outbound chain:
 //
 //   - [Retry] retries retryable failures with exponential backoff and
 //     jitter (1 s, 2 s, 4 s, 8 s …, each plus up to half of it), honours a
@@ -15,6 +13,13 @@
 //     RetryInfo), cools down a model that keeps failing, and caps the calls
 //     in flight per provider.
 //
+// They are wired outermost first as
+//
+//	telemetry → Retry → Limiter → Timeout → transport
+//
+// so that every attempt pays its share of the budget and waiting does not
+// eat into an attempt's timeout.
+//
 // Nothing here sleeps for a fixed time: with no limit in play a call is not
 // delayed at all, and every wait is for a time a provider announced or for
 // a backoff after a failure. All waits go through an injectable [Clock].
@@ -23,7 +28,7 @@
 // [provider.Error.Attempts] and [provider.Response.Attempts] (which the
 // orchestrator reports in its events), the time held back in
 // [provider.Response.Waited], and each is recorded as an event on the
-// call's span when tracing is on ([EventRetry], [EventWait],
-// [EventCooldown]). Only the OpenTelemetry API is used, so without a
+// call's span when tracing is on ([EventRetry],
+// [EventRateLimitWait], [EventCooldown]). Only the OpenTelemetry API is used, so without a
 // tracer provider this costs nothing. No upstream text is ever recorded.
 package limiter

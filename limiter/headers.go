@@ -187,7 +187,7 @@ func parseDecimal(v string) (float64, bool) {
 // values from epochMillis on are milliseconds, and nothing further than
 // maxHorizon from now is believed.
 const (
-	epochSeconds = 1e9
+	epochSeconds   = 1e9
 	epochMillis    = 1e11
 	maxEpochMillis = 1e15
 	maxHorizon     = 400 * 24 * time.Hour

@@ -93,7 +93,7 @@ func New(opts ...Option) *Limiter {
 // before the context's deadline, or the deadline passes while it waits
 // ([provider.KindLimited]); neither is retried. A successful Response
 // carries in Waited the time the call was held back. Each wait and each
-// cooldown is a span event ([EventWait], [EventCooldown],
+// cooldown is a span event ([EventRateLimitWait], [EventCooldown],
 // [EventCooldownStart]).
 func (l *Limiter) Interceptor() provider.Interceptor {
 	return l.intercept
@@ -109,7 +109,7 @@ func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next pro
 	ok, probe, left := e.breaker.admit(clk.Now(), l.cfg.cooldown)
 	e.mu.Unlock()
 	if !ok {
-		event(ctx, EventCooldown, left, "cooling_down")
+		event(ctx, EventCooldown, left)
 		return nil, &provider.Error{Kind: provider.KindCooldown, RetryAfter: left, Message: "model is cooling down after repeated failures"}
 	}
 
@@ -166,7 +166,7 @@ func (l *Limiter) wait(ctx context.Context, e *entry, c cost) (bool, error) {
 				return false, &provider.Error{Kind: provider.KindLimited, RetryAfter: d, Message: "rate-limit wait would pass the deadline"}
 			}
 		}
-		event(ctx, EventWait, d, "rate_limit")
+		event(ctx, EventRateLimitWait, d, AttrReason.String("budget"))
 		if err := waitFor(ctx, clk, d, changed); err != nil {
 			return false, limitedBy(err, "rate-limit wait")
 		}
@@ -203,7 +203,7 @@ func (l *Limiter) queue(ctx context.Context, pk string) (func(), error) {
 		return func() { <-sem }, nil
 	default:
 	}
-	event(ctx, EventWait, 0, "in_flight")
+	event(ctx, EventRateLimitWait, 0, AttrReason.String("in_flight"))
 	select {
 	case sem <- struct{}{}:
 		return func() { <-sem }, nil
@@ -251,7 +251,7 @@ func (l *Limiter) record(ctx context.Context, e *entry, o outcome, probe bool) {
 	d := e.breaker.record(now, o, probe, l.cfg.cooldown)
 	e.mu.Unlock()
 	if d > 0 {
-		event(ctx, EventCooldownStart, d, "consecutive_failures")
+		event(ctx, EventCooldownStart, d)
 	}
 }
 

@@ -96,7 +96,7 @@ const (
 
 type sharedOption func(c *Clock, k *KeyFunc)
 
-func (f sharedOption) applyLimiter(c *config)     { f(&c.clock, &c.key) }
+func (f sharedOption) applyLimiter(c *config)    { f(&c.clock, &c.key) }
 func (f sharedOption) applyRetry(c *retryConfig) { f(&c.clock, &c.key) }
 
 type limiterOption func(*config)

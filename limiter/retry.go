@@ -71,10 +71,10 @@ func Retry(opts ...RetryOption) provider.Interceptor {
 			upstream = err
 			d, stop := cfg.delay(ctx, th, key, attempt, pe)
 			if stop != "" {
-				event(ctx, EventRetryStop, d, stop, AttrAttempt.Int(attempt))
+				event(ctx, EventRetryStop, d, AttrReason.String(stop), AttrAttempt.Int(attempt))
 				return nil, err
 			}
-			event(ctx, EventRetry, d, pe.Kind.String(), AttrAttempt.Int(attempt))
+			event(ctx, EventRetry, d, AttrErrorType.String(pe.Kind.String()), AttrAttempt.Int(attempt))
 			if sleep(ctx, cfg.clock, d) != nil {
 				return nil, err
 			}

@@ -8,26 +8,29 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Span events recorded on the call's span (the one in the context, created
-// by the telemetry interceptor) when tracing is on. Their attributes are
-// [AttrAttempt], [AttrDelay] and [AttrReason]; none holds upstream text.
+// Span events recorded on the call's span (the one in the context, which
+// the telemetry interceptor creates outermost) when tracing is on. Each
+// carries [AttrDelay] and a cause: [AttrErrorType] on retry events,
+// [AttrReason] on the others. None holds upstream text.
 const (
-	// EventRetry marks a retry about to wait: attempt is the number of the
-	// attempt that failed, delay the backoff, reason the failure's kind.
+	// EventRetry marks a retry about to wait: AttrAttempt is the attempt
+	// that failed, AttrDelay the backoff, AttrErrorType the failure's kind.
 	EventRetry = "council.retry"
-	// EventRetryStop marks a retryable failure that is not retried; reason
-	// says why ("max_retries", "retry_budget", "deadline", "retry_after").
+	// EventRetryStop marks a retryable failure that is not retried;
+	// AttrReason says why: "max_retries", "retry_budget", "deadline" or
+	// "retry_after" (the provider asked for a longer wait than allowed).
 	EventRetryStop = "council.retry.stop"
-	// EventWait marks a call held back before it is sent; reason is
-	// "rate_limit" (waiting for the provider's budget, delay the expected
-	// wait or 0 while another call learns it) or "in_flight" (queued behind
-	// the in-flight cap).
-	EventWait = "council.wait"
+	// EventRateLimitWait marks a call held back before it is sent;
+	// AttrReason is "budget" (waiting for the provider's budget or
+	// Retry-After; AttrDelay is the expected wait, or 0 while another call
+	// learns an unknown reset) or "in_flight" (queued behind the in-flight
+	// cap).
+	EventRateLimitWait = "council.ratelimit.wait"
 	// EventCooldown marks a call refused because its model is cooling down;
-	// delay is what is left of the cooldown.
+	// AttrDelay is what is left of the cooldown (0 while a probe is out).
 	EventCooldown = "council.cooldown"
-	// EventCooldownStart marks a failure that starts a cooldown; delay is
-	// its length and reason the failure's kind.
+	// EventCooldownStart marks a failure that starts a cooldown; AttrDelay
+	// is its length.
 	EventCooldownStart = "council.cooldown.start"
 )
 
@@ -35,18 +38,20 @@ const (
 const (
 	// AttrAttempt is the 1-based attempt number (int).
 	AttrAttempt = attribute.Key("council.attempt")
-	// AttrDelay is a wait in seconds (float).
-	AttrDelay = attribute.Key("council.delay")
+	// AttrDelay is a wait in milliseconds (int).
+	AttrDelay = attribute.Key("council.delay_ms")
 	// AttrReason is a short snake_case cause (string).
 	AttrReason = attribute.Key("council.reason")
+	// AttrErrorType is the kind of a failed attempt ([provider.Kind.String]).
+	AttrErrorType = attribute.Key("error.type")
 )
 
 // event adds a span event to the span in ctx when it is recording.
-func event(ctx context.Context, name string, delay time.Duration, reason string, attrs ...attribute.KeyValue) {
+func event(ctx context.Context, name string, delay time.Duration, attrs ...attribute.KeyValue) {
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		return
 	}
-	attrs = append(attrs, AttrDelay.Float64(delay.Seconds()), AttrReason.String(reason))
+	attrs = append(attrs, AttrDelay.Int64(delay.Milliseconds()))
 	span.AddEvent(name, trace.WithAttributes(attrs...))
 }
