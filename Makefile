@@ -1,0 +1,67 @@
+# Build, generate, lint, test and demo the council service.
+# Tools (buf, protoc-gen-go, protoc-gen-go-grpc) come from tools/go.mod, so
+# nothing needs installing and the only network used is the Go module proxy.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
+
+BIN := bin
+TMP := .tmp
+BUF := go tool -modfile=tools/go.mod buf
+DEMO_QUESTION ?= Why is the sky blue?
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "%-14s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build councild and councilctl into bin/
+	go build -o $(BIN)/ ./cmd/councild ./cmd/councilctl
+
+.PHONY: generate
+generate: ## Regenerate gen/ from proto/ with buf
+	$(BUF) generate
+
+.PHONY: checkgenerate
+checkgenerate: ## Fail if regenerating would change gen/
+	rm -rf $(TMP)/checkgenerate
+	$(BUF) generate -o $(TMP)/checkgenerate
+	@diff -r gen $(TMP)/checkgenerate/gen || { echo "gen/ is stale: run make generate" >&2; exit 1; }
+
+.PHONY: lint
+lint: ## buf lint, buf format, go vet and gofmt
+	$(BUF) lint
+	$(BUF) format -d --exit-code
+	go vet ./...
+	@unformatted="$$(find . -name '*.go' -not -path './.*' -print0 | xargs -0 gofmt -l)"; \
+	if [[ -n "$$unformatted" ]]; then echo "gofmt needed:" >&2; echo "$$unformatted" >&2; exit 1; fi
+
+.PHONY: test
+test: build checkgenerate lint ## Build, check generated code, lint, and run every test with the race detector
+	go test -race -count=1 ./...
+
+.PHONY: demo
+demo: build ## Start councild with simulated models, ask it one question, stop it
+	@mkdir -p $(TMP); log=$(TMP)/demo-councild.log; \
+	COUNCIL_PROVIDER=sim $(BIN)/councild -addr 127.0.0.1:0 >"$$log" 2>&1 & pid=$$!; \
+	trap 'kill -TERM $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true' EXIT; \
+	addr=; for _ in $$(seq 200); do \
+		addr="$$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/\1/p' "$$log")"; \
+		if [[ -n "$$addr" ]] || ! kill -0 $$pid 2>/dev/null; then break; fi; \
+		sleep 0.1; \
+	done; \
+	if [[ -z "$$addr" ]]; then echo "councild did not start:" >&2; cat "$$log" >&2; exit 1; fi; \
+	echo "councild is listening on $$addr (log: $$log)"; \
+	$(BIN)/councilctl --addr "$$addr" health --wait 30s >/dev/null; \
+	$(BIN)/councilctl --addr "$$addr" consult "$(DEMO_QUESTION)"
+
+.PHONY: run
+run: ## Run councild in the foreground, configured by the environment
+	go run ./cmd/councild
+
+.PHONY: clean
+clean: ## Remove build and check outputs
+	rm -rf $(BIN) $(TMP)

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/councilhq/council/orchestrator"
+	"github.com/councilhq/council/server"
+)
+
+// Environment variables councild reads. Each has a flag of its own that
+// takes precedence, except the API key, which is never taken from the
+// command line.
+const (
+	envAddr              = "COUNCIL_ADDR"
+	envProvider          = "COUNCIL_PROVIDER"
+	envAPIKey            = "OPENROUTER_API_KEY"
+	envBaseURL           = "OPENROUTER_BASE_URL"
+	envTier              = "MODEL_TIER"
+	envModels            = "COUNCIL_MODELS"
+	envChairman          = "CHAIRMAN_MODEL"
+	envCollectTimeout    = "COUNCIL_COLLECT_TIMEOUT"
+	envReviewTimeout     = "COUNCIL_REVIEW_TIMEOUT"
+	envSynthesizeTimeout = "COUNCIL_SYNTHESIZE_TIMEOUT"
+	envMaxConsult        = "COUNCIL_MAX_CONSULT_DURATION"
+	envDrainTimeout      = "COUNCIL_DRAIN_TIMEOUT"
+	envSimScale          = "COUNCIL_SIM_SCALE"
+	envLogLevel          = "COUNCIL_LOG_LEVEL"
+)
+
+// Providers councild can use.
+const (
+	providerSim        = "sim"
+	providerOpenRouter = "openrouter"
+)
+
+// defaultAddr is where councild listens unless told otherwise.
+const defaultAddr = "127.0.0.1:50051"
+
+// config is everything councild is configured with.
+type config struct {
+	addr     string
+	provider string
+	apiKey   string
+	baseURL  string
+	simScale float64
+	logLevel slog.Level
+
+	council      orchestrator.Config
+	maxConsult   time.Duration
+	drainTimeout time.Duration
+}
+
+// loadConfig reads the configuration from args (flags) and getenv, flags
+// winning over the environment. It returns warnings about values it
+// replaced with defaults (an unknown MODEL_TIER falls back to the default
+// tier), and an error for values it cannot use.
+func loadConfig(args []string, getenv func(string) string, usage io.Writer) (config, []string, error) {
+	env := func(k string) string { return strings.TrimSpace(getenv(k)) }
+	var (
+		c        config
+		warnings []string
+		errs     []error
+	)
+	defaults := orchestrator.DefaultConfig()
+	duration := func(key string, def time.Duration) time.Duration {
+		v := env(key)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 10s", key, v))
+			return def
+		}
+		return d
+	}
+	or := func(v, def string) string {
+		if v == "" {
+			return def
+		}
+		return v
+	}
+	defaultProvider := providerSim
+	if env(envAPIKey) != "" {
+		defaultProvider = providerOpenRouter
+	}
+	simScale := 1.0
+	if v := env(envSimScale); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive number", envSimScale, v))
+		} else {
+			simScale = f
+		}
+	}
+
+	fs := flag.NewFlagSet("councild", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: councild [flags]\n\nServes the council.v1.Council gRPC API. Every flag defaults to its environment variable.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.addr, "addr", or(env(envAddr), defaultAddr), "listen address ("+envAddr+")")
+	fs.StringVar(&c.provider, "provider", or(env(envProvider), defaultProvider),
+		"model provider: sim or openrouter ("+envProvider+"; default openrouter when "+envAPIKey+" is set, else sim)")
+	fs.StringVar(&c.baseURL, "openrouter-base-url", env(envBaseURL), "OpenRouter API root ("+envBaseURL+"; default https://openrouter.ai/api/v1)")
+	fs.Float64Var(&c.simScale, "sim-scale", simScale, "multiplier of the simulated models' latencies ("+envSimScale+")")
+	tier := fs.String("tier", or(env(envTier), orchestrator.DefaultTierName), "default tier: speed, balanced or cost ("+envTier+")")
+	models := fs.String("models", env(envModels), "comma-separated council models replacing the default tier's ("+envModels+")")
+	fs.StringVar(&c.council.Chairman, "chairman", env(envChairman), "chairman model replacing the default tier's ("+envChairman+")")
+	fs.DurationVar(&c.council.CollectTimeout, "collect-timeout", duration(envCollectTimeout, defaults.CollectTimeout),
+		"time limit of each Stage 1 model call ("+envCollectTimeout+")")
+	fs.DurationVar(&c.council.ReviewTimeout, "review-timeout", duration(envReviewTimeout, defaults.ReviewTimeout),
+		"time limit of each Stage 2 model call ("+envReviewTimeout+")")
+	fs.DurationVar(&c.council.SynthesizeTimeout, "synthesize-timeout", duration(envSynthesizeTimeout, defaults.SynthesizeTimeout),
+		"time limit of the chairman's call ("+envSynthesizeTimeout+")")
+	fs.DurationVar(&c.maxConsult, "max-consult-duration", duration(envMaxConsult, server.DefaultMaxConsultDuration),
+		"time limit of a whole consultation ("+envMaxConsult+")")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", duration(envDrainTimeout, server.DefaultDrainTimeout),
+		"on shutdown, how long in-flight consultations may finish ("+envDrainTimeout+")")
+	logLevel := fs.String("log-level", or(env(envLogLevel), "info"), "debug, info, warn or error ("+envLogLevel+")")
+	if err := fs.Parse(args); err != nil {
+		return config{}, nil, err
+	}
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q", fs.Args()))
+	}
+
+	c.apiKey = env(envAPIKey)
+	c.provider = strings.ToLower(strings.TrimSpace(c.provider))
+	switch c.provider {
+	case providerSim:
+	case providerOpenRouter:
+		if c.apiKey == "" {
+			errs = append(errs, fmt.Errorf("the openrouter provider needs an API key: set %s (or use %s=sim)", envAPIKey, envProvider))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("%s=%q: want sim or openrouter", envProvider, c.provider))
+	}
+	if c.simScale <= 0 {
+		errs = append(errs, fmt.Errorf("-sim-scale %v: want a positive number", c.simScale))
+	}
+	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("%s=%q: want debug, info, warn or error", envLogLevel, *logLevel))
+	}
+
+	t, known := orchestrator.ResolveTier(*tier)
+	if !known {
+		warnings = append(warnings, fmt.Sprintf("%s=%q is not a tier (speed, balanced, cost); using %q", envTier, *tier, t.Name))
+	}
+	c.council.Tier = t.Name
+	c.council.Council = splitList(*models)
+	c.council.Chairman = strings.TrimSpace(c.council.Chairman)
+	for _, d := range []time.Duration{c.council.CollectTimeout, c.council.ReviewTimeout, c.council.SynthesizeTimeout, c.maxConsult, c.drainTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("timeouts must be positive, got %v", d))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return config{}, nil, err
+	}
+	return c, warnings, nil
+}
+
+// splitList splits a comma-separated list, dropping blanks and duplicates.
+func splitList(s string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" && !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/councilhq/council/provider"
+	"github.com/councilhq/council/provider/openrouter"
+	"github.com/councilhq/council/provider/sim"
+)
+
+// modelClient is what councild needs of a provider: completions and the
+// list of models it serves.
+type modelClient interface {
+	provider.Completer
+	provider.ModelLister
+}
+
+// newProvider returns the configured provider's client.
+func newProvider(c config) (modelClient, error) {
+	switch c.provider {
+	case providerOpenRouter:
+		// No overall timeout: completions stream for as long as their
+		// context allows.
+		httpClient := &http.Client{Transport: openrouter.NewTransport()}
+		client, err := openrouter.New(httpClient, openrouter.Config{
+			BaseURL: c.baseURL,
+			APIKey:  c.apiKey,
+			Title:   "council",
+		})
+		if err != nil {
+			return nil, err
+		}
+		return client, nil
+	case providerSim:
+		cfg := sim.DefaultConfig()
+		cfg.Scale = c.simScale
+		return sim.New(cfg), nil
+	}
+	return nil, fmt.Errorf("unknown provider %q", c.provider)
+}
