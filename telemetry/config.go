@@ -96,11 +96,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.TracesEndpoint = firstNonEmpty(get(EnvTracesEndpoint), base)
 	c.MetricsEndpoint = firstNonEmpty(get(EnvMetricsEndpoint), base)
 	for _, ep := range []string{c.TracesEndpoint, c.MetricsEndpoint} {
-		if ep == "" {
-			continue
-		}
-		if u, err := url.Parse(ep); err != nil || u.Scheme == "" || u.Host == "" {
-			return Config{}, fmt.Errorf("OTLP endpoint %q: want a URL such as http://127.0.0.1:4317", ep)
+		if err := checkEndpoint(ep); err != nil {
+			return Config{}, err
 		}
 	}
 	if v := get(EnvTracesExporter); v != "" && v != "otlp" {
@@ -129,6 +126,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.MetricInterval = time.Duration(ms) * time.Millisecond
 	}
 	return c, nil
+}
+
+// checkEndpoint accepts an empty endpoint or an http or https URL with a host.
+func checkEndpoint(ep string) error {
+	if ep == "" {
+		return nil
+	}
+	if u, err := url.Parse(ep); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("OTLP endpoint %q: want a URL such as http://127.0.0.1:4317", ep)
+	}
+	return nil
 }
 
 // parseSampler builds the sampler OTEL_TRACES_SAMPLER names, with

@@ -92,6 +92,11 @@ func Setup(ctx context.Context, cfg Config) (p Providers, shutdown func(context.
 		logger.Warn("telemetry export failed", "err", err)
 	}))
 
+	for _, ep := range []string{cfg.TracesEndpoint, cfg.MetricsEndpoint} {
+		if err := checkEndpoint(ep); err != nil {
+			return p, shutdown, fmt.Errorf("telemetry: %w", err)
+		}
+	}
 	res, err := newResource(ctx, cfg)
 	if err != nil {
 		return p, shutdown, err
