@@ -21,13 +21,13 @@ func TestConfigFromEnv(t *testing.T) {
 		{
 			name: "one endpoint for both signals",
 			env: map[string]string{
-				"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317",
-				"OTEL_SERVICE_NAME":           "councild-test",
-				"OTEL_RESOURCE_ATTRIBUTES":    "deployment.environment=dev, team=llm%20ops",
-				"OTEL_EXPORTER_OTLP_HEADERS":  "x-tenant=a",
-				"OTEL_METRIC_EXPORT_INTERVAL": "5000",
-				"OTEL_TRACES_SAMPLER":         "traceidratio",
-				"OTEL_TRACES_SAMPLER_ARG":     "0.25",
+				"OTEL_EXPORTER_OTLP_ENDPOINT":                        "http://127.0.0.1:4317",
+				"OTEL_SERVICE_NAME":                                  "councild-test",
+				"OTEL_RESOURCE_ATTRIBUTES":                           "deployment.environment=dev, team=llm%20ops",
+				"OTEL_EXPORTER_OTLP_HEADERS":                         "x-tenant=a",
+				"OTEL_METRIC_EXPORT_INTERVAL":                        "5000",
+				"OTEL_TRACES_SAMPLER":                                "traceidratio",
+				"OTEL_TRACES_SAMPLER_ARG":                            "0.25",
 				"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
 			},
 			want: Config{
