@@ -1,0 +1,330 @@
+package openrouter
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/councilhq/council/provider"
+)
+
+const (
+	// maxLineBytes bounds one line of an event stream.
+	maxLineBytes = 1 << 20
+	// maxBodyBytes bounds a non-streamed completion or a model list.
+	maxBodyBytes = 32 << 20
+	// readBufferBytes is the size of the buffered reader over a body.
+	readBufferBytes = 64 << 10
+)
+
+var (
+	errLineTooLong = errors.New("event stream line too long")
+	errBodyTooLong = errors.New("response body too long")
+)
+
+// result is a decoded, successful completion.
+type result struct {
+	id           string
+	model        string
+	content      string
+	finishReason string
+	usage        provider.Usage
+}
+
+// decoder turns one 2xx response body into a result. It passes each content
+// delta to onDelta as soon as it is decoded, and uses readErr to classify a
+// failure of the underlying reader (a reset connection, a canceled context).
+type decoder struct {
+	r       *bufio.Reader
+	onDelta func(string)
+	readErr func(error) *provider.Error
+
+	line     []byte
+	data     []byte
+	hasData  bool
+	sawData  bool
+	dataCut  bool
+	sawOther bool
+	done     bool
+	streamed bool
+	content  strings.Builder
+	res      result
+}
+
+func newDecoder(r io.Reader, onDelta func(string), readErr func(error) *provider.Error) *decoder {
+	return &decoder{r: bufio.NewReaderSize(r, readBufferBytes), onDelta: onDelta, readErr: readErr}
+}
+
+// decodeBody decodes a 2xx body: an event stream, or a plain JSON completion
+// when the server ignored "stream": true. The Content-Type decides; without a
+// usable one, a body whose first non-blank byte is '{' is JSON.
+func decodeBody(body io.Reader, contentType string, onDelta func(string), readErr func(error) *provider.Error) (*result, *provider.Error) {
+	d := newDecoder(body, onDelta, readErr)
+	mt, _, _ := mime.ParseMediaType(contentType)
+	switch {
+	case mt == "text/event-stream":
+		return d.stream()
+	case mt == "application/json", strings.HasSuffix(mt, "+json"), d.startsWithBrace():
+		return d.json()
+	}
+	return d.stream()
+}
+
+// decodeStream decodes a server-sent event stream of chat-completion chunks.
+func decodeStream(r io.Reader, onDelta func(string), readErr func(error) *provider.Error) (*result, *provider.Error) {
+	return newDecoder(r, onDelta, readErr).stream()
+}
+
+// startsWithBrace reports whether the first non-blank byte is '{', looking
+// no further than the reader's buffer.
+func (d *decoder) startsWithBrace() bool {
+	for n := 1; n <= readBufferBytes; n++ {
+		b, _ := d.r.Peek(n)
+		if len(b) < n {
+			return false
+		}
+		switch b[n-1] {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// stream reads events until "[DONE]", an error chunk, or the end of the body.
+func (d *decoder) stream() (*result, *provider.Error) {
+	first := true
+	for !d.done {
+		line, err := d.readLine()
+		switch {
+		case errors.Is(err, errLineTooLong):
+			return nil, d.fail(malformed("event stream line too long", err))
+		case err != nil && err != io.EOF:
+			return nil, d.fail(d.readErr(err))
+		}
+		eof := err == io.EOF
+		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+		if first {
+			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
+			first = false
+		}
+		if eof {
+			if len(line) > 0 {
+				d.field(line, true)
+			}
+			return d.end()
+		}
+		if len(line) > 0 {
+			d.field(line, false)
+			continue
+		}
+		if pe := d.dispatch(); pe != nil {
+			return nil, d.fail(pe)
+		}
+	}
+	return d.finish()
+}
+
+// readLine returns the next line with its terminator, or at the end of the
+// body the unterminated rest with io.EOF.
+func (d *decoder) readLine() ([]byte, error) {
+	d.line = d.line[:0]
+	for {
+		frag, err := d.r.ReadSlice('\n')
+		if len(d.line)+len(frag) > maxLineBytes {
+			return nil, errLineTooLong
+		}
+		d.line = append(d.line, frag...)
+		if err != bufio.ErrBufferFull {
+			return d.line, err
+		}
+	}
+}
+
+// field records one non-blank line. Comments (": OPENROUTER PROCESSING")
+// and the event, id and retry fields are skipped; data lines accumulate
+// until the blank line that dispatches the event. cut marks a line that the
+// end of the body interrupted.
+func (d *decoder) field(line []byte, cut bool) {
+	if line[0] == ':' {
+		return
+	}
+	name, value, _ := bytes.Cut(line, []byte(":"))
+	value = bytes.TrimPrefix(value, []byte(" "))
+	switch string(name) {
+	case "data":
+		if d.hasData {
+			d.data = append(d.data, '\n')
+		}
+		d.data = append(d.data, value...)
+		d.hasData, d.sawData, d.dataCut = true, true, cut
+	case "event", "id", "retry":
+	default:
+		d.sawOther = true
+	}
+}
+
+// dispatch handles the pending event, if any.
+func (d *decoder) dispatch() *provider.Error {
+	if !d.hasData {
+		return nil
+	}
+	data := d.data
+	d.data, d.hasData = d.data[:0], false
+	if string(bytes.TrimSpace(data)) == "[DONE]" {
+		d.done = true
+		return nil
+	}
+	var c completion
+	if err := json.Unmarshal(data, &c); err != nil {
+		return malformed("malformed stream chunk", err)
+	}
+	return d.apply(&c, false)
+}
+
+// end handles the end of the body. A pending event is still decoded; if it
+// does not parse and its last line was cut short, the stream was truncated.
+func (d *decoder) end() (*result, *provider.Error) {
+	if d.hasData {
+		data := d.data
+		d.data, d.hasData = d.data[:0], false
+		if string(bytes.TrimSpace(data)) == "[DONE]" {
+			d.done = true
+			return d.finish()
+		}
+		var c completion
+		if err := json.Unmarshal(data, &c); err != nil {
+			if d.dataCut {
+				return nil, d.fail(truncated(err))
+			}
+			return nil, d.fail(malformed("malformed stream chunk", err))
+		}
+		if pe := d.apply(&c, false); pe != nil {
+			return nil, d.fail(pe)
+		}
+	}
+	switch {
+	case d.res.finishReason != "":
+		return d.finish()
+	case !d.sawData && d.sawOther:
+		return nil, d.fail(malformed("response is not an event stream", nil))
+	}
+	return nil, d.fail(truncated(io.ErrUnexpectedEOF))
+}
+
+// json decodes a whole, non-streamed completion. Its content is passed to
+// onDelta as one delta.
+func (d *decoder) json() (*result, *provider.Error) {
+	body, err := io.ReadAll(io.LimitReader(d.r, maxBodyBytes+1))
+	if err != nil {
+		return nil, d.fail(d.readErr(err))
+	}
+	if len(body) > maxBodyBytes {
+		return nil, d.fail(malformed("response too large", errBodyTooLong))
+	}
+	var c completion
+	if err := json.Unmarshal(body, &c); err != nil {
+		return nil, d.fail(malformed("malformed completion", err))
+	}
+	if pe := d.apply(&c, true); pe != nil {
+		return nil, d.fail(pe)
+	}
+	return d.finish()
+}
+
+// apply folds one chunk (or a whole completion) into the result.
+func (d *decoder) apply(c *completion, whole bool) *provider.Error {
+	e := parseWireError(c.Error)
+	if e != nil || (len(c.Choices) > 0 && c.Choices[0].FinishReason == "error") {
+		return streamError(e)
+	}
+	if d.res.id == "" {
+		d.res.id = c.ID
+	}
+	if c.Model != "" {
+		d.res.model = c.Model
+	}
+	if c.Usage != nil {
+		d.res.usage = provider.Usage{
+			InputTokens:  c.Usage.PromptTokens,
+			OutputTokens: c.Usage.CompletionTokens,
+			Cost:         c.Usage.Cost,
+		}
+	}
+	if len(c.Choices) == 0 {
+		return nil
+	}
+	ch := c.Choices[0]
+	if ch.FinishReason != "" {
+		d.res.finishReason = ch.FinishReason
+	}
+	text := ch.Delta.Content
+	if whole {
+		text = ch.Message.Content
+	}
+	if text != "" {
+		d.content.WriteString(text)
+		if d.onDelta != nil {
+			d.onDelta(text)
+			d.streamed = true
+		}
+	}
+	return nil
+}
+
+// finish returns the result, or a [provider.KindEmpty] error without content.
+func (d *decoder) finish() (*result, *provider.Error) {
+	if d.content.Len() == 0 {
+		return nil, d.fail(&provider.Error{Kind: provider.KindEmpty, Message: "empty completion"})
+	}
+	d.res.content = d.content.String()
+	return &d.res, nil
+}
+
+// fail marks pe as streamed when content already reached onDelta.
+func (d *decoder) fail(pe *provider.Error) *provider.Error {
+	pe.Streamed = d.streamed
+	return pe
+}
+
+// streamError is the error for an error object inside a 200 response. Its
+// Header holds the headers the provider copied into the error, if any.
+func streamError(e *wireError) *provider.Error {
+	pe := &provider.Error{Kind: streamErrorKind(e), Message: "upstream reported an error in the stream"}
+	if e != nil {
+		pe.Header = e.header()
+		pe.Err = fmt.Errorf("upstream stream error: %s", describe(e))
+	} else {
+		pe.Err = errors.New(`upstream stream error: finish_reason "error"`)
+	}
+	return pe
+}
+
+func malformed(msg string, err error) *provider.Error {
+	return &provider.Error{Kind: provider.KindMalformed, Message: msg, Err: err}
+}
+
+func truncated(err error) *provider.Error {
+	return &provider.Error{Kind: provider.KindNetwork, Message: "stream ended before completion", Err: err}
+}
+
+// describe renders an upstream error for Error.Err (internal only).
+func describe(e *wireError) string {
+	var b strings.Builder
+	if len(e.Code) > 0 {
+		fmt.Fprintf(&b, "code=%s ", e.Code)
+	}
+	if s := e.signals(); len(s) > 0 {
+		fmt.Fprintf(&b, "type=%s ", strings.Join(s, ","))
+	}
+	fmt.Fprintf(&b, "message=%q", e.Message)
+	return b.String()
+}
