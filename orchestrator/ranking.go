@@ -14,8 +14,8 @@ import (
 // the form "Response X" where X is a letter token ("A", "B", … "AA").
 //
 // The result holds only labels from labels, each at most once (the first
-// placement wins); it is nil when no ranking can be read. Nothing is ever
-// inferred from the order in which prose mentions the responses.
+// placement wins); it is nil when no ranking can be read. Outside a FINAL
+// RANKING section, the order in which prose mentions responses means nothing.
 //
 // When the text has a "FINAL RANKING" header (any case, any markdown
 // decoration, on its own line or followed by the ranking on the same line),
@@ -68,7 +68,7 @@ var (
 	// headerRE matches the start of a ranking header line.
 	headerRE = regexp.MustCompile("(?i)^[\\s#>*_`~-]*(?:(?:here\\s+is|here's|this\\s+is)\\s+)?(?:(?:my|the|our)\\s+)?final\\s+rankings?\\b")
 	// headerColonRE matches a few words between the header and its colon.
-	headerColonRE = regexp.MustCompile(`^[^:.!?]{0,40}:`)
+	headerColonRE = regexp.MustCompile(`^([^:]{0,40}):`)
 	// mentionRE matches "Response X"; the token is checked against the labels.
 	mentionRE = regexp.MustCompile(`(?i)response[\s_*"'-]*([\p{L}\p{N}]+)`)
 	// wordRE matches one word.
@@ -89,6 +89,13 @@ var connectives = map[string]bool{
 	"finally": true, "rank": true, "ranked": true, "place": true, "to": true,
 	"best": true, "worst": true, "first": true, "second": true, "third": true,
 	"last": true, "response": true, "responses": true,
+}
+
+// headerWords may sit between "final ranking" and its colon, as in
+// "Final ranking of the responses, from best to worst:".
+var headerWords = map[string]bool{
+	"is": true, "as": true, "follows": true, "from": true, "best": true, "to": true,
+	"worst": true, "of": true, "the": true, "responses": true, "in": true, "order": true,
 }
 
 // ordinalSuffixes end ordinal numbers such as "2nd".
@@ -115,9 +122,14 @@ func rankingHeader(line string) (string, bool) {
 	case strings.HasPrefix(rest, "–"), strings.HasPrefix(rest, "—"):
 		rest = rest[len("—"):]
 	default:
-		m := headerColonRE.FindStringIndex(rest)
+		m := headerColonRE.FindStringSubmatchIndex(rest)
 		if m == nil {
 			return "", false
+		}
+		for _, w := range wordRE.FindAllString(rest[m[2]:m[3]], -1) {
+			if !headerWords[strings.ToLower(w)] {
+				return "", false
+			}
 		}
 		rest = rest[m[1]:]
 	}
@@ -130,6 +142,7 @@ type labelSet struct {
 	byUpper map[string]string // upper-cased token to label
 }
 
+// newLabelSet indexes labels; labels not of the form "Response X" are left out.
 func newLabelSet(labels []string) labelSet {
 	ls := labelSet{byToken: map[string]string{}, byUpper: map[string]string{}}
 	for _, l := range labels {
@@ -207,7 +220,7 @@ func (ls labelSet) parseSection(lines []string) []string {
 	} else if has[bulletLine] {
 		want = bulletLine
 	}
-	var r ranking
+	var r labelRanking
 	for _, e := range entries {
 		if e.kind != want {
 			continue
@@ -265,7 +278,7 @@ func (ls labelSet) parseNumbered(lines []string) []string {
 		best = cur
 	}
 	slices.SortStableFunc(best, func(a, b item) int { return cmp.Compare(a.num, b.num) })
-	var r ranking
+	var r labelRanking
 	for _, it := range best {
 		r.add(it.label)
 	}
@@ -378,16 +391,18 @@ func isConnective(word string) bool {
 	return connectives[strings.ToLower(word)]
 }
 
+// isWordRune reports whether r is a letter or a digit.
 func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
-// ranking collects labels in order, keeping the first placement of each.
-type ranking struct {
+// labelRanking collects labels in order, keeping the first placement of each.
+type labelRanking struct {
 	labels []string
 }
 
-func (r *ranking) add(label string) {
+// add appends label unless it is already placed.
+func (r *labelRanking) add(label string) {
 	if !slices.Contains(r.labels, label) {
 		r.labels = append(r.labels, label)
 	}
@@ -433,8 +448,8 @@ func Aggregate(ballots []Ballot, models []string) []AggregateEntry {
 		return t
 	}
 	for _, b := range ballots {
-		candidates := unique(b.Candidates, nil)
-		ranked := unique(b.Ranking, func(m string) bool { return slices.Contains(candidates, m) })
+		candidates := uniqueModels(b.Candidates, nil)
+		ranked := uniqueModels(b.Ranking, func(m string) bool { return slices.Contains(candidates, m) })
 		if len(ranked) == 0 {
 			continue
 		}
@@ -457,7 +472,7 @@ func Aggregate(ballots []Ballot, models []string) []AggregateEntry {
 		}
 	}
 	entries := make([]AggregateEntry, 0, len(models))
-	for _, model := range unique(models, nil) {
+	for _, model := range uniqueModels(models, nil) {
 		e := AggregateEntry{Model: model}
 		if t := tallies[model]; t != nil {
 			e.HasRank = true
@@ -487,9 +502,9 @@ func compareEntries(a, b AggregateEntry) int {
 	)
 }
 
-// unique returns the items of s that keep accepts (all when keep is nil),
+// uniqueModels returns the items of s that keep accepts (all when keep is nil),
 // each once, in order of first appearance.
-func unique(s []string, keep func(string) bool) []string {
+func uniqueModels(s []string, keep func(string) bool) []string {
 	out := make([]string, 0, len(s))
 	for _, x := range s {
 		if (keep == nil || keep(x)) && !slices.Contains(out, x) {
