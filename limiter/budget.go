@@ -22,8 +22,10 @@ type window struct {
 	// prevLo and prevHi bound the last reset that passed.
 	prevLo, prevHi time.Time
 	// period is the learned spacing of resets (an upper bound), or 0. It is
-	// learned only from absolute resets, so that a window can be predicted
-	// for providers that announce their budget on 429s only.
+	// learned only from absolute resets announced by rate-limit rejections,
+	// so that windows can be predicted for providers that announce their
+	// budget on 429s only; providers that announce it on every response
+	// teach each new reset as it comes.
 	period time.Duration
 }
 
@@ -49,15 +51,16 @@ func (w *window) roll(now time.Time, outstanding int64) {
 }
 
 // observe applies one announcement: rem is what is left once the calls
-// still in flight are counted, and the reset lies in [lo, hi].
-func (w *window) observe(now, lo, hi time.Time, limit, rem int64) {
+// still in flight are counted, and the reset lies in [lo, hi]. learn is
+// true when the announcement came with a rate-limit rejection.
+func (w *window) observe(now, lo, hi time.Time, limit, rem int64, learn bool) {
 	if !hi.After(now) || (!w.prevHi.IsZero() && !hi.After(w.prevHi)) {
 		return // a window that is already over
 	}
 	switch {
 	case !w.known || w.hi.IsZero() || lo.After(w.hi):
 		// A newer window. Two absolute resets in a row give its period.
-		if lo.Equal(hi) && !w.prevHi.IsZero() && w.prevLo.Equal(w.prevHi) {
+		if learn && lo.Equal(hi) && !w.prevHi.IsZero() && w.prevLo.Equal(w.prevHi) {
 			if p := hi.Sub(w.prevHi); w.period == 0 || p < w.period {
 				w.period = p
 			}
@@ -85,7 +88,7 @@ func later(a, b time.Time) time.Time {
 type cost [NumResources]int64
 
 // budget is the accounting of one key. Its methods are called with the
-// owning entry's mutex held.
+// Limiter's mutex held.
 type budget struct {
 	w [NumResources]window
 	// retryAt is the earliest time the provider accepts another call.
@@ -94,21 +97,19 @@ type budget struct {
 	outstanding cost
 	// probing is true while a call is out to learn an unknown reset.
 	probing bool
-	// changed is closed, and replaced, whenever the accounting changes.
-	changed chan struct{}
 }
 
-func newBudget() budget { return budget{changed: make(chan struct{})} }
-
-// admit decides whether a call costing c may be sent at now. If not, it
-// returns the time to wait until, or the zero time when only a change of
-// the accounting can help (another call is out learning the reset). A call
-// admitted while a resource is exhausted and its reset unknown is the probe.
-func (b *budget) admit(now time.Time, c cost) (ok, probe bool, until time.Time) {
+// check decides whether a call costing c may be sent at now. If not, it
+// returns the time to wait until, or the zero time when only the end of
+// another call can help. When a resource is spent and its reset unknown,
+// the calls still in flight may announce it, so the call waits for them;
+// when none is in flight it may go as the probe that learns it, one at a
+// time.
+func (b *budget) check(now time.Time, c cost) (ok, probe bool, until time.Time) {
+	wait := false
 	if now.Before(b.retryAt) {
 		return false, false, b.retryAt
 	}
-	needProbe := false
 	for r := range b.w {
 		w := &b.w[r]
 		w.roll(now, b.outstanding[r])
@@ -123,56 +124,61 @@ func (b *budget) admit(now time.Time, c cost) (ok, probe bool, until time.Time) 
 		case w.remaining >= need:
 		case !w.hi.IsZero():
 			until = later(until, w.hi)
+		case b.outstanding[r] > 0:
+			wait = true
 		default:
-			needProbe = true
+			probe = true
 		}
 	}
-	if !until.IsZero() {
+	switch {
+	case !until.IsZero():
 		return false, false, until
+	case wait || (probe && b.probing):
+		return false, false, time.Time{}
 	}
-	if needProbe {
-		if b.probing {
-			return false, false, time.Time{}
-		}
-		b.probing, probe = true, true
-	}
+	return true, probe, time.Time{}
+}
+
+// take books a call admitted by check.
+func (b *budget) take(c cost, probe bool) {
 	for r := range b.w {
 		if b.w[r].known {
 			b.w[r].remaining = max(b.w[r].remaining-c[r], 0)
 		}
 		b.outstanding[r] += c[r]
 	}
-	return true, probe, time.Time{}
+	b.probing = b.probing || probe
 }
 
 // settle books the end of a call admitted with cost c, sent at sent and
-// answered at done with signal sig. limited is true for a rate-limit
-// rejection, which empties a known window even when it announces nothing.
-func (b *budget) settle(sent, done time.Time, sig Signal, c cost, probe, limited bool) {
+// answered at done with the announced quotas and retry time. limited is
+// true for a rate-limit rejection; with empty, such a rejection empties a
+// known request window even when it announces nothing.
+func (b *budget) settle(sent, done time.Time, quotas []Quota, retryAt time.Time, c cost, probe, limited, empty bool) {
 	for r := range b.outstanding {
 		b.outstanding[r] = max(b.outstanding[r]-c[r], 0)
 	}
 	if probe {
 		b.probing = false
 	}
-	b.retryAt = later(b.retryAt, sig.RetryAt)
-	for r, q := range sig.Quotas {
+	b.retryAt = later(b.retryAt, retryAt)
+	announced := false
+	for r, q := range quotas {
 		if !q.Announced || q.Reset.IsZero() {
 			continue
 		}
+		announced = announced || Resource(r) == Requests
 		lo := q.Reset
 		if q.Relative {
 			lo = lo.Add(-done.Sub(sent))
 		}
-		b.w[r].observe(done, lo, q.Reset, q.Limit, max(q.Remaining-b.outstanding[r], 0))
+		b.w[r].observe(done, lo, q.Reset, q.Limit, max(q.Remaining-b.outstanding[r], 0), limited)
 	}
-	if limited && !sig.Quotas[Requests].Announced && sig.RetryAt.IsZero() {
+	if limited && empty && !announced && retryAt.IsZero() {
 		if w := &b.w[Requests]; w.known && w.hi.After(done) {
 			w.remaining = 0
 		}
 	}
-	close(b.changed)
-	b.changed = make(chan struct{})
 }
 
 // learned reports whether the budget holds anything worth keeping.

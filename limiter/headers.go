@@ -51,8 +51,14 @@ type Quota struct {
 
 // Signal is what one response says about a provider's budget.
 type Signal struct {
-	// Quotas holds the announced budgets, indexed by [Resource].
+	// Quotas holds the budgets of the model the call went to, indexed by
+	// [Resource]: OpenAI and Anthropic meter each model (or model class)
+	// on its own.
 	Quotas [NumResources]Quota
+	// Shared is the request budget shared by every model called with the
+	// same provider key: OpenRouter's X-RateLimit-* (its platform limits are
+	// per key) and the IETF RateLimit-* headers.
+	Shared Quota
 	// RetryAt is the earliest time the provider accepts another request
 	// (Retry-After and its millisecond variants), or the zero time.
 	RetryAt time.Time
@@ -68,6 +74,7 @@ func (s Signal) IsZero() bool { return s == Signal{} }
 //     -Reset, where Reset is an epoch in milliseconds (OpenRouter; on 429s
 //     only, and copied into error.metadata.headers), an epoch in seconds,
 //     or a delay in seconds; also the IETF RateLimit-Limit/-Remaining/-Reset.
+//     These describe the budget of the provider key ([Signal.Shared]).
 //   - OpenAI (and Groq): x-ratelimit-{limit,remaining,reset}-{requests,tokens},
 //     the reset being a delay such as "1s", "6m0s" or "2m59.56s".
 //   - Anthropic: anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset},
@@ -75,8 +82,9 @@ func (s Signal) IsZero() bool { return s == Signal{} }
 //   - Retry-After as delay-seconds or an HTTP date, and the millisecond
 //     variants retry-after-ms and x-ms-retry-after-ms.
 //
+// The other dialects describe the model's own budgets ([Signal.Quotas]).
 // Every reset form is accepted in every header, so a provider that mixes
-// them is still understood. Where two headers describe the same resource the
+// them is still understood. Where two headers describe the same budget the
 // tighter one (less remaining, later reset) wins. Malformed, negative and
 // absurd values are ignored; ParseHeaders never fails. Header names are
 // matched case-insensitively.
@@ -85,9 +93,9 @@ func ParseHeaders(h http.Header, now time.Time) Signal {
 	if len(h) == 0 {
 		return s
 	}
+	s.Shared = tighter(parseQuota(h, now, "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"),
+		parseQuota(h, now, "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"))
 	req := &s.Quotas[Requests]
-	*req = tighter(*req, parseQuota(h, now, "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"))
-	*req = tighter(*req, parseQuota(h, now, "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"))
 	*req = tighter(*req, parseQuota(h, now, "X-RateLimit-Limit-Requests", "X-RateLimit-Remaining-Requests", "X-RateLimit-Reset-Requests"))
 	tok := &s.Quotas[Tokens]
 	*tok = tighter(*tok, parseQuota(h, now, "X-RateLimit-Limit-Tokens", "X-RateLimit-Remaining-Tokens", "X-RateLimit-Reset-Tokens"))

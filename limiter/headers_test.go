@@ -25,6 +25,8 @@ func quota(limit, remaining int64, reset time.Time, relative bool) limiter.Quota
 	return limiter.Quota{Announced: true, Limit: limit, Remaining: remaining, Reset: reset, Relative: relative}
 }
 
+func sharedOnly(q limiter.Quota) limiter.Signal { return limiter.Signal{Shared: q} }
+
 func requestsOnly(q limiter.Quota) limiter.Signal {
 	var s limiter.Signal
 	s.Quotas[limiter.Requests] = q
@@ -44,12 +46,12 @@ func TestParseHeaders(t *testing.T) {
 		{
 			"openrouter epoch ms",
 			hdr("X-RateLimit-Limit", "50", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "1790553600000"),
-			requestsOnly(quota(50, 0, time.UnixMilli(1790553600000), false)),
+			sharedOnly(quota(50, 0, time.UnixMilli(1790553600000), false)),
 		},
 		{
 			"names not canonicalised",
 			http.Header{"x-ratelimit-limit": {"20"}, "x-ratelimit-remaining": {"3"}, "x-ratelimit-reset": {"1790553600000"}},
-			requestsOnly(quota(20, 3, time.UnixMilli(1790553600000), false)),
+			sharedOnly(quota(20, 3, time.UnixMilli(1790553600000), false)),
 		},
 		{
 			"openrouter canonicalised from the error body",
@@ -59,27 +61,27 @@ func TestParseHeaders(t *testing.T) {
 		{
 			"epoch seconds",
 			hdr("X-RateLimit-Remaining", "7", "X-RateLimit-Reset", strconvI(midnight.Unix())),
-			requestsOnly(quota(0, 7, midnight, false)),
+			sharedOnly(quota(0, 7, midnight, false)),
 		},
 		{
 			"delay seconds",
 			hdr("X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "9", "X-RateLimit-Reset", "30"),
-			requestsOnly(quota(10, 9, now.Add(30*time.Second), true)),
+			sharedOnly(quota(10, 9, now.Add(30*time.Second), true)),
 		},
 		{
 			"ietf draft",
 			hdr("RateLimit-Limit", "100", "RateLimit-Remaining", "42", "RateLimit-Reset", "2.5"),
-			requestsOnly(quota(100, 42, now.Add(2500*time.Millisecond), true)),
+			sharedOnly(quota(100, 42, now.Add(2500*time.Millisecond), true)),
 		},
 		{
 			"remaining above limit is clamped",
 			hdr("X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "15", "X-RateLimit-Reset", "1"),
-			requestsOnly(quota(10, 10, now.Add(time.Second), true)),
+			sharedOnly(quota(10, 10, now.Add(time.Second), true)),
 		},
 		{
 			"remaining without reset",
 			hdr("X-RateLimit-Remaining", "4"),
-			requestsOnly(quota(0, 4, time.Time{}, false)),
+			sharedOnly(quota(0, 4, time.Time{}, false)),
 		},
 		{"limit without remaining", hdr("X-RateLimit-Limit", "4", "X-RateLimit-Reset", "1"), limiter.Signal{}},
 		{"negative remaining", hdr("X-RateLimit-Remaining", "-1", "X-RateLimit-Reset", "1"), limiter.Signal{}},
@@ -87,17 +89,17 @@ func TestParseHeaders(t *testing.T) {
 		{
 			"decimal remaining is truncated",
 			hdr("X-RateLimit-Remaining", "59.0", "X-RateLimit-Reset", "1"),
-			requestsOnly(quota(0, 59, now.Add(time.Second), true)),
+			sharedOnly(quota(0, 59, now.Add(time.Second), true)),
 		},
 		{
 			"garbage reset keeps the count",
 			hdr("X-RateLimit-Remaining", "5", "X-RateLimit-Reset", "soon"),
-			requestsOnly(quota(0, 5, time.Time{}, false)),
+			sharedOnly(quota(0, 5, time.Time{}, false)),
 		},
 		{
 			"reset beyond any horizon is ignored",
 			hdr("X-RateLimit-Remaining", "5", "X-RateLimit-Reset", "99999999999999999"),
-			requestsOnly(quota(0, 5, time.Time{}, false)),
+			sharedOnly(quota(0, 5, time.Time{}, false)),
 		},
 		{
 			"openai requests and tokens",
@@ -152,10 +154,20 @@ func TestParseHeaders(t *testing.T) {
 		{"x-ms-retry-after-ms", hdr("x-ms-retry-after-ms", "250"), limiter.Signal{RetryAt: now.Add(250 * time.Millisecond)}},
 		{"latest retry hint wins", hdr("Retry-After", "2", "retry-after-ms", "2500"), limiter.Signal{RetryAt: now.Add(2500 * time.Millisecond)}},
 		{
-			"tighter of two dialects wins",
+			"tighter of two forms of the same budget wins",
 			hdr("X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "80", "X-RateLimit-Reset", "10",
-				"x-ratelimit-limit-requests", "100", "x-ratelimit-remaining-requests", "5", "x-ratelimit-reset-requests", "2s"),
-			requestsOnly(quota(100, 5, now.Add(10*time.Second), true)),
+				"RateLimit-Limit", "100", "RateLimit-Remaining", "5", "RateLimit-Reset", "2"),
+			sharedOnly(quota(100, 5, now.Add(10*time.Second), true)),
+		},
+		{
+			"key and model budgets side by side",
+			hdr("X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "80", "X-RateLimit-Reset", "10",
+				"x-ratelimit-limit-requests", "60", "x-ratelimit-remaining-requests", "5", "x-ratelimit-reset-requests", "2s"),
+			func() limiter.Signal {
+				s := requestsOnly(quota(60, 5, now.Add(2*time.Second), true))
+				s.Shared = quota(100, 80, now.Add(10*time.Second), true)
+				return s
+			}(),
 		},
 	}
 	for _, tc := range tests {
@@ -224,7 +236,7 @@ func FuzzParseHeaders(f *testing.F) {
 		} {
 			h := hdr(names[0], limit, names[1], remaining, names[2], reset, "Retry-After", retry, "retry-after-ms", retry)
 			s := limiter.ParseHeaders(h, now)
-			for r, q := range s.Quotas {
+			for r, q := range append(s.Quotas[:], s.Shared) {
 				if !q.Announced {
 					if q != (limiter.Quota{}) {
 						t.Fatalf("%v: unannounced quota carries values: %+v", limiter.Resource(r), q)

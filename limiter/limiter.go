@@ -29,11 +29,14 @@ func ByProviderModel(req *provider.Request) string {
 func ByProvider(req *provider.Request) string { return req.Metadata[MetaProviderKey] }
 
 // Limiter holds back calls so that they use a provider's budget fully
-// without running into its limits. It keeps, per key ([WithKey]):
+// without running into its limits. It keeps:
 //
-//   - an adaptive budget fed by the provider's own signals (see
-//     [ParseHeaders]): while what is left of a window covers a call, the
-//     call goes at once; when it does not, the call waits for the
+//   - adaptive budgets fed by the provider's own signals (see
+//     [ParseHeaders]): one per provider key ([WithProviderKey]) for the
+//     limits a provider sets per key (OpenRouter's), and one per model key
+//     ([WithKey]) for the limits it sets per model (OpenAI's, Anthropic's)
+//     and for Retry-After. While what is left of a window covers a call,
+//     the call goes at once; when it does not, the call waits for the
 //     announced reset or Retry-After, never longer and never shorter, and
 //     the rate recovers as soon as the budget returns. Calls in flight are
 //     counted against what the provider announced, so concurrent calls do
@@ -41,29 +44,37 @@ func ByProvider(req *provider.Request) string { return req.Metadata[MetaProvider
 //     (OpenRouter), the limiter learns the limit and the window from it;
 //     while a reset is unknown and the budget spent, one call at a time is
 //     let through to learn it;
-//   - a cooldown: after consecutive failures that say the model is down,
-//     its calls are refused at once ([provider.KindCooldown]) until the
-//     cooldown ends and a probe call succeeds ([WithCooldown]).
-//
-// Per provider key ([WithProviderKey]) it caps the calls in flight
-// ([WithMaxInFlight]); later calls queue.
+//   - a cooldown per model key: after consecutive failures that say the
+//     model is down, its calls are refused at once ([provider.KindCooldown])
+//     until the cooldown ends and a probe call succeeds ([WithCooldown]);
+//   - an in-flight cap per provider key ([WithMaxInFlight]); later calls
+//     wait for a slot, and obey what the budgets learned meanwhile.
 //
 // With no limit in play a call is not delayed at all. A Limiter has no
 // goroutines and nothing to close; the zero value is not usable, use [New].
 // It is safe for concurrent use.
 type Limiter struct {
-	cfg      config
-	inflight inflight
-	mu       sync.Mutex
-	entries  map[string]*entry
+	cfg config
+
+	mu sync.Mutex
+	// changed is closed, and replaced, whenever a call ends.
+	changed chan struct{}
+	models  map[string]*entry
+	keys    map[string]*keyState
 }
 
-// entry is the state of one key.
+// entry is the state of one model key.
 type entry struct {
-	refs    int // calls using the entry; guarded by Limiter.mu
-	mu      sync.Mutex
+	refs    int // calls using the entry
 	budget  budget
 	breaker breaker
+}
+
+// keyState is the state of one provider key: its shared budget and the
+// number of its calls in flight.
+type keyState struct {
+	budget   budget
+	inflight int
 }
 
 // New returns a Limiter configured by opts.
@@ -75,9 +86,10 @@ func New(opts ...Option) *Limiter {
 		}
 	}
 	return &Limiter{
-		cfg:      cfg,
-		inflight: inflight{n: cfg.maxInFlight},
-		entries:  make(map[string]*entry),
+		cfg:     cfg,
+		changed: make(chan struct{}),
+		models:  make(map[string]*entry),
+		keys:    make(map[string]*keyState),
 	}
 }
 
@@ -99,76 +111,95 @@ func (l *Limiter) Interceptor() provider.Interceptor {
 	return l.intercept
 }
 
+// call is one call's hold on the limiter.
+type call struct {
+	e           *entry
+	key, pk     string
+	ks          *keyState
+	c           cost
+	probe       bool // the cooldown probe
+	modelProbe  bool // the probe of an unknown reset of the model budget
+	sharedProbe bool // the same for the shared budget
+}
+
+// sharedCost is what a call takes from the budget of its provider key.
+var sharedCost = cost{Requests: 1}
+
 func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
 	clk := l.cfg.clock
-	key := l.cfg.key(req)
-	e := l.acquire(key)
-	defer l.release(key, e)
+	k := &call{key: l.cfg.key(req), pk: l.cfg.providerKey(req), c: costOf(req)}
+	l.acquire(k)
+	defer l.release(k)
 
-	e.mu.Lock()
-	ok, probe, left := e.breaker.admit(clk.Now(), l.cfg.cooldown)
-	e.mu.Unlock()
+	l.mu.Lock()
+	ok, probe, left := k.e.breaker.admit(clk.Now(), l.cfg.cooldown)
+	l.mu.Unlock()
 	if !ok {
 		event(ctx, EventCooldown, left)
 		return nil, &provider.Error{Kind: provider.KindCooldown, RetryAfter: left, Message: "model is cooling down after repeated failures"}
 	}
+	k.probe = probe
 
 	start := clk.Now()
-	c := costOf(req)
-	budgetProbe, err := l.wait(ctx, e, c)
+	err := l.wait(ctx, k)
 	if err == nil {
-		var release func()
-		if release, err = l.queue(ctx, l.cfg.providerKey(req)); err != nil {
-			e.mu.Lock()
-			e.budget.settle(clk.Now(), clk.Now(), Signal{}, c, budgetProbe, false)
-			e.mu.Unlock()
-		} else {
-			sent := clk.Now()
-			var resp *provider.Response
-			resp, err = next.Complete(ctx, req)
-			release()
-			l.settle(e, sent, c, budgetProbe, resp, err)
-			if err == nil {
-				if waited := sent.Sub(start); !addWaited(ctx, waited) {
-					resp.Waited += waited
-				}
-				l.record(ctx, e, healthy, probe)
-				return resp, nil
+		sent := clk.Now()
+		var resp *provider.Response
+		resp, err = next.Complete(ctx, req)
+		l.observe(k, sent, resp, err)
+		if err == nil {
+			if waited := sent.Sub(start); !addWaited(ctx, waited) {
+				resp.Waited += waited
 			}
+			l.record(ctx, k, healthy)
+			return resp, nil
 		}
 	}
 	if local(provider.AsError(err).Kind) {
 		addWaited(ctx, clk.Now().Sub(start))
-		l.record(ctx, e, neutral, probe)
+		l.record(ctx, k, neutral)
 	} else {
-		l.record(ctx, e, outcomeOf(ctx, err), probe)
+		l.record(ctx, k, outcomeOf(ctx, err))
 	}
 	return nil, err
 }
 
-// wait holds the call back until the budget of e admits it. It reports
-// whether the call was admitted as the probe of an unknown reset.
-func (l *Limiter) wait(ctx context.Context, e *entry, c cost) (bool, error) {
+// wait holds the call back until both its budgets admit it and its
+// provider key has a free in-flight slot, and then takes them, all at once
+// so that a call that queued for a slot still obeys what the budgets
+// learned meanwhile.
+func (l *Limiter) wait(ctx context.Context, k *call) error {
 	clk := l.cfg.clock
 	for {
-		e.mu.Lock()
+		l.mu.Lock()
 		now := clk.Now()
-		ok, probe, until := e.budget.admit(now, c)
-		changed := e.budget.changed
-		e.mu.Unlock()
-		if ok {
-			return probe, nil
+		okM, probeM, untilM := k.e.budget.check(now, k.c)
+		okS, probeS, untilS := k.ks.budget.check(now, sharedCost)
+		slot := l.cfg.maxInFlight <= 0 || k.ks.inflight < l.cfg.maxInFlight
+		changed := l.changed
+		if okM && okS && slot {
+			k.e.budget.take(k.c, probeM)
+			k.ks.budget.take(sharedCost, probeS)
+			k.ks.inflight++
+			k.modelProbe, k.sharedProbe = probeM, probeS
+			l.mu.Unlock()
+			return nil
 		}
+		l.mu.Unlock()
 		var d time.Duration
-		if !until.IsZero() {
-			d = until.Sub(now)
-			if dl, has := ctx.Deadline(); has && until.After(dl) {
-				return false, &provider.Error{Kind: provider.KindLimited, RetryAfter: d, Message: "rate-limit wait would pass the deadline"}
+		reason := "in_flight"
+		if !okM || !okS {
+			reason = "budget"
+			if until := later(untilM, untilS); !until.IsZero() {
+				d = until.Sub(now)
+				if dl, has := ctx.Deadline(); has && until.After(dl) {
+					return &provider.Error{Kind: provider.KindLimited, RetryAfter: d, Message: "rate-limit wait would pass the deadline"}
+				}
 			}
 		}
-		event(ctx, EventRateLimitWait, d, AttrReason.String("budget"))
+		event(ctx, EventRateLimitWait, d, AttrReason.String(reason))
 		if err := waitFor(ctx, clk, d, changed); err != nil {
-			return false, limitedBy(err, "rate-limit wait")
+			return limitedBy(err, "rate-limit wait")
 		}
 	}
 }
@@ -191,27 +222,6 @@ func waitFor(ctx context.Context, clk Clock, d time.Duration, changed <-chan str
 	return nil
 }
 
-// queue takes an in-flight slot of the provider key pk; the returned
-// function gives it back.
-func (l *Limiter) queue(ctx context.Context, pk string) (func(), error) {
-	sem := l.inflight.slot(pk)
-	if sem == nil {
-		return func() {}, nil
-	}
-	select {
-	case sem <- struct{}{}:
-		return func() { <-sem }, nil
-	default:
-	}
-	event(ctx, EventRateLimitWait, 0, AttrReason.String("in_flight"))
-	select {
-	case sem <- struct{}{}:
-		return func() { <-sem }, nil
-	case <-ctx.Done():
-		return nil, limitedBy(ctx.Err(), "in-flight queue")
-	}
-}
-
 // limitedBy turns the context error that ended a wait into the call's
 // error: a deadline makes it [provider.KindLimited], a cancellation
 // [provider.KindCanceled].
@@ -222,8 +232,8 @@ func limitedBy(err error, what string) *provider.Error {
 	return &provider.Error{Kind: provider.KindCanceled, Message: "canceled during " + what, Err: err}
 }
 
-// settle feeds the signals of a call's result to the budget of e.
-func (l *Limiter) settle(e *entry, sent time.Time, c cost, probe bool, resp *provider.Response, err error) {
+// observe reads the signals of a call's result.
+func (l *Limiter) observe(k *call, sent time.Time, resp *provider.Response, err error) {
 	done := l.cfg.clock.Now()
 	var h http.Header
 	var retryAfter time.Duration
@@ -239,48 +249,58 @@ func (l *Limiter) settle(e *entry, sent time.Time, c cost, probe bool, resp *pro
 	if retryAfter > 0 {
 		sig.RetryAt = later(sig.RetryAt, done.Add(retryAfter))
 	}
-	e.mu.Lock()
-	e.budget.settle(sent, done, sig, c, probe, limited)
-	e.mu.Unlock()
+	l.settle(k, sent, done, sig, limited)
 }
 
-// record books the outcome of a call on the cooldown of e.
-func (l *Limiter) record(ctx context.Context, e *entry, o outcome, probe bool) {
+// settle books the end of a call on both its budgets, frees its in-flight
+// slot and wakes the calls waiting.
+func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k.e.budget.settle(sent, done, sig.Quotas[:], sig.RetryAt, k.c, k.modelProbe, limited, true)
+	k.ks.budget.settle(sent, done, []Quota{Requests: sig.Shared}, time.Time{}, sharedCost, k.sharedProbe, limited, false)
+	k.ks.inflight--
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// record books the outcome of a call on the cooldown of its model key.
+func (l *Limiter) record(ctx context.Context, k *call, o outcome) {
 	now := l.cfg.clock.Now()
-	e.mu.Lock()
-	d := e.breaker.record(now, o, probe, l.cfg.cooldown)
-	e.mu.Unlock()
+	l.mu.Lock()
+	d := k.e.breaker.record(now, o, k.probe, l.cfg.cooldown)
+	l.mu.Unlock()
 	if d > 0 {
 		event(ctx, EventCooldownStart, d)
 	}
 }
 
-// acquire returns the entry of key, creating it if needed, and holds it.
-func (l *Limiter) acquire(key string) *entry {
+// acquire finds, or creates, the state of the call's keys and holds it.
+func (l *Limiter) acquire(k *call) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.entries[key]
+	e, ok := l.models[k.key]
 	if !ok {
-		e = &entry{budget: newBudget()}
-		l.entries[key] = e
+		e = new(entry)
+		l.models[k.key] = e
 	}
 	e.refs++
-	return e
+	ks, ok := l.keys[k.pk]
+	if !ok {
+		ks = new(keyState)
+		l.keys[k.pk] = ks
+	}
+	k.e, k.ks = e, ks
 }
 
-// release lets go of e, dropping it when no call holds it and it has
-// learned nothing, so that keys seen once do not accumulate.
-func (l *Limiter) release(key string, e *entry) {
+// release lets go of the call's model state, dropping it when no call
+// holds it and it has learned nothing, so that keys seen once do not
+// accumulate. The budgets of provider keys, which are few, are kept.
+func (l *Limiter) release(k *call) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e.refs--; e.refs > 0 {
-		return
-	}
-	e.mu.Lock()
-	idle := !e.budget.learned(l.cfg.clock.Now()) && e.breaker.idle()
-	e.mu.Unlock()
-	if idle {
-		delete(l.entries, key)
+	if k.e.refs--; k.e.refs == 0 && !k.e.budget.learned(l.cfg.clock.Now()) && k.e.breaker.idle() {
+		delete(l.models, k.key)
 	}
 }
 

@@ -71,7 +71,6 @@ func (r *run) execute(ctx context.Context) error {
 	if err := r.synthesize(ctx, answers, rv); err != nil {
 		return err
 	}
-	r.stage = StageNone
 	return r.send(&ConsultCompleted{
 		Duration:       time.Since(r.start),
 		StageDurations: r.stageDurations,

@@ -3,6 +3,7 @@ package limitertest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -48,33 +49,45 @@ func (d Dialect) String() string {
 	return "dialect(" + strconv.Itoa(int(d)) + ")"
 }
 
+// UpstreamConfig configures an [Upstream].
+type UpstreamConfig struct {
+	// Dialect is how the budget is announced.
+	Dialect Dialect
+	// Limit is the number of requests admitted per window and budget.
+	Limit int
+	// Window is the length of the fixed windows, which start at multiples
+	// of it (see time.Time.Truncate).
+	Window time.Duration
+	// PerModel gives every model its own budget, as OpenAI and Anthropic
+	// meter; otherwise all models share one, as OpenRouter's limits per key.
+	PerModel bool
+	// Now is the server's clock: time.Now, or a fake clock's Now shared
+	// with the client.
+	Now func() time.Time
+}
+
 // Upstream is an OpenAI-compatible chat-completions server (POST
 // /chat/completions, streamed or not) that admits at most Limit requests
-// per fixed window of Window, aligned on the epoch of its clock, and
-// answers the others with 429, announcing its budget in its [Dialect].
-// Rejected requests do not count against the window. Answers are written
-// by [sim.Write], so rankings and syntheses parse. It is safe for
-// concurrent use.
+// per window and budget and answers the others with 429, announcing its
+// budget in its [Dialect]. Rejected requests do not count against the
+// window. Answers are written by [sim.Write], so rankings and syntheses
+// parse. It is safe for concurrent use.
 type Upstream struct {
 	// URL is the server's base URL, to be used as an OpenRouter BaseURL.
 	URL string
 
-	dialect Dialect
-	limit   int
-	window  time.Duration
-	now     func() time.Time
-	srv     *httptest.Server
+	cfg UpstreamConfig
+	srv *httptest.Server
 
 	mu       sync.Mutex
-	admitted map[int64]int
+	admitted map[Slot]int
 	requests int
 	rejected int
 }
 
-// NewUpstream starts an Upstream. now is its clock (time.Now, or a fake
-// clock's Now shared with the client). Close it when done.
-func NewUpstream(d Dialect, limit int, window time.Duration, now func() time.Time) *Upstream {
-	u := &Upstream{dialect: d, limit: limit, window: window, now: now, admitted: make(map[int64]int)}
+// NewUpstream starts an Upstream. Close it when done.
+func NewUpstream(cfg UpstreamConfig) *Upstream {
+	u := &Upstream{cfg: cfg, admitted: make(map[Slot]int)}
 	u.srv = httptest.NewServer(http.HandlerFunc(u.serve))
 	u.URL = u.srv.URL
 	return u
@@ -83,30 +96,30 @@ func NewUpstream(d Dialect, limit int, window time.Duration, now func() time.Tim
 // Close shuts the server down.
 func (u *Upstream) Close() { u.srv.Close() }
 
+// Slot is one window of one budget.
+type Slot struct {
+	// Budget is the model, or "" when the models share one budget.
+	Budget string
+	// Start is when the window opened.
+	Start time.Time
+}
+
 // Stats is what an Upstream saw.
 type Stats struct {
 	// Requests is the number of completion requests received.
 	Requests int
 	// Rejected is the number answered with 429.
 	Rejected int
-	// Windows holds the requests admitted in each window, from the first
-	// window with traffic to the last one, empty windows included.
-	Windows []int
+	// Admitted is the number of requests admitted in each slot that
+	// admitted any.
+	Admitted map[Slot]int
 }
 
 // Stats returns what the Upstream has seen so far.
 func (u *Upstream) Stats() Stats {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	s := Stats{Requests: u.requests, Rejected: u.rejected}
-	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
-	for w := range u.admitted {
-		lo, hi = min(lo, w), max(hi, w)
-	}
-	for w := lo; w <= hi; w++ {
-		s.Windows = append(s.Windows, u.admitted[w])
-	}
-	return s
+	return Stats{Requests: u.requests, Rejected: u.rejected, Admitted: maps.Clone(u.admitted)}
 }
 
 type chatRequest struct {
@@ -130,19 +143,23 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"error":{"code":400,"message":"invalid request"}}`)
 		return
 	}
-	now := u.now()
-	win := now.UnixNano() / int64(u.window)
-	reset := time.Unix(0, (win+1)*int64(u.window))
+	now := u.cfg.Now()
+	start := now.Truncate(u.cfg.Window)
+	reset := start.Add(u.cfg.Window)
+	slot := Slot{Start: start}
+	if u.cfg.PerModel {
+		slot.Budget = body.Model
+	}
 
 	u.mu.Lock()
 	u.requests++
-	ok := u.admitted[win] < u.limit
+	ok := u.admitted[slot] < u.cfg.Limit
 	if ok {
-		u.admitted[win]++
+		u.admitted[slot]++
 	} else {
 		u.rejected++
 	}
-	remaining := u.limit - u.admitted[win]
+	remaining := u.cfg.Limit - u.admitted[slot]
 	u.mu.Unlock()
 
 	u.announce(w.Header(), now, reset, remaining, ok)
@@ -159,8 +176,8 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 
 // announce sets the rate-limit headers of the dialect.
 func (u *Upstream) announce(h http.Header, now, reset time.Time, remaining int, ok bool) {
-	limit, rem := strconv.Itoa(u.limit), strconv.Itoa(remaining)
-	switch u.dialect {
+	limit, rem := strconv.Itoa(u.cfg.Limit), strconv.Itoa(remaining)
+	switch u.cfg.Dialect {
 	case OpenRouter:
 		if !ok {
 			h.Set("X-RateLimit-Limit", limit)
@@ -185,10 +202,10 @@ func (u *Upstream) announce(h http.Header, now, reset time.Time, remaining int, 
 func (u *Upstream) reject(w http.ResponseWriter, reset, now time.Time) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusTooManyRequests)
-	switch u.dialect {
+	switch u.cfg.Dialect {
 	case OpenRouter:
 		fmt.Fprintf(w, `{"error":{"code":429,"message":"Rate limit exceeded: limit_rpm","metadata":{"headers":{"X-RateLimit-Limit":"%d","X-RateLimit-Remaining":"0","X-RateLimit-Reset":"%d"},"provider_name":null}},"user_id":"user_test"}`,
-			u.limit, reset.UnixMilli())
+			u.cfg.Limit, reset.UnixMilli())
 	case OpenAI:
 		fmt.Fprintf(w, `{"error":{"message":"Rate limit reached for requests. Please try again in %s.","type":"requests","param":null,"code":"rate_limit_exceeded"}}`,
 			reset.Sub(now))
