@@ -1,9 +1,20 @@
 package limiter
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // window is what the limiter believes about one resource of one key: how
 // much is left until the provider's budget is back in full.
+//
+// Two estimates bound what is left, and the smaller one is used. The count
+// is the limiter's own: set when a window opens and lowered by every call
+// it admits. The announcement is the provider's: the lowest remaining
+// announced in the window came with the call the provider processed last,
+// and the provider has not yet seen the calls sent after that one and still
+// in flight. The count covers this client's calls even when answers arrive
+// out of order; the announcement covers everyone's.
 //
 // A reset announced as a delay is only known to lie between the moment the
 // request was sent plus the delay (lo) and the moment its answer was read
@@ -12,10 +23,16 @@ import "time"
 // intervals overlap, so an answer that was processed earlier but arrives
 // later can never pass for a newer window.
 type window struct {
-	// known is true while remaining is in force.
-	known     bool
-	limit     int64
-	remaining int64
+	// known is true while the window's budget is in force.
+	known bool
+	limit int64
+	// count is the limiter's own estimate of what is left.
+	count int64
+	// reported is true once the window has an announcement: the lowest
+	// remaining announced (least) and the call that announced it (by).
+	reported bool
+	least    int64
+	by       uint64
 	// lo and hi bound the reset of the current window; a zero hi means the
 	// reset is unknown.
 	lo, hi time.Time
@@ -37,11 +54,12 @@ func (w *window) roll(now time.Time, outstanding int64) {
 		return
 	}
 	w.prevLo, w.prevHi = w.lo, w.hi
+	w.reported = false
 	if w.limit == 0 {
 		w.known, w.lo, w.hi = false, time.Time{}, time.Time{}
 		return
 	}
-	w.remaining = max(w.limit-outstanding, 0)
+	w.count = max(w.limit-outstanding, 0)
 	if w.period <= 0 {
 		w.lo, w.hi = time.Time{}, time.Time{}
 		return
@@ -50,26 +68,36 @@ func (w *window) roll(now time.Time, outstanding int64) {
 	w.lo, w.hi = w.lo.Add(k*w.period), w.hi.Add(k*w.period)
 }
 
-// observe applies one announcement: rem is what is left once the calls
-// still in flight are counted, and the reset lies in [lo, hi]. learn is
-// true when the announcement came with a rate-limit rejection.
-func (w *window) observe(now, lo, hi time.Time, limit, rem int64, learn bool) {
+// observe applies the announcement of call seq: rem left, the reset in
+// [lo, hi]. after is what the calls sent after seq and still in flight may
+// take. learn is true when the announcement came with a rate-limit
+// rejection.
+func (w *window) observe(now, lo, hi time.Time, limit, rem int64, seq uint64, after int64, learn bool) {
 	if !hi.After(now) || (!w.prevHi.IsZero() && !hi.After(w.prevHi)) {
 		return // a window that is already over
 	}
 	switch {
-	case !w.known || w.hi.IsZero() || lo.After(w.hi):
-		// A newer window. Two absolute resets in a row give its period.
-		if learn && lo.Equal(hi) && !w.prevHi.IsZero() && w.prevLo.Equal(w.prevHi) {
+	case w.known && w.hi.IsZero():
+		// The first announcement of the window opened by a roll.
+		if learn && lo.Equal(hi) && w.prevLo.Equal(w.prevHi) {
 			if p := hi.Sub(w.prevHi); w.period == 0 || p < w.period {
 				w.period = p
 			}
 		}
-		w.known, w.lo, w.hi, w.remaining = true, lo, hi, rem
+		w.lo, w.hi = lo, hi
+		w.reported, w.least, w.by = true, rem, seq
+	case !w.known || lo.After(w.hi):
+		// The first announcement ever, or one of a window newer than the
+		// one the limiter knows: the announcement is all there is.
+		w.known, w.lo, w.hi = true, lo, hi
+		w.reported, w.least, w.by = true, rem, seq
+		w.count = max(rem-after, 0)
 	case hi.Before(w.lo):
 		return // an older answer of the current window's predecessor
 	default:
-		w.remaining = min(w.remaining, rem)
+		if !w.reported || rem < w.least || (rem == w.least && seq > w.by) {
+			w.reported, w.least, w.by = true, rem, seq
+		}
 		w.lo, w.hi = later(w.lo, lo), later(w.hi, hi)
 	}
 	if limit > 0 {
@@ -87,16 +115,44 @@ func later(a, b time.Time) time.Time {
 // cost is what one call takes from each resource.
 type cost [NumResources]int64
 
+// inFlight is an admitted call that has not ended.
+type inFlight struct {
+	seq uint64
+	c   cost
+}
+
 // budget is the accounting of one key. Its methods are called with the
 // Limiter's mutex held.
 type budget struct {
 	w [NumResources]window
 	// retryAt is the earliest time the provider accepts another call.
 	retryAt time.Time
-	// outstanding is what admitted calls that have not ended may take.
-	outstanding cost
+	// seq numbers the admitted calls; out holds those still in flight.
+	seq uint64
+	out []inFlight
 	// probing is true while a call is out to learn an unknown reset.
 	probing bool
+}
+
+// after returns what the calls admitted after seq and still in flight may
+// take of resource r.
+func (b *budget) after(r int, seq uint64) int64 {
+	var n int64
+	for _, f := range b.out {
+		if f.seq > seq {
+			n += f.c[r]
+		}
+	}
+	return n
+}
+
+// left returns the estimate of what is left of resource r.
+func (b *budget) left(r int) int64 {
+	w := &b.w[r]
+	if !w.reported {
+		return w.count
+	}
+	return max(min(w.count, w.least-b.after(r, w.by)), 0)
 }
 
 // check decides whether a call costing c may be sent at now. If not, it
@@ -106,13 +162,13 @@ type budget struct {
 // when none is in flight it may go as the probe that learns it, one at a
 // time.
 func (b *budget) check(now time.Time, c cost) (ok, probe bool, until time.Time) {
-	wait := false
 	if now.Before(b.retryAt) {
 		return false, false, b.retryAt
 	}
+	wait := false
 	for r := range b.w {
 		w := &b.w[r]
-		w.roll(now, b.outstanding[r])
+		w.roll(now, b.after(r, 0))
 		need := c[r]
 		if need <= 0 || !w.known {
 			continue
@@ -121,10 +177,10 @@ func (b *budget) check(now time.Time, c cost) (ok, probe bool, until time.Time) 
 			need = min(need, w.limit) // a call larger than the limit waits for a full window
 		}
 		switch {
-		case w.remaining >= need:
+		case b.left(r) >= need:
 		case !w.hi.IsZero():
 			until = later(until, w.hi)
-		case b.outstanding[r] > 0:
+		case len(b.out) > 0:
 			wait = true
 		default:
 			probe = true
@@ -139,25 +195,25 @@ func (b *budget) check(now time.Time, c cost) (ok, probe bool, until time.Time) 
 	return true, probe, time.Time{}
 }
 
-// take books a call admitted by check.
-func (b *budget) take(c cost, probe bool) {
+// take books a call admitted by check and returns its sequence number.
+func (b *budget) take(c cost, probe bool) uint64 {
 	for r := range b.w {
 		if b.w[r].known {
-			b.w[r].remaining = max(b.w[r].remaining-c[r], 0)
+			b.w[r].count = max(b.w[r].count-c[r], 0)
 		}
-		b.outstanding[r] += c[r]
 	}
+	b.seq++
+	b.out = append(b.out, inFlight{seq: b.seq, c: c})
 	b.probing = b.probing || probe
+	return b.seq
 }
 
-// settle books the end of a call admitted with cost c, sent at sent and
-// answered at done with the announced quotas and retry time. limited is
-// true for a rate-limit rejection; with empty, such a rejection empties a
-// known request window even when it announces nothing.
-func (b *budget) settle(sent, done time.Time, quotas []Quota, retryAt time.Time, c cost, probe, limited, empty bool) {
-	for r := range b.outstanding {
-		b.outstanding[r] = max(b.outstanding[r]-c[r], 0)
-	}
+// settle books the end of call seq, sent at sent and answered at done with
+// the announced quotas and retry time. limited is true for a rate-limit
+// rejection; with empty, such a rejection empties a known request window
+// even when it announces nothing.
+func (b *budget) settle(sent, done time.Time, quotas []Quota, retryAt time.Time, seq uint64, probe, limited, empty bool) {
+	b.out = slices.DeleteFunc(b.out, func(f inFlight) bool { return f.seq == seq })
 	if probe {
 		b.probing = false
 	}
@@ -172,18 +228,18 @@ func (b *budget) settle(sent, done time.Time, quotas []Quota, retryAt time.Time,
 		if q.Relative {
 			lo = lo.Add(-done.Sub(sent))
 		}
-		b.w[r].observe(done, lo, q.Reset, q.Limit, max(q.Remaining-b.outstanding[r], 0), limited)
+		b.w[r].observe(done, lo, q.Reset, q.Limit, q.Remaining, seq, b.after(r, seq), limited)
 	}
 	if limited && empty && !announced && retryAt.IsZero() {
 		if w := &b.w[Requests]; w.known && w.hi.After(done) {
-			w.remaining = 0
+			w.count = 0
 		}
 	}
 }
 
 // learned reports whether the budget holds anything worth keeping.
 func (b *budget) learned(now time.Time) bool {
-	if b.probing || now.Before(b.retryAt) || b.outstanding != (cost{}) {
+	if b.probing || now.Before(b.retryAt) || len(b.out) > 0 {
 		return true
 	}
 	for _, w := range b.w {

@@ -56,7 +56,7 @@ func TestParseHeaders(t *testing.T) {
 		{
 			"openrouter canonicalised from the error body",
 			hdr("x-ratelimit-limit", "20", "x-ratelimit-remaining", "3", "x-ratelimit-reset", "1790553600000"),
-			requestsOnly(quota(20, 3, time.UnixMilli(1790553600000), false)),
+			sharedOnly(quota(20, 3, time.UnixMilli(1790553600000), false)),
 		},
 		{
 			"epoch seconds",

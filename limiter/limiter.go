@@ -120,6 +120,8 @@ type call struct {
 	probe       bool // the cooldown probe
 	modelProbe  bool // the probe of an unknown reset of the model budget
 	sharedProbe bool // the same for the shared budget
+	modelSeq    uint64 // the call's numbers in its budgets
+	sharedSeq   uint64
 }
 
 // sharedCost is what a call takes from the budget of its provider key.
@@ -178,8 +180,8 @@ func (l *Limiter) wait(ctx context.Context, k *call) error {
 		slot := l.cfg.maxInFlight <= 0 || k.ks.inflight < l.cfg.maxInFlight
 		changed := l.changed
 		if okM && okS && slot {
-			k.e.budget.take(k.c, probeM)
-			k.ks.budget.take(sharedCost, probeS)
+			k.modelSeq = k.e.budget.take(k.c, probeM)
+			k.sharedSeq = k.ks.budget.take(sharedCost, probeS)
 			k.ks.inflight++
 			k.modelProbe, k.sharedProbe = probeM, probeS
 			l.mu.Unlock()
@@ -257,8 +259,8 @@ func (l *Limiter) observe(k *call, sent time.Time, resp *provider.Response, err 
 func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	k.e.budget.settle(sent, done, sig.Quotas[:], sig.RetryAt, k.c, k.modelProbe, limited, true)
-	k.ks.budget.settle(sent, done, []Quota{Requests: sig.Shared}, time.Time{}, sharedCost, k.sharedProbe, limited, false)
+	k.e.budget.settle(sent, done, sig.Quotas[:], sig.RetryAt, k.modelSeq, k.modelProbe, limited, true)
+	k.ks.budget.settle(sent, done, []Quota{Requests: sig.Shared}, time.Time{}, k.sharedSeq, k.sharedProbe, limited, false)
 	k.ks.inflight--
 	close(l.changed)
 	l.changed = make(chan struct{})

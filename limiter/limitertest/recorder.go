@@ -3,6 +3,7 @@ package limitertest
 import (
 	"net/http"
 	"sync"
+	"time"
 )
 
 // Recorder is an [http.RoundTripper] that counts the requests a client
@@ -12,10 +13,15 @@ import (
 type Recorder struct {
 	// Base sends the requests; nil means http.DefaultTransport.
 	Base http.RoundTripper
+	// Now is the clock that orders requests and answers; nil means
+	// time.Now. With a simulated clock, requests sent at the very instant
+	// the first 429 arrived are not counted as after it: they raced it.
+	Now func() time.Time
 
 	mu     sync.Mutex
 	counts Counts
 	seen   bool
+	first  time.Time
 }
 
 // Counts is what a Recorder saw.
@@ -29,8 +35,9 @@ type Counts struct {
 
 // RoundTrip sends req through Base and counts it.
 func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	now := r.now()
 	r.mu.Lock()
-	after := r.seen
+	after := r.seen && now.After(r.first)
 	r.counts.Sent++
 	if after {
 		r.counts.SentAfter++
@@ -42,15 +49,25 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := base.RoundTrip(req)
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+		now := r.now()
 		r.mu.Lock()
 		r.counts.Rejected++
 		if after {
 			r.counts.RejectedAfter++
 		}
-		r.seen = true
+		if !r.seen {
+			r.seen, r.first = true, now
+		}
 		r.mu.Unlock()
 	}
 	return resp, err
+}
+
+func (r *Recorder) now() time.Time {
+	if r.Now == nil {
+		return time.Now()
+	}
+	return r.Now()
 }
 
 // Counts returns the counts so far.
