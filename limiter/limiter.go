@@ -117,9 +117,9 @@ type call struct {
 	key, pk     string
 	ks          *keyState
 	c           cost
-	probe       bool // the cooldown probe
-	modelProbe  bool // the probe of an unknown reset of the model budget
-	sharedProbe bool // the same for the shared budget
+	probe       bool   // the cooldown probe
+	modelProbe  bool   // the probe of an unknown reset of the model budget
+	sharedProbe bool   // the same for the shared budget
 	modelSeq    uint64 // the call's numbers in its budgets
 	sharedSeq   uint64
 }

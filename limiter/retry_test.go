@@ -53,8 +53,8 @@ func TestRetry(t *testing.T) {
 		{name: "success", script: []result{ok(nil)}, attempts: 1},
 		{name: "429 then success", script: []result{rate, ok(nil)}, attempts: 2, gaps: [][2]time.Duration{{time.Second, 1500 * time.Millisecond}}},
 		{
-			name:   "five retryable kinds then success",
-			script: []result{fail(provider.KindOverloaded, 503), fail(provider.KindTimeout, 408), fail(provider.KindUpstream, 500), fail(provider.KindNetwork, 0), ok(nil)},
+			name:     "five retryable kinds then success",
+			script:   []result{fail(provider.KindOverloaded, 503), fail(provider.KindTimeout, 408), fail(provider.KindUpstream, 500), fail(provider.KindNetwork, 0), ok(nil)},
 			attempts: 5,
 			gaps: [][2]time.Duration{
 				{time.Second, 1500 * time.Millisecond}, {2 * time.Second, 3 * time.Second},
