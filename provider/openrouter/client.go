@@ -20,7 +20,9 @@ const DefaultBaseURL = "https://openrouter.ai/api/v1"
 
 // Defaults applied by [New] to zero [Config] fields.
 const (
-	DefaultMaxTokens    = 1024
+	// DefaultMaxTokens is the default of [Config.DefaultMaxTokens].
+	DefaultMaxTokens = 1024
+	// DefaultMaxErrorBody is the default of [Config.MaxErrorBody], in bytes.
 	DefaultMaxErrorBody = 64 << 10
 )
 

@@ -28,15 +28,27 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
-// parseDelay parses a non-negative decimal number of units ("60", "1.5").
+// parseDelay parses a non-negative decimal number of units ("60", "1.5"),
+// exactly for whole numbers.
 func parseDelay(v string, unit time.Duration) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" || strings.Trim(v, "0123456789.") != "" {
+	whole, frac, _ := strings.Cut(strings.TrimSpace(v), ".")
+	if whole+frac == "" || strings.Trim(whole+frac, "0123456789") != "" {
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f*float64(unit) >= math.MaxInt64 {
-		return 0, false
+	var n int64
+	if whole != "" {
+		var err error
+		if n, err = strconv.ParseInt(whole, 10, 64); err != nil || n >= math.MaxInt64/int64(unit) {
+			return 0, false
+		}
 	}
-	return time.Duration(f * float64(unit)), true
+	d := time.Duration(n) * unit
+	if frac != "" {
+		f, err := strconv.ParseFloat("0."+frac, 64)
+		if err != nil {
+			return 0, false
+		}
+		d += time.Duration(f * float64(unit))
+	}
+	return d, true
 }

@@ -61,15 +61,13 @@ func newDecoder(r io.Reader, onDelta func(string), readErr func(error) *provider
 }
 
 // decodeBody decodes a 2xx body: an event stream, or a plain JSON completion
-// when the server ignored "stream": true. The Content-Type decides; without a
-// usable one, a body whose first non-blank byte is '{' is JSON.
+// (or error) when the server ignored "stream": true. A JSON Content-Type, or
+// a body whose first non-blank byte is '{' whatever its Content-Type, is
+// read as JSON; anything else as an event stream.
 func decodeBody(body io.Reader, contentType string, onDelta func(string), readErr func(error) *provider.Error) (*result, *provider.Error) {
 	d := newDecoder(body, onDelta, readErr)
 	mt, _, _ := mime.ParseMediaType(contentType)
-	switch {
-	case mt == "text/event-stream":
-		return d.stream()
-	case mt == "application/json", strings.HasSuffix(mt, "+json"), d.startsWithBrace():
+	if mt == "application/json" || strings.HasSuffix(mt, "+json") || d.startsWithBrace() {
 		return d.json()
 	}
 	return d.stream()

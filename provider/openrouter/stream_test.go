@@ -226,6 +226,8 @@ func TestCompleteJSONBody(t *testing.T) {
 		{name: "application/json", contentType: "application/json", body: completionBody},
 		{name: "json with charset", contentType: "application/json; charset=utf-8", body: completionBody},
 		{name: "sniffed", contentType: "text/plain", body: "\n  " + completionBody},
+		{name: "json labelled as event stream", contentType: "text/event-stream", body: completionBody},
+		{name: "error json labelled as event stream", contentType: "text/event-stream", body: `{"error":{"code":503,"message":"down"}}`, wantKind: provider.KindOverloaded},
 		{name: "error object with 200", contentType: "application/json", body: `{"error":{"code":502,"message":"upstream down","metadata":{"error_type":"provider_unavailable"}}}`, wantKind: provider.KindOverloaded},
 		{name: "error object rate limited", contentType: "application/json", body: `{"error":{"code":429,"message":"slow"}}`, wantKind: provider.KindRateLimited},
 		{name: "null content", contentType: "application/json", body: `{"choices":[{"message":{"role":"assistant","content":null},"finish_reason":"length"}]}`, wantKind: provider.KindEmpty},
