@@ -25,6 +25,7 @@ type service struct {
 	tiers       []orchestrator.Tier
 	defaultTier string
 	maxDuration time.Duration
+	stats       StatsSource
 }
 
 var _ councilv1.CouncilServer = (*service)(nil)

@@ -38,6 +38,7 @@ type options struct {
 	stream             []grpc.StreamServerInterceptor
 	drainTimeout       time.Duration
 	maxConsultDuration time.Duration
+	stats              StatsSource
 }
 
 func newOptions(opts []Option) options {
@@ -133,4 +134,10 @@ func WithMaxConsultDuration(d time.Duration) Option {
 			o.maxConsultDuration = d
 		}
 	})
+}
+
+// WithStats sets where GetStats takes its statistics from, usually the
+// performance monitor. Default none: GetStats reports nothing.
+func WithStats(src StatsSource) Option {
+	return optionFunc(func(o *options) { o.stats = src })
 }

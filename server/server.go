@@ -37,6 +37,7 @@ func New(c Consulter, opts ...Option) (*Server, error) {
 		tiers:       o.tiers,
 		defaultTier: o.defaultTier,
 		maxDuration: o.maxConsultDuration,
+		stats:       o.stats,
 	}
 	s := &Server{
 		grpc:         newGRPCServer(o),

@@ -5,12 +5,14 @@
 //	           [--models a,b,c] [--chairman m] [--request-id id] [--json] [--timeout 5m]
 //	councilctl [--addr host:port] tiers [--json]
 //	councilctl [--addr host:port] health [--wait 10s]
+//	councilctl [--addr host:port] stats [--json]
 //
 // consult prints a line per event as the consultation progresses, with the
 // chairman's text streamed inline, then the final answer; --json prints each
 // event as one line of protobuf JSON instead. health exits 0 once the server
-// reports SERVING. Every command exits non-zero with the status message when
-// the call fails.
+// reports SERVING. stats prints the server's latency percentiles in total,
+// per stage and per model. Every command exits non-zero with the status
+// message when the call fails.
 package main
 
 import (
@@ -59,6 +61,7 @@ Commands:
   consult "question" [--tier t] [--models a,b] [--chairman m] [--request-id id] [--json] [--timeout d]
   tiers [--json]
   health [--wait d]
+  stats [--json]
 
 Global flags:`)
 		fs.PrintDefaults()
@@ -84,6 +87,8 @@ Global flags:`)
 		return tiers(ctx, conn, rest, out)
 	case "health":
 		return health(ctx, conn, rest, out)
+	case "stats":
+		return stats(ctx, conn, rest, out)
 	}
 	fs.Usage()
 	return fmt.Errorf("unknown command %q", cmd)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/server"
+	"github.com/councilhq/council/telemetry"
 )
 
 // Environment variables councild reads. Each has a flag of its own that
@@ -32,6 +33,10 @@ const (
 	envDrainTimeout      = "COUNCIL_DRAIN_TIMEOUT"
 	envSimScale          = "COUNCIL_SIM_SCALE"
 	envLogLevel          = "COUNCIL_LOG_LEVEL"
+	envAdminAddr         = "COUNCIL_ADMIN_ADDR"
+	envCollectThreshold  = "COUNCIL_COLLECT_THRESHOLD"
+	envReviewThreshold   = "COUNCIL_REVIEW_THRESHOLD"
+	envSynthThreshold    = "COUNCIL_SYNTHESIZE_THRESHOLD"
 )
 
 // Providers councild can use.
@@ -55,6 +60,11 @@ type config struct {
 	council      orchestrator.Config
 	maxConsult   time.Duration
 	drainTimeout time.Duration
+
+	// adminAddr is where /metrics is served; empty turns it off.
+	adminAddr  string
+	telemetry  telemetry.Config
+	thresholds map[orchestrator.Stage]time.Duration
 }
 
 // loadConfig reads the configuration from args (flags) and getenv, flags
@@ -125,6 +135,14 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 		"time limit of a whole consultation ("+envMaxConsult+")")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", duration(envDrainTimeout, server.DefaultDrainTimeout),
 		"on shutdown, how long in-flight consultations may finish ("+envDrainTimeout+")")
+	fs.StringVar(&c.adminAddr, "admin-addr", env(envAdminAddr), "address of the admin HTTP server with /metrics; empty means none ("+envAdminAddr+")")
+	th := telemetry.DefaultThresholds()
+	collectTh := fs.Duration("collect-threshold", duration(envCollectThreshold, th[orchestrator.StageCollect]),
+		"Stage 1 duration past which a warning is logged ("+envCollectThreshold+")")
+	reviewTh := fs.Duration("review-threshold", duration(envReviewThreshold, th[orchestrator.StageReview]),
+		"Stage 2 duration past which a warning is logged ("+envReviewThreshold+")")
+	synthTh := fs.Duration("synthesize-threshold", duration(envSynthThreshold, th[orchestrator.StageSynthesize]),
+		"Stage 3 duration past which a warning is logged ("+envSynthThreshold+")")
 	logLevel := fs.String("log-level", or(env(envLogLevel), "info"), "debug, info, warn or error ("+envLogLevel+")")
 	if err := fs.Parse(args); err != nil {
 		return config{}, nil, err
@@ -150,6 +168,18 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("%s=%q: want debug, info, warn or error", envLogLevel, *logLevel))
 	}
+
+	c.thresholds = map[orchestrator.Stage]time.Duration{
+		orchestrator.StageCollect:    *collectTh,
+		orchestrator.StageReview:     *reviewTh,
+		orchestrator.StageSynthesize: *synthTh,
+	}
+	tel, err := telemetry.ConfigFromEnv(getenv)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	tel.Prometheus = c.adminAddr != ""
+	c.telemetry = tel
 
 	t, known := orchestrator.ResolveTier(*tier)
 	if !known {

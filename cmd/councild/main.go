@@ -17,9 +17,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/server"
+	"github.com/councilhq/council/telemetry"
 )
 
 func main() {
@@ -36,7 +40,7 @@ func main() {
 
 // run configures councild from args and getenv, logs to logOut, and serves
 // until ctx ends.
-func run(ctx context.Context, args []string, getenv func(string) string, logOut io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, logOut io.Writer) (err error) {
 	cfg, warnings, err := loadConfig(args, getenv, logOut)
 	if err != nil {
 		return err
@@ -45,7 +49,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	for _, w := range warnings {
 		log.Warn(w)
 	}
-	srv, err := newServer(ctx, cfg, log)
+	cfg.telemetry.Logger = log
+	tel, shutdownTelemetry, err := telemetry.Setup(ctx, cfg.telemetry)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Flush spans and metrics even though ctx has ended.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		err = errors.Join(err, shutdownTelemetry(sctx))
+	}()
+	monitor := telemetry.NewMonitor(
+		telemetry.WithLogger(log),
+		telemetry.WithMeterProvider(tel.MeterProvider),
+		telemetry.WithThresholds(cfg.thresholds))
+
+	srv, err := newServer(ctx, cfg, log, tel, monitor)
 	if err != nil {
 		return err
 	}
@@ -53,7 +73,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", lis.Addr().String(), "provider", cfg.provider, "tier", cfg.council.Tier)
+	if cfg.adminAddr != "" {
+		stopAdmin, err := serveAdmin(ctx, cfg.adminAddr, tel.MetricsHandler, log)
+		if err != nil {
+			_ = lis.Close()
+			return err
+		}
+		defer stopAdmin()
+	}
+	log.Info("listening", "addr", lis.Addr().String(), "provider", cfg.provider, "tier", cfg.council.Tier, "tracing", tel.Tracing)
 	if err := srv.Serve(ctx, lis); err != nil {
 		return err
 	}
@@ -62,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 }
 
 // newServer builds the provider client, the council and the gRPC server.
-func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server.Server, error) {
+func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.Providers, monitor *telemetry.Monitor) (*server.Server, error) {
 	client, err := newProvider(cfg)
 	if err != nil {
 		return nil, err
@@ -70,7 +98,11 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server.Serve
 	if err := checkModels(ctx, client, &cfg.council, log); err != nil {
 		return nil, err
 	}
-	council, err := orchestrator.New(outbound(client), cfg.council, orchestrator.WithLogger(log))
+	monitor.LogTier(defaultTier(cfg.council))
+	council, err := orchestrator.New(outbound(client, tel, cfg.telemetry.CaptureContent), cfg.council,
+		orchestrator.WithLogger(log),
+		orchestrator.WithTracerProvider(tel.TracerProvider),
+		orchestrator.WithObserver(monitor))
 	if err != nil {
 		return nil, err
 	}
@@ -79,5 +111,23 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server.Serve
 		server.WithTiers(cfg.council.Tier, orchestrator.Tiers()),
 		server.WithMaxConsultDuration(cfg.maxConsult),
 		server.WithDrainTimeout(cfg.drainTimeout),
+		server.WithStats(monitor),
+		server.WithStatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(tel.TracerProvider),
+			otelgrpc.WithMeterProvider(tel.MeterProvider),
+			otelgrpc.WithPropagators(tel.Propagator))),
 	)
+}
+
+// defaultTier is the tier requests without one get, with the configured
+// council and chairman overrides applied.
+func defaultTier(c orchestrator.Config) orchestrator.Tier {
+	t, _ := orchestrator.ResolveTier(c.Tier)
+	if len(c.Council) > 0 {
+		t.Council = c.Council
+	}
+	if c.Chairman != "" {
+		t.Chairman = c.Chairman
+	}
+	return t
 }

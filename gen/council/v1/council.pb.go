@@ -663,6 +663,421 @@ func (x *TierInfo) GetServerDefault() bool {
 	return false
 }
 
+// GetStatsRequest asks for the latency statistics.
+type GetStatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatsRequest) Reset() {
+	*x = GetStatsRequest{}
+	mi := &file_council_v1_council_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatsRequest) ProtoMessage() {}
+
+func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_council_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetStatsRequest) Descriptor() ([]byte, []int) {
+	return file_council_v1_council_proto_rawDescGZIP(), []int{6}
+}
+
+// GetStatsResponse holds the latency statistics of recent consultations.
+// Each distribution covers at most the last `window` samples of its series;
+// the counters cover the server's whole life.
+type GetStatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The most samples any one distribution covers.
+	Window int32 `protobuf:"varint,1,opt,name=window" json:"window,omitempty"`
+	// Consultations finished since the server started.
+	Consultations uint64 `protobuf:"varint,2,opt,name=consultations" json:"consultations,omitempty"`
+	// Consultations that ended without a final answer.
+	FailedConsultations uint64 `protobuf:"varint,3,opt,name=failed_consultations,json=failedConsultations" json:"failed_consultations,omitempty"`
+	// End-to-end duration of the consultations that produced an answer.
+	Total *LatencyDistribution `protobuf:"bytes,4,opt,name=total" json:"total,omitempty"`
+	// Duration of each stage, in stage order.
+	Stages []*StageLatency `protobuf:"bytes,5,rep,name=stages" json:"stages,omitempty"`
+	// Each model's own response time in each stage, by stage then model.
+	Models        []*ModelLatency `protobuf:"bytes,6,rep,name=models" json:"models,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatsResponse) Reset() {
+	*x = GetStatsResponse{}
+	mi := &file_council_v1_council_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatsResponse) ProtoMessage() {}
+
+func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_council_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetStatsResponse) Descriptor() ([]byte, []int) {
+	return file_council_v1_council_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetStatsResponse) GetWindow() int32 {
+	if x != nil {
+		return x.Window
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetConsultations() uint64 {
+	if x != nil {
+		return x.Consultations
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetFailedConsultations() uint64 {
+	if x != nil {
+		return x.FailedConsultations
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetTotal() *LatencyDistribution {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
+func (x *GetStatsResponse) GetStages() []*StageLatency {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+func (x *GetStatsResponse) GetModels() []*ModelLatency {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+// LatencyDistribution summarises a series of durations. Percentiles are
+// nearest-rank: with the n samples sorted ascending, the p-th percentile is
+// the sample at rank ceil(p * n / 100). Every field is zero when count is 0.
+type LatencyDistribution struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number of samples summarised.
+	Count int32 `protobuf:"varint,1,opt,name=count" json:"count,omitempty"`
+	// Shortest sample.
+	Min *durationpb.Duration `protobuf:"bytes,2,opt,name=min" json:"min,omitempty"`
+	// Arithmetic mean.
+	Mean *durationpb.Duration `protobuf:"bytes,3,opt,name=mean" json:"mean,omitempty"`
+	// 50th percentile.
+	P50 *durationpb.Duration `protobuf:"bytes,4,opt,name=p50" json:"p50,omitempty"`
+	// 90th percentile.
+	P90 *durationpb.Duration `protobuf:"bytes,5,opt,name=p90" json:"p90,omitempty"`
+	// 95th percentile.
+	P95 *durationpb.Duration `protobuf:"bytes,6,opt,name=p95" json:"p95,omitempty"`
+	// 99th percentile.
+	P99 *durationpb.Duration `protobuf:"bytes,7,opt,name=p99" json:"p99,omitempty"`
+	// Longest sample.
+	Max           *durationpb.Duration `protobuf:"bytes,8,opt,name=max" json:"max,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LatencyDistribution) Reset() {
+	*x = LatencyDistribution{}
+	mi := &file_council_v1_council_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LatencyDistribution) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LatencyDistribution) ProtoMessage() {}
+
+func (x *LatencyDistribution) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_council_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LatencyDistribution.ProtoReflect.Descriptor instead.
+func (*LatencyDistribution) Descriptor() ([]byte, []int) {
+	return file_council_v1_council_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *LatencyDistribution) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *LatencyDistribution) GetMin() *durationpb.Duration {
+	if x != nil {
+		return x.Min
+	}
+	return nil
+}
+
+func (x *LatencyDistribution) GetMean() *durationpb.Duration {
+	if x != nil {
+		return x.Mean
+	}
+	return nil
+}
+
+func (x *LatencyDistribution) GetP50() *durationpb.Duration {
+	if x != nil {
+		return x.P50
+	}
+	return nil
+}
+
+func (x *LatencyDistribution) GetP90() *durationpb.Duration {
+	if x != nil {
+		return x.P90
+	}
+	return nil
+}
+
+func (x *LatencyDistribution) GetP95() *durationpb.Duration {
+	if x != nil {
+		return x.P95
+	}
+	return nil
+}
+
+func (x *LatencyDistribution) GetP99() *durationpb.Duration {
+	if x != nil {
+		return x.P99
+	}
+	return nil
+}
+
+func (x *LatencyDistribution) GetMax() *durationpb.Duration {
+	if x != nil {
+		return x.Max
+	}
+	return nil
+}
+
+// StageLatency is one stage's durations.
+type StageLatency struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stage.
+	Stage Stage `protobuf:"varint,1,opt,name=stage,enum=council.v1.Stage" json:"stage,omitempty"`
+	// Duration past which the server logs a warning; unset when none.
+	Threshold *durationpb.Duration `protobuf:"bytes,2,opt,name=threshold" json:"threshold,omitempty"`
+	// Runs of the stage that took longer than the threshold, since start.
+	Exceeded uint64 `protobuf:"varint,3,opt,name=exceeded" json:"exceeded,omitempty"`
+	// Recent durations.
+	Latency       *LatencyDistribution `protobuf:"bytes,4,opt,name=latency" json:"latency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StageLatency) Reset() {
+	*x = StageLatency{}
+	mi := &file_council_v1_council_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageLatency) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageLatency) ProtoMessage() {}
+
+func (x *StageLatency) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_council_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageLatency.ProtoReflect.Descriptor instead.
+func (*StageLatency) Descriptor() ([]byte, []int) {
+	return file_council_v1_council_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StageLatency) GetStage() Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return Stage_STAGE_UNSPECIFIED
+}
+
+func (x *StageLatency) GetThreshold() *durationpb.Duration {
+	if x != nil {
+		return x.Threshold
+	}
+	return nil
+}
+
+func (x *StageLatency) GetExceeded() uint64 {
+	if x != nil {
+		return x.Exceeded
+	}
+	return 0
+}
+
+func (x *StageLatency) GetLatency() *LatencyDistribution {
+	if x != nil {
+		return x.Latency
+	}
+	return nil
+}
+
+// ModelLatency is one model's own response times in one stage. Only calls
+// that produced a usable result are in the distribution.
+type ModelLatency struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stage the calls belong to.
+	Stage Stage `protobuf:"varint,1,opt,name=stage,enum=council.v1.Stage" json:"stage,omitempty"`
+	// Provider model id.
+	Model string `protobuf:"bytes,2,opt,name=model" json:"model,omitempty"`
+	// Tier of the consultation that last called the model in this stage.
+	Tier Tier `protobuf:"varint,3,opt,name=tier,enum=council.v1.Tier" json:"tier,omitempty"`
+	// Failed calls since the series was created.
+	Failures uint64 `protobuf:"varint,4,opt,name=failures" json:"failures,omitempty"`
+	// The tier's per-call latency budget for this stage; unset when unknown.
+	Budget *durationpb.Duration `protobuf:"bytes,5,opt,name=budget" json:"budget,omitempty"`
+	// True while the p90 is above the budget.
+	OverBudget bool `protobuf:"varint,6,opt,name=over_budget,json=overBudget" json:"over_budget,omitempty"`
+	// Recent response times.
+	Latency       *LatencyDistribution `protobuf:"bytes,7,opt,name=latency" json:"latency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelLatency) Reset() {
+	*x = ModelLatency{}
+	mi := &file_council_v1_council_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelLatency) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelLatency) ProtoMessage() {}
+
+func (x *ModelLatency) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_council_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelLatency.ProtoReflect.Descriptor instead.
+func (*ModelLatency) Descriptor() ([]byte, []int) {
+	return file_council_v1_council_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ModelLatency) GetStage() Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return Stage_STAGE_UNSPECIFIED
+}
+
+func (x *ModelLatency) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ModelLatency) GetTier() Tier {
+	if x != nil {
+		return x.Tier
+	}
+	return Tier_TIER_UNSPECIFIED
+}
+
+func (x *ModelLatency) GetFailures() uint64 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
+}
+
+func (x *ModelLatency) GetBudget() *durationpb.Duration {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+func (x *ModelLatency) GetOverBudget() bool {
+	if x != nil {
+		return x.OverBudget
+	}
+	return false
+}
+
+func (x *ModelLatency) GetLatency() *LatencyDistribution {
+	if x != nil {
+		return x.Latency
+	}
+	return nil
+}
+
 var File_council_v1_council_proto protoreflect.FileDescriptor
 
 const file_council_v1_council_proto_rawDesc = "" +
@@ -706,14 +1121,46 @@ const file_council_v1_council_proto_rawDesc = "" +
 	"\x0echairman_model\x18\x03 \x01(\tR\rchairmanModel\x12D\n" +
 	"\x10expected_latency\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x0fexpectedLatency\x12+\n" +
 	"\x12cost_per_query_usd\x18\x05 \x01(\x01R\x0fcostPerQueryUsd\x12%\n" +
-	"\x0eserver_default\x18\x06 \x01(\bR\rserverDefault*?\n" +
+	"\x0eserver_default\x18\x06 \x01(\bR\rserverDefault\"\x11\n" +
+	"\x0fGetStatsRequest\"\x9e\x02\n" +
+	"\x10GetStatsResponse\x12\x16\n" +
+	"\x06window\x18\x01 \x01(\x05R\x06window\x12$\n" +
+	"\rconsultations\x18\x02 \x01(\x04R\rconsultations\x121\n" +
+	"\x14failed_consultations\x18\x03 \x01(\x04R\x13failedConsultations\x125\n" +
+	"\x05total\x18\x04 \x01(\v2\x1f.council.v1.LatencyDistributionR\x05total\x120\n" +
+	"\x06stages\x18\x05 \x03(\v2\x18.council.v1.StageLatencyR\x06stages\x120\n" +
+	"\x06models\x18\x06 \x03(\v2\x18.council.v1.ModelLatencyR\x06models\"\xe8\x02\n" +
+	"\x13LatencyDistribution\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\x12+\n" +
+	"\x03min\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03min\x12-\n" +
+	"\x04mean\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x04mean\x12+\n" +
+	"\x03p50\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x03p50\x12+\n" +
+	"\x03p90\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x03p90\x12+\n" +
+	"\x03p95\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x03p95\x12+\n" +
+	"\x03p99\x18\a \x01(\v2\x19.google.protobuf.DurationR\x03p99\x12+\n" +
+	"\x03max\x18\b \x01(\v2\x19.google.protobuf.DurationR\x03max\"\xc7\x01\n" +
+	"\fStageLatency\x12'\n" +
+	"\x05stage\x18\x01 \x01(\x0e2\x11.council.v1.StageR\x05stage\x127\n" +
+	"\tthreshold\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\tthreshold\x12\x1a\n" +
+	"\bexceeded\x18\x03 \x01(\x04R\bexceeded\x129\n" +
+	"\alatency\x18\x04 \x01(\v2\x1f.council.v1.LatencyDistributionR\alatency\"\x9e\x02\n" +
+	"\fModelLatency\x12'\n" +
+	"\x05stage\x18\x01 \x01(\x0e2\x11.council.v1.StageR\x05stage\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12$\n" +
+	"\x04tier\x18\x03 \x01(\x0e2\x10.council.v1.TierR\x04tier\x12\x1a\n" +
+	"\bfailures\x18\x04 \x01(\x04R\bfailures\x121\n" +
+	"\x06budget\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x06budget\x12\x1f\n" +
+	"\vover_budget\x18\x06 \x01(\bR\n" +
+	"overBudget\x129\n" +
+	"\alatency\x18\a \x01(\v2\x1f.council.v1.LatencyDistributionR\alatency*?\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tROLE_USER\x10\x01\x12\x12\n" +
-	"\x0eROLE_ASSISTANT\x10\x022\x99\x01\n" +
+	"\x0eROLE_ASSISTANT\x10\x022\xe0\x01\n" +
 	"\aCouncil\x12D\n" +
 	"\aConsult\x12\x1a.council.v1.ConsultRequest\x1a\x1b.council.v1.ConsultResponse0\x01\x12H\n" +
-	"\tListTiers\x12\x1c.council.v1.ListTiersRequest\x1a\x1d.council.v1.ListTiersResponseB\xa3\x01\n" +
+	"\tListTiers\x12\x1c.council.v1.ListTiersRequest\x1a\x1d.council.v1.ListTiersResponse\x12E\n" +
+	"\bGetStats\x12\x1b.council.v1.GetStatsRequest\x1a\x1c.council.v1.GetStatsResponseB\xa3\x01\n" +
 	"\x0ecom.council.v1B\fCouncilProtoP\x01Z5github.com/councilhq/council/gen/council/v1;councilv1\xa2\x02\x03CXX\xaa\x02\n" +
 	"Council.V1\xca\x02\n" +
 	"Council\\V1\xe2\x02\x16Council\\V1\\GPBMetadata\xea\x02\vCouncil::V1\x92\x03\x02\b\x02b\beditionsp\xe8\a"
@@ -731,7 +1178,7 @@ func file_council_v1_council_proto_rawDescGZIP() []byte {
 }
 
 var file_council_v1_council_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_council_v1_council_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_council_v1_council_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_council_v1_council_proto_goTypes = []any{
 	(Role)(0),                     // 0: council.v1.Role
 	(*ConsultRequest)(nil),        // 1: council.v1.ConsultRequest
@@ -740,49 +1187,73 @@ var file_council_v1_council_proto_goTypes = []any{
 	(*ListTiersRequest)(nil),      // 4: council.v1.ListTiersRequest
 	(*ListTiersResponse)(nil),     // 5: council.v1.ListTiersResponse
 	(*TierInfo)(nil),              // 6: council.v1.TierInfo
-	(Tier)(0),                     // 7: council.v1.Tier
-	(Stage)(0),                    // 8: council.v1.Stage
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*ConsultStarted)(nil),        // 10: council.v1.ConsultStarted
-	(*StageStarted)(nil),          // 11: council.v1.StageStarted
-	(*ModelAnswered)(nil),         // 12: council.v1.ModelAnswered
-	(*ModelRanked)(nil),           // 13: council.v1.ModelRanked
-	(*ModelFailed)(nil),           // 14: council.v1.ModelFailed
-	(*RankingsAggregated)(nil),    // 15: council.v1.RankingsAggregated
-	(*SynthesisDelta)(nil),        // 16: council.v1.SynthesisDelta
-	(*FinalAnswer)(nil),           // 17: council.v1.FinalAnswer
-	(*StageCompleted)(nil),        // 18: council.v1.StageCompleted
-	(*ConsultCompleted)(nil),      // 19: council.v1.ConsultCompleted
-	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
+	(*GetStatsRequest)(nil),       // 7: council.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),      // 8: council.v1.GetStatsResponse
+	(*LatencyDistribution)(nil),   // 9: council.v1.LatencyDistribution
+	(*StageLatency)(nil),          // 10: council.v1.StageLatency
+	(*ModelLatency)(nil),          // 11: council.v1.ModelLatency
+	(Tier)(0),                     // 12: council.v1.Tier
+	(Stage)(0),                    // 13: council.v1.Stage
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*ConsultStarted)(nil),        // 15: council.v1.ConsultStarted
+	(*StageStarted)(nil),          // 16: council.v1.StageStarted
+	(*ModelAnswered)(nil),         // 17: council.v1.ModelAnswered
+	(*ModelRanked)(nil),           // 18: council.v1.ModelRanked
+	(*ModelFailed)(nil),           // 19: council.v1.ModelFailed
+	(*RankingsAggregated)(nil),    // 20: council.v1.RankingsAggregated
+	(*SynthesisDelta)(nil),        // 21: council.v1.SynthesisDelta
+	(*FinalAnswer)(nil),           // 22: council.v1.FinalAnswer
+	(*StageCompleted)(nil),        // 23: council.v1.StageCompleted
+	(*ConsultCompleted)(nil),      // 24: council.v1.ConsultCompleted
+	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
 }
 var file_council_v1_council_proto_depIdxs = []int32{
-	7,  // 0: council.v1.ConsultRequest.tier:type_name -> council.v1.Tier
+	12, // 0: council.v1.ConsultRequest.tier:type_name -> council.v1.Tier
 	2,  // 1: council.v1.ConsultRequest.history:type_name -> council.v1.Turn
 	0,  // 2: council.v1.Turn.role:type_name -> council.v1.Role
-	8,  // 3: council.v1.ConsultResponse.stage:type_name -> council.v1.Stage
-	9,  // 4: council.v1.ConsultResponse.emit_time:type_name -> google.protobuf.Timestamp
-	10, // 5: council.v1.ConsultResponse.consult_started:type_name -> council.v1.ConsultStarted
-	11, // 6: council.v1.ConsultResponse.stage_started:type_name -> council.v1.StageStarted
-	12, // 7: council.v1.ConsultResponse.model_answered:type_name -> council.v1.ModelAnswered
-	13, // 8: council.v1.ConsultResponse.model_ranked:type_name -> council.v1.ModelRanked
-	14, // 9: council.v1.ConsultResponse.model_failed:type_name -> council.v1.ModelFailed
-	15, // 10: council.v1.ConsultResponse.rankings_aggregated:type_name -> council.v1.RankingsAggregated
-	16, // 11: council.v1.ConsultResponse.synthesis_delta:type_name -> council.v1.SynthesisDelta
-	17, // 12: council.v1.ConsultResponse.final_answer:type_name -> council.v1.FinalAnswer
-	18, // 13: council.v1.ConsultResponse.stage_completed:type_name -> council.v1.StageCompleted
-	19, // 14: council.v1.ConsultResponse.consult_completed:type_name -> council.v1.ConsultCompleted
+	13, // 3: council.v1.ConsultResponse.stage:type_name -> council.v1.Stage
+	14, // 4: council.v1.ConsultResponse.emit_time:type_name -> google.protobuf.Timestamp
+	15, // 5: council.v1.ConsultResponse.consult_started:type_name -> council.v1.ConsultStarted
+	16, // 6: council.v1.ConsultResponse.stage_started:type_name -> council.v1.StageStarted
+	17, // 7: council.v1.ConsultResponse.model_answered:type_name -> council.v1.ModelAnswered
+	18, // 8: council.v1.ConsultResponse.model_ranked:type_name -> council.v1.ModelRanked
+	19, // 9: council.v1.ConsultResponse.model_failed:type_name -> council.v1.ModelFailed
+	20, // 10: council.v1.ConsultResponse.rankings_aggregated:type_name -> council.v1.RankingsAggregated
+	21, // 11: council.v1.ConsultResponse.synthesis_delta:type_name -> council.v1.SynthesisDelta
+	22, // 12: council.v1.ConsultResponse.final_answer:type_name -> council.v1.FinalAnswer
+	23, // 13: council.v1.ConsultResponse.stage_completed:type_name -> council.v1.StageCompleted
+	24, // 14: council.v1.ConsultResponse.consult_completed:type_name -> council.v1.ConsultCompleted
 	6,  // 15: council.v1.ListTiersResponse.tiers:type_name -> council.v1.TierInfo
-	7,  // 16: council.v1.TierInfo.tier:type_name -> council.v1.Tier
-	20, // 17: council.v1.TierInfo.expected_latency:type_name -> google.protobuf.Duration
-	1,  // 18: council.v1.Council.Consult:input_type -> council.v1.ConsultRequest
-	4,  // 19: council.v1.Council.ListTiers:input_type -> council.v1.ListTiersRequest
-	3,  // 20: council.v1.Council.Consult:output_type -> council.v1.ConsultResponse
-	5,  // 21: council.v1.Council.ListTiers:output_type -> council.v1.ListTiersResponse
-	20, // [20:22] is the sub-list for method output_type
-	18, // [18:20] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	12, // 16: council.v1.TierInfo.tier:type_name -> council.v1.Tier
+	25, // 17: council.v1.TierInfo.expected_latency:type_name -> google.protobuf.Duration
+	9,  // 18: council.v1.GetStatsResponse.total:type_name -> council.v1.LatencyDistribution
+	10, // 19: council.v1.GetStatsResponse.stages:type_name -> council.v1.StageLatency
+	11, // 20: council.v1.GetStatsResponse.models:type_name -> council.v1.ModelLatency
+	25, // 21: council.v1.LatencyDistribution.min:type_name -> google.protobuf.Duration
+	25, // 22: council.v1.LatencyDistribution.mean:type_name -> google.protobuf.Duration
+	25, // 23: council.v1.LatencyDistribution.p50:type_name -> google.protobuf.Duration
+	25, // 24: council.v1.LatencyDistribution.p90:type_name -> google.protobuf.Duration
+	25, // 25: council.v1.LatencyDistribution.p95:type_name -> google.protobuf.Duration
+	25, // 26: council.v1.LatencyDistribution.p99:type_name -> google.protobuf.Duration
+	25, // 27: council.v1.LatencyDistribution.max:type_name -> google.protobuf.Duration
+	13, // 28: council.v1.StageLatency.stage:type_name -> council.v1.Stage
+	25, // 29: council.v1.StageLatency.threshold:type_name -> google.protobuf.Duration
+	9,  // 30: council.v1.StageLatency.latency:type_name -> council.v1.LatencyDistribution
+	13, // 31: council.v1.ModelLatency.stage:type_name -> council.v1.Stage
+	12, // 32: council.v1.ModelLatency.tier:type_name -> council.v1.Tier
+	25, // 33: council.v1.ModelLatency.budget:type_name -> google.protobuf.Duration
+	9,  // 34: council.v1.ModelLatency.latency:type_name -> council.v1.LatencyDistribution
+	1,  // 35: council.v1.Council.Consult:input_type -> council.v1.ConsultRequest
+	4,  // 36: council.v1.Council.ListTiers:input_type -> council.v1.ListTiersRequest
+	7,  // 37: council.v1.Council.GetStats:input_type -> council.v1.GetStatsRequest
+	3,  // 38: council.v1.Council.Consult:output_type -> council.v1.ConsultResponse
+	5,  // 39: council.v1.Council.ListTiers:output_type -> council.v1.ListTiersResponse
+	8,  // 40: council.v1.Council.GetStats:output_type -> council.v1.GetStatsResponse
+	38, // [38:41] is the sub-list for method output_type
+	35, // [35:38] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_council_v1_council_proto_init() }
@@ -809,7 +1280,7 @@ func file_council_v1_council_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_council_v1_council_proto_rawDesc), len(file_council_v1_council_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Council_Consult_FullMethodName   = "/council.v1.Council/Consult"
 	Council_ListTiers_FullMethodName = "/council.v1.Council/ListTiers"
+	Council_GetStats_FullMethodName  = "/council.v1.Council/GetStats"
 )
 
 // CouncilClient is the client API for Council service.
@@ -40,6 +41,9 @@ type CouncilClient interface {
 	Consult(ctx context.Context, in *ConsultRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ConsultResponse], error)
 	// ListTiers lists the tiers a request may choose.
 	ListTiers(ctx context.Context, in *ListTiersRequest, opts ...grpc.CallOption) (*ListTiersResponse, error)
+	// GetStats reports the latency of recent consultations: percentiles in
+	// total, per stage and per model, over a bounded window of samples.
+	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error)
 }
 
 type councilClient struct {
@@ -79,6 +83,16 @@ func (c *councilClient) ListTiers(ctx context.Context, in *ListTiersRequest, opt
 	return out, nil
 }
 
+func (c *councilClient) GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStatsResponse)
+	err := c.cc.Invoke(ctx, Council_GetStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CouncilServer is the server API for Council service.
 // All implementations must embed UnimplementedCouncilServer
 // for forward compatibility.
@@ -96,6 +110,9 @@ type CouncilServer interface {
 	Consult(*ConsultRequest, grpc.ServerStreamingServer[ConsultResponse]) error
 	// ListTiers lists the tiers a request may choose.
 	ListTiers(context.Context, *ListTiersRequest) (*ListTiersResponse, error)
+	// GetStats reports the latency of recent consultations: percentiles in
+	// total, per stage and per model, over a bounded window of samples.
+	GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error)
 	mustEmbedUnimplementedCouncilServer()
 }
 
@@ -111,6 +128,9 @@ func (UnimplementedCouncilServer) Consult(*ConsultRequest, grpc.ServerStreamingS
 }
 func (UnimplementedCouncilServer) ListTiers(context.Context, *ListTiersRequest) (*ListTiersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTiers not implemented")
+}
+func (UnimplementedCouncilServer) GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStats not implemented")
 }
 func (UnimplementedCouncilServer) mustEmbedUnimplementedCouncilServer() {}
 func (UnimplementedCouncilServer) testEmbeddedByValue()                 {}
@@ -162,6 +182,24 @@ func _Council_ListTiers_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Council_GetStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CouncilServer).GetStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Council_GetStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CouncilServer).GetStats(ctx, req.(*GetStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Council_ServiceDesc is the grpc.ServiceDesc for Council service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -172,6 +210,10 @@ var Council_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTiers",
 			Handler:    _Council_ListTiers_Handler,
+		},
+		{
+			MethodName: "GetStats",
+			Handler:    _Council_GetStats_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
