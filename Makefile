@@ -11,6 +11,7 @@ MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
 BIN := bin
 TMP := .tmp
 BUF := go tool -modfile=tools/go.mod buf
+JAEGER := go tool -modfile=tools/jaeger/go.mod jaeger
 DEMO_QUESTION ?= Why is the sky blue?
 
 .PHONY: help
@@ -57,6 +58,14 @@ demo: build ## Start councild with simulated models, ask it one question, stop i
 	echo "councild is listening on $$addr (log: $$log)"; \
 	$(BIN)/councilctl --addr "$$addr" health --wait 30s >/dev/null; \
 	$(BIN)/councilctl --addr "$$addr" consult "$(DEMO_QUESTION)"
+
+.PHONY: jaeger
+jaeger: ## Run Jaeger all-in-one on loopback (UI :16686, OTLP gRPC :4317); the first run builds it (minutes)
+	$(JAEGER) --config file:tools/jaeger/config.yaml
+
+.PHONY: test-jaeger
+test-jaeger: ## End-to-end tracing: Jaeger + one consultation over OTLP, trace checked via /api/traces
+	scripts/jaeger-e2e.sh
 
 .PHONY: run
 run: ## Run councild in the foreground, configured by the environment
