@@ -119,7 +119,7 @@ func (ex *exchange) stream(content string) {
 	}
 	if b.Fault == FaultMalformedJSON {
 		if ex.send(`data: {"id":"` + ex.id + `","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"` + "\n\n") {
-			ex.send(done)
+			ex.sendLast(done)
 		}
 		return
 	}
@@ -148,7 +148,7 @@ func (ex *exchange) stream(content string) {
 	}
 	u := usageOf(sim.Usage(&provider.Request{Model: ex.req.Model, Messages: ex.req.Messages}, content))
 	if ex.sleep(ex.start.Add(b.Latency), false) && ex.event(ex.chunk("", "stop", nil)) && ex.event(ex.chunk("", "stop", u)) {
-		ex.send(done)
+		ex.sendLast(done)
 	}
 }
 
@@ -179,7 +179,12 @@ func (ex *exchange) document(content string) {
 		pieces := split(string(body), b.Chunks)
 		for i, p := range pieces {
 			at := ex.start.Add(b.TTFT + (b.Latency-b.TTFT)*time.Duration(i+1)/time.Duration(len(pieces)))
-			if !ex.sleep(at, false) || !ex.send(p) {
+			if !ex.sleep(at, false) {
+				return
+			}
+			if i == len(pieces)-1 {
+				ex.sendLast(p)
+			} else if !ex.send(p) {
 				return
 			}
 		}
@@ -192,7 +197,11 @@ func (ex *exchange) document(content string) {
 		// Fewer bytes than Content-Length: the server closes the connection.
 		body = body[:len(body)/2]
 	}
-	ex.send(string(body))
+	if b.Fault == FaultTruncate || b.Fault == FaultMidStreamError {
+		ex.send(string(body))
+		return
+	}
+	ex.sendLast(string(body))
 }
 
 // chunk returns a stream chunk with the given delta, finish reason and usage.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/councilhq/council/provider/sim"
 )
@@ -28,7 +29,8 @@ type Server struct {
 	script    func(model string, n int) Behavior
 	models    map[string]bool
 
-	st stats
+	onAnswer func(req Request, lastByte time.Time) // WithAnswerHook
+	st       stats
 }
 
 // Option configures a [Server].

@@ -31,6 +31,7 @@ type stats struct {
 	total        int
 	perModel     map[string]int
 	recorded     []Request
+	discard      bool // keep no requests (WithoutRecording)
 	inFlight     int
 	peak         int
 	disconnected int
@@ -44,7 +45,9 @@ func (st *stats) record(req Request) Request {
 	st.total++
 	st.perModel[req.Model]++
 	req.N = st.perModel[req.Model]
-	st.recorded = append(st.recorded, req)
+	if !st.discard {
+		st.recorded = append(st.recorded, req)
+	}
 	return req
 }
 
@@ -83,7 +86,8 @@ func (s *Server) RequestsFor(model string) int {
 }
 
 // Recorded returns every chat-completions request received, in arrival
-// order. The slice is a copy.
+// order, or nil when the server was started [WithoutRecording]. The slice
+// is a copy.
 func (s *Server) Recorded() []Request {
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
