@@ -114,14 +114,13 @@ func (d *decoder) stream() (*result, *provider.Error) {
 			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
 			first = false
 		}
+		if len(line) > 0 && !d.field(line, eof) {
+			return nil, d.fail(malformed("event stream event too long", errLineTooLong))
+		}
 		if eof {
-			if len(line) > 0 {
-				d.field(line, true)
-			}
 			return d.end()
 		}
 		if len(line) > 0 {
-			d.field(line, false)
 			continue
 		}
 		if pe := d.dispatch(); pe != nil {
@@ -149,16 +148,20 @@ func (d *decoder) readLine() ([]byte, error) {
 
 // field records one non-blank line. Comments (": OPENROUTER PROCESSING")
 // and the event, id and retry fields are skipped; data lines accumulate
-// until the blank line that dispatches the event. cut marks a line that the
+// until the blank line that dispatches the event, up to maxLineBytes in all;
+// field reports false for an event beyond that. cut marks a line that the
 // end of the body interrupted.
-func (d *decoder) field(line []byte, cut bool) {
+func (d *decoder) field(line []byte, cut bool) bool {
 	if line[0] == ':' {
-		return
+		return true
 	}
 	name, value, _ := bytes.Cut(line, []byte(":"))
 	value = bytes.TrimPrefix(value, []byte(" "))
 	switch string(name) {
 	case "data":
+		if len(d.data)+len(value) >= maxLineBytes {
+			return false
+		}
 		if d.hasData {
 			d.data = append(d.data, '\n')
 		}
@@ -168,6 +171,7 @@ func (d *decoder) field(line []byte, cut bool) {
 	default:
 		d.sawOther = true
 	}
+	return true
 }
 
 // dispatch handles the pending event, if any.

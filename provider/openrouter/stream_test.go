@@ -170,6 +170,7 @@ func TestCompleteStreamFailures(t *testing.T) {
 		{name: "not an object", parts: []string{event(`[1,2,3]`), frameDone}, wantKind: provider.KindMalformed},
 		{name: "bare comment line passed as data", parts: []string{"data: : OPENROUTER PROCESSING\n\n"}, wantKind: provider.KindMalformed},
 		{name: "line too long", parts: []string{long}, wantKind: provider.KindMalformed},
+		{name: "event too long", parts: []string{strings.Repeat("data: "+strings.Repeat("y", 1000)+"\n", maxLineBytes/1000+1) + "\n"}, wantKind: provider.KindMalformed},
 		{name: "html page", parts: []string{"<html><body>Bad gateway</body></html>\n"}, contentType: "text/html", wantKind: provider.KindMalformed},
 		{name: "done without content", parts: []string{frameProcessing, event(chunk("")), frameFinish, frameUsage, frameDone}, wantKind: provider.KindEmpty},
 		{name: "only done", parts: []string{frameDone}, wantKind: provider.KindEmpty},
