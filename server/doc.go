@@ -13,9 +13,22 @@
 // # Server
 //
 // [New] builds a grpc.Server with the standard health service, server
-// reflection, keepalive settings suited to long streams, message size limits
-// and the interceptor chain (outermost first): request logging (start and
-// finish only, never payloads), panic recovery, then any interceptors passed
-// with [WithStreamInterceptors] or [WithUnaryInterceptors]. [Server.Serve]
-// blocks until its context ends and then drains in-flight calls.
+// reflection (see [WithReflection]), keepalive settings suited to long
+// streams, message size limits, optional TLS or mutual TLS ([WithTLS]) and
+// the interceptor chain (outermost first): request logging (start and finish
+// only, never payloads or metadata), panic recovery, optional bearer-token
+// authentication ([WithBearerTokens]; health checks stay open), admission
+// control of consultations, then any interceptors passed with
+// [WithStreamInterceptors] or [WithUnaryInterceptors]. [Server.Serve] blocks
+// until its context ends and then drains in-flight calls.
+//
+// # Limits
+//
+// Admission control bounds the consultations running at once, overall
+// ([WithMaxConsultations]) and per caller ([WithMaxConsultationsPerCaller]).
+// A consultation past a limit fails at once with ResourceExhausted, a
+// google.rpc.QuotaFailure naming the limit and a google.rpc.RetryInfo, so
+// that load beyond capacity is refused quickly instead of slowing every
+// consultation down. A call without a valid bearer token fails with
+// Unauthenticated.
 package server

@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 )
@@ -46,8 +48,10 @@ var (
 var errPanic = errors.New("server: handler panicked")
 
 // newGRPCServer builds the grpc.Server with the interceptor chain, outermost
-// first: logging (skipped for health checks), recovery, then o's own.
-func newGRPCServer(o options) *grpc.Server {
+// first: logging (skipped for health checks), recovery, bearer
+// authentication when tokens is not nil (skipped for health checks),
+// admission of consultations, then o's own.
+func newGRPCServer(o options, tokens *tokenSet, adm *admission) *grpc.Server {
 	logOpts := []logging.Option{logging.WithLogOnEvents(logging.StartCall, logging.FinishCall)}
 	logger := slogAdapter(o.logger)
 	notHealth := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
@@ -58,14 +62,20 @@ func newGRPCServer(o options) *grpc.Server {
 		return toStatus(errPanic)
 	})
 
-	unary := append([]grpc.UnaryServerInterceptor{
+	unary := []grpc.UnaryServerInterceptor{
 		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), notHealth),
 		recovery.UnaryServerInterceptor(recoverOpt),
-	}, o.unary...)
-	stream := append([]grpc.StreamServerInterceptor{
+	}
+	stream := []grpc.StreamServerInterceptor{
 		selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), notHealth),
 		recovery.StreamServerInterceptor(recoverOpt),
-	}, o.stream...)
+	}
+	if tokens != nil {
+		unary = append(unary, selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(tokens.authenticate), notHealth))
+		stream = append(stream, selector.StreamServerInterceptor(auth.StreamServerInterceptor(tokens.authenticate), notHealth))
+	}
+	unary = append(unary, o.unary...)
+	stream = append(append(stream, adm.streamInterceptor), o.stream...)
 
 	sopts := []grpc.ServerOption{
 		grpc.KeepaliveParams(keepaliveParams),
@@ -74,6 +84,9 @@ func newGRPCServer(o options) *grpc.Server {
 		grpc.MaxSendMsgSize(maxSendMsgBytes),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
+	}
+	if o.tlsConfig != nil {
+		sopts = append(sopts, grpc.Creds(credentials.NewTLS(o.tlsConfig)))
 	}
 	if o.statsHandler != nil {
 		sopts = append(sopts, grpc.StatsHandler(o.statsHandler))

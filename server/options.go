@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -18,6 +19,9 @@ const (
 	// DefaultMaxConsultDuration caps every consultation, whatever the
 	// client's deadline.
 	DefaultMaxConsultDuration = 5 * time.Minute
+	// DefaultMaxConsultations is how many consultations may run at once
+	// before more are refused with ResourceExhausted.
+	DefaultMaxConsultations = 2000
 )
 
 // Option configures a [Server]. Nil options are ignored.
@@ -39,6 +43,12 @@ type options struct {
 	drainTimeout       time.Duration
 	maxConsultDuration time.Duration
 	stats              StatsSource
+	bearerTokens       []string
+	bearerAuth         bool
+	tlsConfig          *tls.Config
+	reflection         bool
+	maxConsultations   int
+	maxPerCaller       int
 }
 
 func newOptions(opts []Option) options {
@@ -48,6 +58,8 @@ func newOptions(opts []Option) options {
 		defaultTier:        orchestrator.DefaultTierName,
 		drainTimeout:       DefaultDrainTimeout,
 		maxConsultDuration: DefaultMaxConsultDuration,
+		reflection:         true,
+		maxConsultations:   DefaultMaxConsultations,
 	}
 	for _, opt := range opts {
 		if opt != nil {
@@ -140,4 +152,55 @@ func WithMaxConsultDuration(d time.Duration) Option {
 // performance monitor. Default none: GetStats reports nothing.
 func WithStats(src StatsSource) Option {
 	return optionFunc(func(o *options) { o.stats = src })
+}
+
+// WithBearerTokens turns on bearer-token authentication: every call except
+// those to the health service must carry "authorization: Bearer <token>"
+// metadata with one of tokens, or it fails with Unauthenticated. Tokens are
+// compared in constant time and never logged; the N-th token's caller is
+// known as "token-N" for per-caller admission. [New] fails when tokens is
+// empty or a token is empty or holds spaces or control characters. Default:
+// no authentication.
+func WithBearerTokens(tokens ...string) Option {
+	return optionFunc(func(o *options) {
+		o.bearerAuth = true
+		o.bearerTokens = append([]string(nil), tokens...)
+	})
+}
+
+// WithTLS serves TLS with cfg, which holds the server certificate; for
+// mutual TLS it also sets ClientAuth to tls.RequireAndVerifyClientCert and
+// ClientCAs. The verified client certificate's subject common name then
+// identifies the caller for per-caller admission unless a bearer token
+// does. Default: plaintext; nil is ignored.
+func WithTLS(cfg *tls.Config) Option {
+	return optionFunc(func(o *options) {
+		if cfg != nil {
+			o.tlsConfig = cfg.Clone()
+		}
+	})
+}
+
+// WithReflection turns server reflection on or off. Default on.
+func WithReflection(enabled bool) Option {
+	return optionFunc(func(o *options) { o.reflection = enabled })
+}
+
+// WithMaxConsultations sets how many consultations may run at once; past
+// it, Consult fails at once with ResourceExhausted, a QuotaFailure and a
+// RetryInfo. Default [DefaultMaxConsultations]; zero or less is ignored.
+func WithMaxConsultations(n int) Option {
+	return optionFunc(func(o *options) {
+		if n > 0 {
+			o.maxConsultations = n
+		}
+	})
+}
+
+// WithMaxConsultationsPerCaller sets how many consultations one caller may
+// run at once, as [WithMaxConsultations] does for all callers together. A
+// caller is a bearer token, else a verified client certificate, else a peer
+// IP address. Default: no per-caller limit; zero or less means none.
+func WithMaxConsultationsPerCaller(n int) Option {
+	return optionFunc(func(o *options) { o.maxPerCaller = max(n, 0) })
 }

@@ -15,11 +15,17 @@ import (
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 )
 
+// cancelGrace is how long Serve waits, after cancelling the consultations
+// still running at the drain timeout, for their statuses to reach the
+// clients before it closes every connection.
+const cancelGrace = 2 * time.Second
+
 // Server serves the council.v1.Council API, the health service and server
 // reflection on one grpc.Server.
 type Server struct {
 	grpc         *grpc.Server
 	health       *health.Server
+	admission    *admission
 	log          *slog.Logger
 	drainTimeout time.Duration
 }
@@ -31,6 +37,14 @@ func New(c Consulter, opts ...Option) (*Server, error) {
 		return nil, errors.New("server: nil Consulter")
 	}
 	o := newOptions(opts)
+	var tokens *tokenSet
+	if o.bearerAuth {
+		var err error
+		if tokens, err = newTokenSet(o.bearerTokens); err != nil {
+			return nil, err
+		}
+	}
+	adm := newAdmission(o.maxConsultations, o.maxPerCaller)
 	svc := &service{
 		consulter:   c,
 		log:         o.logger,
@@ -40,7 +54,8 @@ func New(c Consulter, opts ...Option) (*Server, error) {
 		stats:       o.stats,
 	}
 	s := &Server{
-		grpc:         newGRPCServer(o),
+		grpc:         newGRPCServer(o, tokens, adm),
+		admission:    adm,
 		health:       health.NewServer(),
 		log:          o.logger,
 		drainTimeout: o.drainTimeout,
@@ -49,7 +64,9 @@ func New(c Consulter, opts ...Option) (*Server, error) {
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	// Reflection lets tools such as grpcurl list and describe the API
 	// without proto files.
-	reflection.Register(s.grpc)
+	if o.reflection {
+		reflection.Register(s.grpc)
+	}
 	return s, nil
 }
 
@@ -57,7 +74,8 @@ func New(c Consulter, opts ...Option) (*Server, error) {
 // fails. It reports SERVING for "" and council.v1.Council while it runs.
 // When ctx ends it reports NOT_SERVING, lets in-flight calls finish for up
 // to the drain timeout (see [WithDrainTimeout]), then cancels the rest and
-// returns nil. Serve closes lis and may be called only once.
+// returns nil: a consultation cancelled this way ends with Unavailable and
+// the reason SHUTTING_DOWN. Serve closes lis and may be called only once.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(councilv1.Council_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
@@ -84,8 +102,18 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	case <-stopped:
 	case <-timer.C:
 		s.log.Warn("drain timeout reached; cancelling in-flight calls", "timeout", s.drainTimeout)
-		s.grpc.Stop()
-		<-stopped
+		// Consultations still running end with a SHUTTING_DOWN status
+		// their clients can read; whatever is left after a short grace
+		// (such as health Watch streams) is cut off.
+		s.admission.drain()
+		grace := time.NewTimer(cancelGrace)
+		defer grace.Stop()
+		select {
+		case <-stopped:
+		case <-grace.C:
+			s.grpc.Stop()
+			<-stopped
+		}
 	}
 	if err := <-served; !errors.Is(err, grpc.ErrServerStopped) {
 		return err

@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/councilhq/council/orchestrator"
 )
@@ -24,6 +26,14 @@ const (
 	ReasonCanceled         = "CANCELED"
 	ReasonDeadlineExceeded = "DEADLINE_EXCEEDED"
 	ReasonInternal         = "INTERNAL"
+	// ReasonUnauthenticated: the call lacks a valid bearer token.
+	ReasonUnauthenticated = "UNAUTHENTICATED"
+	// ReasonTooManyConsultations: admission control refused the call; the
+	// status carries a QuotaFailure and a RetryInfo.
+	ReasonTooManyConsultations = "TOO_MANY_CONSULTATIONS"
+	// ReasonShuttingDown: the server stopped before the consultation
+	// finished; retrying reaches another instance or a restarted one.
+	ReasonShuttingDown = "SHUTTING_DOWN"
 )
 
 // maxViolations bounds the field violations reported for one request.
@@ -39,7 +49,16 @@ func toStatus(err error) error {
 	if fields := invalidFields(err); len(fields) > 0 {
 		return invalidArgument(fields)
 	}
+	var overload *overloadError
+	if errors.As(err, &overload) {
+		return tooManyConsultations(overload)
+	}
 	switch {
+	case errors.Is(err, errUnauthenticated):
+		return newStatus(codes.Unauthenticated, ReasonUnauthenticated, "missing or invalid bearer token", nil)
+	case errors.Is(err, errShuttingDown):
+		return newStatus(codes.Unavailable, ReasonShuttingDown, "the server is shutting down; retry the consultation", nil,
+			&errdetails.RetryInfo{RetryDelay: durationpb.New(admissionRetryDelay)})
 	case errors.Is(err, orchestrator.ErrQuorumNotMet):
 		return newStatus(codes.Unavailable, ReasonQuorumNotMet,
 			"too few council models answered; retry later or choose other models", nil)
@@ -67,6 +86,19 @@ func invalidArgument(fields []*orchestrator.InvalidRequestError) error {
 	}
 	return newStatus(codes.InvalidArgument, ReasonInvalidRequest, strings.Join(msgs, "; "),
 		map[string]string{"field": fields[0].Field}, br)
+}
+
+// tooManyConsultations builds the ResourceExhausted status of a refused
+// consultation, with the limit that was reached and when to retry.
+func tooManyConsultations(e *overloadError) error {
+	subject, msg := "server", fmt.Sprintf("too many consultations running on the server (limit %d)", e.limit)
+	if e.caller != "" {
+		subject, msg = "caller:"+e.caller, fmt.Sprintf("too many consultations running for this caller (limit %d)", e.limit)
+	}
+	msg += fmt.Sprintf("; retry after %s", admissionRetryDelay)
+	return newStatus(codes.ResourceExhausted, ReasonTooManyConsultations, msg, nil,
+		&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{Subject: subject, Description: msg}}},
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(admissionRetryDelay)})
 }
 
 // newStatus returns a status error with an ErrorInfo and the given details.

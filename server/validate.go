@@ -11,7 +11,7 @@ import (
 )
 
 // Request limits checked here; the orchestrator checks the rest (known
-// tiers and models, duplicates, council size).
+// tiers and models, council size, the history's total size).
 const (
 	maxModelIDBytes   = 256
 	maxRequestIDBytes = 128
@@ -41,8 +41,15 @@ func validate(req *councilv1.ConsultRequest) error {
 	if _, ok := councilv1.Tier_name[int32(req.GetTier())]; !ok {
 		add("tier", fmt.Sprintf("unknown tier %d", req.GetTier()))
 	}
+	first := make(map[string]int, len(req.GetCouncilModels()))
 	for i, m := range req.GetCouncilModels() {
-		check(fmt.Sprintf("council_models[%d]", i), m, maxModelIDBytes, true)
+		field := fmt.Sprintf("council_models[%d]", i)
+		check(field, m, maxModelIDBytes, true)
+		if j, dup := first[m]; dup {
+			add(field, fmt.Sprintf("repeats council_models[%d]", j))
+		} else {
+			first[m] = i
+		}
 	}
 	check("chairman_model", req.GetChairmanModel(), maxModelIDBytes, false)
 	if n := len(req.GetHistory()); n > orchestrator.MaxHistoryTurns {

@@ -41,6 +41,7 @@ func TestConsultRejectsInvalidRequests(t *testing.T) {
 		{"blank council model", ok(func(r *councilv1.ConsultRequest) { r.CouncilModels = []string{"a", " "} }), "council_models[1]"},
 		{"council model not UTF-8", ok(func(r *councilv1.ConsultRequest) { r.CouncilModels = []string{"\xff"} }), "council_models[0]"},
 		{"council model too long", ok(func(r *councilv1.ConsultRequest) { r.CouncilModels = []string{strings.Repeat("m", 257)} }), "council_models[0]"},
+		{"duplicate council model", ok(func(r *councilv1.ConsultRequest) { r.CouncilModels = []string{"a", "b", "a"} }), "council_models[2]"},
 		{"blank chairman", ok(func(r *councilv1.ConsultRequest) { r.ChairmanModel = "  " }), "chairman_model"},
 		{"too many turns", ok(func(r *councilv1.ConsultRequest) { r.History = turns(orchestrator.MaxHistoryTurns + 1) }), "history"},
 		{"unspecified role", ok(func(r *councilv1.ConsultRequest) {

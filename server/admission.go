@@ -1,0 +1,127 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
+	"google.golang.org/grpc"
+
+	councilv1 "github.com/councilhq/council/gen/council/v1"
+)
+
+// admissionRetryDelay is the wait a refused caller is told to respect
+// before trying again.
+const admissionRetryDelay = time.Second
+
+// errShuttingDown is the cause a consultation is cancelled with when the
+// server stops before it has finished; toStatus maps it to Unavailable.
+var errShuttingDown = errors.New("server: shutting down")
+
+// overloadError is a consultation refused because too many are running,
+// overall or for its caller.
+type overloadError struct {
+	// caller is the caller's identity, or "" when the server-wide limit
+	// was reached.
+	caller string
+	limit  int
+}
+
+func (e *overloadError) Error() string {
+	if e.caller == "" {
+		return fmt.Sprintf("server: %d consultations already running", e.limit)
+	}
+	return fmt.Sprintf("server: caller %s already runs %d consultations", e.caller, e.limit)
+}
+
+// admission bounds the consultations running at once, overall and per
+// caller, and keeps a cancel function for each running one so that a
+// shutdown can end them with a clear status.
+type admission struct {
+	max       int
+	perCaller int // 0: no per-caller limit
+
+	mu       sync.Mutex
+	running  int
+	byCaller map[string]int
+	cancels  map[*ticket]context.CancelCauseFunc
+	draining bool
+}
+
+// ticket identifies one admitted consultation.
+type ticket struct{ caller string }
+
+func newAdmission(max, perCaller int) *admission {
+	return &admission{
+		max:       max,
+		perCaller: perCaller,
+		byCaller:  make(map[string]int),
+		cancels:   make(map[*ticket]context.CancelCauseFunc),
+	}
+}
+
+// acquire admits a consultation of caller whose context cancel ends, or
+// returns why it cannot run.
+func (a *admission) acquire(caller string, cancel context.CancelCauseFunc) (*ticket, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case a.draining:
+		return nil, errShuttingDown
+	case a.running >= a.max:
+		return nil, &overloadError{limit: a.max}
+	case a.perCaller > 0 && a.byCaller[caller] >= a.perCaller:
+		return nil, &overloadError{caller: caller, limit: a.perCaller}
+	}
+	t := &ticket{caller: caller}
+	a.running++
+	a.byCaller[caller]++
+	a.cancels[t] = cancel
+	return t, nil
+}
+
+// release ends an admitted consultation.
+func (a *admission) release(t *ticket) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.running--
+	if a.byCaller[t.caller]--; a.byCaller[t.caller] == 0 {
+		delete(a.byCaller, t.caller)
+	}
+	delete(a.cancels, t)
+}
+
+// drain refuses new consultations and cancels the running ones with
+// errShuttingDown as the cause.
+func (a *admission) drain() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.draining = true
+	for _, cancel := range a.cancels {
+		cancel(errShuttingDown)
+	}
+}
+
+// streamInterceptor admits Consult calls and passes other calls through.
+// A consultation cut short by drain ends with the shutdown status, whatever
+// error the handler returned.
+func (a *admission) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if info.FullMethod != councilv1.Council_Consult_FullMethodName {
+		return handler(srv, ss)
+	}
+	ctx, cancel := context.WithCancelCause(ss.Context())
+	defer cancel(nil)
+	t, err := a.acquire(callerOf(ctx), cancel)
+	if err != nil {
+		return toStatus(err)
+	}
+	defer a.release(t)
+	err = handler(srv, &middleware.WrappedServerStream{ServerStream: ss, WrappedContext: ctx})
+	if err != nil && errors.Is(context.Cause(ctx), errShuttingDown) {
+		return toStatus(errShuttingDown)
+	}
+	return err
+}

@@ -1,0 +1,206 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"pgregory.net/rapid"
+
+	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/orchestrator"
+)
+
+// gate is a Consulter whose consultations emit their first event, report
+// that they have started and then wait for a release or their context.
+type gate struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func newGate() *gate {
+	return &gate{entered: make(chan struct{}, 100), release: make(chan struct{})}
+}
+
+func (g *gate) Consult(ctx context.Context, _ orchestrator.Request, emit func(orchestrator.Event) error) error {
+	if err := emit(started(1)); err != nil {
+		return err
+	}
+	g.entered <- struct{}{}
+	select {
+	case <-g.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// openConsult starts a consultation and waits for its first event, so that
+// it is known to be admitted and running. It returns the stream's final
+// error on the returned channel.
+func openConsult(t *testing.T, ctx context.Context, h *harness) <-chan error {
+	t.Helper()
+	stream, err := h.client.Consult(ctx, &councilv1.ConsultRequest{Query: "q"})
+	if err != nil {
+		t.Fatalf("Consult: %v", err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatalf("first event: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := stream.Recv(); err != nil {
+				if errors.Is(err, io.EOF) {
+					err = nil
+				}
+				done <- err
+				return
+			}
+		}
+	}()
+	return done
+}
+
+// quotaDetails returns the QuotaFailure subject and the RetryInfo delay of
+// a ResourceExhausted status.
+func quotaDetails(t *testing.T, err error) (string, time.Duration) {
+	t.Helper()
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("code = %v (%v), want ResourceExhausted", status.Code(err), err)
+	}
+	if info, _ := errorInfo(t, err); info.GetReason() != ReasonTooManyConsultations {
+		t.Errorf("reason = %q", info.GetReason())
+	}
+	var subject string
+	var delay time.Duration
+	for _, d := range status.Convert(err).Details() {
+		switch d := d.(type) {
+		case *errdetails.QuotaFailure:
+			if len(d.GetViolations()) != 1 {
+				t.Fatalf("QuotaFailure has %d violations", len(d.GetViolations()))
+			}
+			subject = d.GetViolations()[0].GetSubject()
+		case *errdetails.RetryInfo:
+			delay = d.GetRetryDelay().AsDuration()
+		}
+	}
+	if delay <= 0 {
+		t.Errorf("no positive RetryInfo in %v", err)
+	}
+	return subject, delay
+}
+
+func TestAdmissionLimitsConsultations(t *testing.T) {
+	g := newGate()
+	h := start(t, g, WithMaxConsultations(2))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	first := openConsult(t, ctx, h)
+	second := openConsult(t, ctx, h)
+	_, err := h.consult(ctx, &councilv1.ConsultRequest{Query: "q"})
+	subject, delay := quotaDetails(t, err)
+	if subject != "server" || delay != admissionRetryDelay {
+		t.Errorf("subject %q, delay %v", subject, delay)
+	}
+	// Other calls are not admission-controlled.
+	if _, err := h.client.ListTiers(ctx, &councilv1.ListTiersRequest{}); err != nil {
+		t.Errorf("ListTiers at the limit: %v", err)
+	}
+
+	close(g.release)
+	for _, done := range []<-chan error{first, second} {
+		if err := recv(t, done); err != nil {
+			t.Errorf("admitted consultation: %v", err)
+		}
+	}
+	// Finished consultations free their places.
+	for range 2 {
+		if _, err := h.consult(ctx, &councilv1.ConsultRequest{Query: "q"}); err != nil {
+			t.Errorf("consultation after the others finished: %v", err)
+		}
+	}
+}
+
+func TestAdmissionLimitsEachCaller(t *testing.T) {
+	g := newGate()
+	h := start(t, g, WithBearerTokens(tokenA, tokenB), WithMaxConsultationsPerCaller(1))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	asA, asB := withAuth(ctx, "Bearer "+tokenA), withAuth(ctx, "Bearer "+tokenB)
+
+	a := openConsult(t, asA, h)
+	_, err := h.consult(asA, &councilv1.ConsultRequest{Query: "q"})
+	if subject, _ := quotaDetails(t, err); subject != "caller:token-1" {
+		t.Errorf("subject = %q, want caller:token-1", subject)
+	}
+	if s := fmt.Sprint(status.Convert(err).Proto()); strings.Contains(s, "SECRET") {
+		t.Errorf("status carries a token: %s", s)
+	}
+	b := openConsult(t, asB, h)
+	close(g.release)
+	for _, done := range []<-chan error{a, b} {
+		if err := recv(t, done); err != nil {
+			t.Errorf("admitted consultation: %v", err)
+		}
+	}
+}
+
+func TestShutdownEndsRunningConsultationWithShuttingDown(t *testing.T) {
+	g := newGate()
+	h := start(t, g, WithDrainTimeout(10*time.Millisecond))
+	done := openConsult(t, context.Background(), h)
+	if err := h.shutdown(); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	err := recv(t, done)
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("code = %v (%v), want Unavailable", status.Code(err), err)
+	}
+	if info, _ := errorInfo(t, err); info.GetReason() != ReasonShuttingDown {
+		t.Errorf("reason = %q, want %q", info.GetReason(), ReasonShuttingDown)
+	}
+}
+
+// TestAdmissionBounds checks with random sequences of admissions and
+// releases that no limit is ever exceeded and that a consultation is
+// refused only when a limit is reached.
+func TestAdmissionBounds(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		maxAll := rapid.IntRange(1, 6).Draw(t, "max")
+		perCaller := rapid.IntRange(0, 4).Draw(t, "perCaller")
+		a := newAdmission(maxAll, perCaller)
+		var held []*ticket
+		count := map[string]int{}
+		for range rapid.IntRange(1, 60).Draw(t, "steps") {
+			if len(held) > 0 && rapid.Bool().Draw(t, "release") {
+				i := rapid.IntRange(0, len(held)-1).Draw(t, "which")
+				a.release(held[i])
+				count[held[i].caller]--
+				held = append(held[:i], held[i+1:]...)
+				continue
+			}
+			caller := rapid.SampledFrom([]string{"x", "y", "z"}).Draw(t, "caller")
+			tk, err := a.acquire(caller, func(error) {})
+			full := len(held) >= maxAll || (perCaller > 0 && count[caller] >= perCaller)
+			if (err != nil) != full {
+				t.Fatalf("acquire(%s) with %d held (%v) = %v; full = %v", caller, len(held), count, err, full)
+			}
+			if err == nil {
+				held = append(held, tk)
+				count[caller]++
+			}
+		}
+		if a.running != len(held) {
+			t.Fatalf("running = %d, held %d", a.running, len(held))
+		}
+	})
+}
