@@ -1,0 +1,337 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// MetaHedgeOf is the metadata key set on a hedged call's backup request:
+// its value is the model whose call was hedged.
+const MetaHedgeOf = "council.hedge_of"
+
+// Defaults of the zero fields of a [HedgeConfig].
+const (
+	// DefaultHedgeQuantile hedges a call once it is slower than 90% of
+	// its model's recent calls.
+	DefaultHedgeQuantile = 0.9
+	// DefaultHedgeWindow is the number of recent latencies kept per model
+	// and stage.
+	DefaultHedgeWindow = 100
+	// DefaultHedgeMinSamples is the number of latencies a model and stage
+	// need before their calls are hedged.
+	DefaultHedgeMinSamples = 10
+)
+
+// HedgeConfig configures a [Hedger]. Zero fields take their defaults.
+type HedgeConfig struct {
+	// Backups maps a model id to the model that a slow call to it is
+	// hedged with. Calls to models without an entry pass straight through;
+	// an empty map hedges nothing.
+	Backups map[string]string
+	// Quantile is the fraction of a model's observed latencies after which
+	// its call is hedged, in (0, 1). Default [DefaultHedgeQuantile] (p90).
+	Quantile float64
+	// Window is how many recent latencies are kept per model and stage.
+	// Default [DefaultHedgeWindow].
+	Window int
+	// MinSamples is how many latencies a model and stage need before its
+	// calls are hedged. Default [DefaultHedgeMinSamples].
+	MinSamples int
+	// Clock tells the time and arms the hedge timers. Default the system
+	// clock; tests inject a fake.
+	Clock HedgeClock
+}
+
+// HedgeClock is the time source of a [Hedger]. Implementations must be
+// safe for concurrent use.
+type HedgeClock interface {
+	// Now returns the current time.
+	Now() time.Time
+	// NewTimer returns a channel that receives once, d from now, and a
+	// function that stops the timer and reports whether it did.
+	NewTimer(d time.Duration) (<-chan time.Time, func() bool)
+}
+
+// Hedger sends a second copy of a slow call to a backup model and keeps
+// whichever answers first, as gRPC's hedging policy does for RPCs (gRFC A6).
+//
+// It learns each model's latency per stage ([MetaStage]) from the calls
+// that go through it. Once a model and stage have MinSamples latencies, a
+// call that has not returned by their Quantile (p90 by default) is sent
+// again, unchanged but for the model, to the model's backup, with
+// [MetaHedgeOf] set on the copy. The first successful answer wins and the
+// other call is cancelled; the interceptor returns once that call has
+// ended, and the winner's Attempts counts both calls. When both fail, the
+// original call's error is returned. A call that fails
+// before its hedge is due is not hedged: retrying failures is left to a
+// retry interceptor.
+//
+// Calls with an OnDelta callback are never hedged, since one callback
+// cannot take two streams; in a council that is the chairman's synthesis,
+// while every council model's answer and ranking can be.
+//
+// A successful call adds its latency to its model's window; a call
+// cancelled because the other answered first adds the time it ran, a lower
+// bound of its latency. Failures add nothing.
+//
+// Each hedged call costs a second upstream call, so a p90 delay sends about
+// one call in ten twice. Place the interceptor outside the retry, limiter
+// and telemetry interceptors, so that each of the two calls is retried,
+// limited and traced (with its own model) on its own.
+//
+// A Hedger is safe for concurrent use; calls share nothing but the latency
+// window of their model and stage.
+type Hedger struct {
+	cfg     HedgeConfig
+	windows sync.Map // windowKey → *latencyWindow
+}
+
+// NewHedger returns a Hedger configured by cfg.
+func NewHedger(cfg HedgeConfig) *Hedger {
+	if cfg.Quantile <= 0 || cfg.Quantile >= 1 {
+		cfg.Quantile = DefaultHedgeQuantile
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultHedgeWindow
+	}
+	if cfg.MinSamples <= 0 {
+		cfg.MinSamples = DefaultHedgeMinSamples
+	}
+	cfg.MinSamples = min(cfg.MinSamples, cfg.Window)
+	if cfg.Clock == nil {
+		cfg.Clock = systemClock{}
+	}
+	backups := make(map[string]string, len(cfg.Backups))
+	for m, b := range cfg.Backups {
+		if m != "" && b != "" {
+			backups[m] = b
+		}
+	}
+	cfg.Backups = backups
+	return &Hedger{cfg: cfg}
+}
+
+// Interceptor returns the interceptor that hedges calls.
+func (h *Hedger) Interceptor() Interceptor { return h.intercept }
+
+// Delay returns how long a call to model in stage (the [MetaStage] value)
+// runs before it is hedged, and false when such calls are not hedged yet
+// (no backup, or too few latencies observed).
+func (h *Hedger) Delay(model, stage string) (time.Duration, bool) {
+	if _, ok := h.cfg.Backups[model]; !ok {
+		return 0, false
+	}
+	if w, ok := h.windows.Load(windowKey{model, stage}); ok {
+		return w.(*latencyWindow).delay()
+	}
+	return 0, false
+}
+
+// hedgeResult is the outcome of one of the two calls of a hedged call.
+type hedgeResult struct {
+	backup  bool
+	resp    *Response
+	err     error
+	elapsed time.Duration
+}
+
+func (h *Hedger) intercept(ctx context.Context, req *Request, next Completer) (*Response, error) {
+	backup, ok := h.cfg.Backups[req.Model]
+	if !ok || req.OnDelta != nil {
+		return next.Complete(ctx, req)
+	}
+	stage := req.Metadata[MetaStage]
+	delay, armed := h.Delay(req.Model, stage)
+	if !armed {
+		began := h.cfg.Clock.Now()
+		resp, err := next.Complete(ctx, req)
+		if err == nil {
+			h.observe(req.Model, stage, h.cfg.Clock.Now().Sub(began))
+		}
+		return resp, err
+	}
+
+	results := make(chan hedgeResult, 2)
+	primaryCtx, cancelPrimary := context.WithCancel(ctx)
+	defer cancelPrimary()
+	go h.call(primaryCtx, req, next, false, results)
+
+	fire, stop := h.cfg.Clock.NewTimer(delay)
+	var first hedgeResult
+	hedge := false
+	select {
+	case first = <-results:
+	case <-ctx.Done():
+		first = <-results
+	case <-fire:
+		hedge = true
+	}
+	stop()
+	if !hedge {
+		h.settle(req.Model, stage, first, false)
+		return first.resp, first.err
+	}
+
+	breq := req.Clone()
+	breq.Model = backup
+	if breq.Metadata == nil {
+		breq.Metadata = make(map[string]string, 1)
+	}
+	breq.Metadata[MetaHedgeOf] = req.Model
+	backupCtx, cancelBackup := context.WithCancel(ctx)
+	defer cancelBackup()
+	go h.call(backupCtx, breq, next, true, results)
+
+	first = <-results
+	if first.err == nil {
+		// The first answer wins; the other call is no longer needed.
+		cancelPrimary()
+		cancelBackup()
+	}
+	second := <-results
+	winner, loser := first, second
+	if first.err != nil && (second.err == nil || first.backup) {
+		winner, loser = second, first
+	}
+	h.settle(modelOf(winner, req.Model, backup), stage, winner, false)
+	h.settle(modelOf(loser, req.Model, backup), stage, loser, winner.err == nil)
+	n := attemptsOf(winner) + attemptsOf(loser)
+	if winner.err != nil {
+		pe := *AsError(winner.err)
+		pe.Attempts = n
+		return nil, &pe
+	}
+	resp := *winner.resp
+	resp.Attempts = n
+	return &resp, nil
+}
+
+// call runs one of the two calls and sends its outcome; a panic in next
+// becomes an error, since no caller up the stack can recover it here.
+func (h *Hedger) call(ctx context.Context, req *Request, next Completer, backup bool, out chan<- hedgeResult) {
+	began := h.cfg.Clock.Now()
+	res := hedgeResult{backup: backup}
+	defer func() {
+		if v := recover(); v != nil {
+			res.resp, res.err = nil, &Error{Kind: KindUnknown, Message: "internal error in model call", Err: fmt.Errorf("panic: %v", v)}
+		}
+		res.elapsed = h.cfg.Clock.Now().Sub(began)
+		out <- res
+	}()
+	res.resp, res.err = next.Complete(ctx, req)
+}
+
+// settle adds a finished call's latency to its window: a success's, or the
+// run time of a call cancelled because the other one won.
+func (h *Hedger) settle(model, stage string, r hedgeResult, lost bool) {
+	if r.err == nil || lost {
+		h.observe(model, stage, r.elapsed)
+	}
+}
+
+// observe adds one latency to the window of model and stage.
+func (h *Hedger) observe(model, stage string, d time.Duration) {
+	k := windowKey{model, stage}
+	w, ok := h.windows.Load(k)
+	if !ok {
+		w, _ = h.windows.LoadOrStore(k, newLatencyWindow(h.cfg.Window, h.cfg.MinSamples, h.cfg.Quantile))
+	}
+	w.(*latencyWindow).add(d)
+}
+
+// modelOf returns the model a result's call went to.
+func modelOf(r hedgeResult, primary, backup string) string {
+	if r.backup {
+		return backup
+	}
+	return primary
+}
+
+// attemptsOf returns the upstream attempts a result's call made.
+func attemptsOf(r hedgeResult) int {
+	n := 0
+	if r.resp != nil {
+		n = r.resp.Attempts
+	} else if pe := AsError(r.err); pe != nil {
+		n = pe.Attempts
+	}
+	return max(n, 1)
+}
+
+// windowKey names a latency window.
+type windowKey struct{ model, stage string }
+
+// latencyWindow keeps the latest latencies of one model and stage in a
+// ring and the quantile of them that is the hedging delay.
+type latencyWindow struct {
+	mu         sync.Mutex
+	ring       []time.Duration
+	next       int
+	full       bool
+	minSamples int
+	quantile   float64
+	current    time.Duration
+	sorted     []time.Duration // scratch space for the quantile
+}
+
+func newLatencyWindow(size, minSamples int, quantile float64) *latencyWindow {
+	return &latencyWindow{
+		ring:       make([]time.Duration, size),
+		sorted:     make([]time.Duration, 0, size),
+		minSamples: minSamples,
+		quantile:   quantile,
+	}
+}
+
+// add records d and recomputes the delay.
+func (w *latencyWindow) add(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ring[w.next] = d
+	w.next = (w.next + 1) % len(w.ring)
+	w.full = w.full || w.next == 0
+	n := w.count()
+	if n < w.minSamples {
+		return
+	}
+	w.sorted = append(w.sorted[:0], w.ring[:n]...)
+	slices.Sort(w.sorted)
+	w.current = nearestRank(w.sorted, w.quantile)
+}
+
+// delay returns the current delay and whether there are enough samples.
+func (w *latencyWindow) delay() (time.Duration, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.current, w.count() >= w.minSamples
+}
+
+// count returns how many latencies the ring holds; w.mu is held.
+func (w *latencyWindow) count() int {
+	if w.full {
+		return len(w.ring)
+	}
+	return w.next
+}
+
+// nearestRank returns the q-quantile of sorted (ascending, non-empty) by
+// the nearest-rank method: the smallest value with at least q of the
+// values at or below it.
+func nearestRank(sorted []time.Duration, q float64) time.Duration {
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// systemClock is the real HedgeClock.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+func (systemClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
+	t := time.NewTimer(d)
+	return t.C, t.Stop
+}
