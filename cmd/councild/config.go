@@ -37,6 +37,14 @@ const (
 	envCollectThreshold  = "COUNCIL_COLLECT_THRESHOLD"
 	envReviewThreshold   = "COUNCIL_REVIEW_THRESHOLD"
 	envSynthThreshold    = "COUNCIL_SYNTHESIZE_THRESHOLD"
+	envAuthTokens        = "COUNCIL_AUTH_TOKENS"
+	envAuthTokensFile    = "COUNCIL_AUTH_TOKENS_FILE"
+	envTLSCert           = "COUNCIL_TLS_CERT"
+	envTLSKey            = "COUNCIL_TLS_KEY"
+	envTLSClientCA       = "COUNCIL_TLS_CLIENT_CA"
+	envReflection        = "COUNCIL_REFLECTION"
+	envMaxConsultations  = "COUNCIL_MAX_CONSULTATIONS"
+	envMaxPerCaller      = "COUNCIL_MAX_CONSULTATIONS_PER_CALLER"
 )
 
 // Providers councild can use.
@@ -65,6 +73,8 @@ type config struct {
 	adminAddr  string
 	telemetry  telemetry.Config
 	thresholds map[orchestrator.Stage]time.Duration
+
+	security security
 }
 
 // loadConfig reads the configuration from args (flags) and getenv, flags
@@ -90,6 +100,30 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 			return def
 		}
 		return d
+	}
+	integer := func(key string, def int) int {
+		v := env(key)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a whole number, 0 or more", key, v))
+			return def
+		}
+		return n
+	}
+	boolean := func(key string, def bool) bool {
+		v := env(key)
+		if v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want true or false", key, v))
+			return def
+		}
+		return b
 	}
 	or := func(v, def string) string {
 		if v == "" {
@@ -143,6 +177,16 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 		"Stage 2 duration past which a warning is logged ("+envReviewThreshold+")")
 	synthTh := fs.Duration("synthesize-threshold", duration(envSynthThreshold, th[orchestrator.StageSynthesize]),
 		"Stage 3 duration past which a warning is logged ("+envSynthThreshold+")")
+	tokensFile := fs.String("auth-tokens-file", env(envAuthTokensFile),
+		"file of accepted bearer tokens, one per line ("+envAuthTokensFile+"; "+envAuthTokens+" adds a comma-separated list)")
+	tlsCert := fs.String("tls-cert", env(envTLSCert), "PEM certificate chain to serve TLS with ("+envTLSCert+")")
+	tlsKey := fs.String("tls-key", env(envTLSKey), "PEM private key of -tls-cert ("+envTLSKey+")")
+	tlsClientCA := fs.String("tls-client-ca", env(envTLSClientCA), "PEM CA bundle; requires client certificates signed by it (mutual TLS) ("+envTLSClientCA+")")
+	fs.BoolVar(&c.security.reflection, "reflection", boolean(envReflection, true), "serve gRPC server reflection ("+envReflection+")")
+	fs.IntVar(&c.security.maxConsultations, "max-consultations", integer(envMaxConsultations, server.DefaultMaxConsultations),
+		"consultations running at once before more are refused with RESOURCE_EXHAUSTED ("+envMaxConsultations+")")
+	fs.IntVar(&c.security.maxPerCaller, "max-consultations-per-caller", integer(envMaxPerCaller, 0),
+		"consultations one caller may run at once; 0 means no per-caller limit ("+envMaxPerCaller+")")
 	logLevel := fs.String("log-level", or(env(envLogLevel), "info"), "debug, info, warn or error ("+envLogLevel+")")
 	if err := fs.Parse(args); err != nil {
 		return config{}, nil, err
@@ -167,6 +211,19 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("%s=%q: want debug, info, warn or error", envLogLevel, *logLevel))
+	}
+
+	if c.security.maxConsultations <= 0 || c.security.maxPerCaller < 0 {
+		errs = append(errs, fmt.Errorf("-max-consultations must be positive and -max-consultations-per-caller 0 or more"))
+	}
+	// Tokens come only from the environment and files, never from the
+	// command line, where a process listing would show them.
+	var err error
+	if c.security.tokens, err = loadTokens(getenv(envAuthTokens), *tokensFile); err != nil {
+		errs = append(errs, err)
+	}
+	if c.security.tls, err = loadTLS(*tlsCert, *tlsKey, *tlsClientCA); err != nil {
+		errs = append(errs, err)
 	}
 
 	c.thresholds = map[orchestrator.Stage]time.Duration{

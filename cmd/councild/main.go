@@ -81,7 +81,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		}
 		defer stopAdmin()
 	}
-	log.Info("listening", "addr", lis.Addr().String(), "provider", cfg.provider, "tier", cfg.council.Tier, "tracing", tel.Tracing)
+	log.Info("listening", "addr", lis.Addr().String(), "provider", cfg.provider, "tier", cfg.council.Tier, "tracing", tel.Tracing,
+		"tls", cfg.security.tls != nil, "mtls", cfg.security.tls != nil && cfg.security.tls.ClientCAs != nil,
+		"auth_tokens", len(cfg.security.tokens))
+	if len(cfg.security.tokens) == 0 && !isLoopback(lis.Addr().String()) {
+		log.Warn(warnNoAuth)
+	}
 	if err := srv.Serve(ctx, lis); err != nil {
 		return err
 	}
@@ -106,7 +111,16 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 	if err != nil {
 		return nil, err
 	}
-	return server.New(council,
+	opts := []server.Option{
+		server.WithReflection(cfg.security.reflection),
+		server.WithMaxConsultations(cfg.security.maxConsultations),
+		server.WithMaxConsultationsPerCaller(cfg.security.maxPerCaller),
+		server.WithTLS(cfg.security.tls),
+	}
+	if len(cfg.security.tokens) > 0 {
+		opts = append(opts, server.WithBearerTokens(cfg.security.tokens...))
+	}
+	return server.New(council, append(opts,
 		server.WithLogger(log),
 		server.WithTiers(cfg.council.Tier, orchestrator.Tiers()),
 		server.WithMaxConsultDuration(cfg.maxConsult),
@@ -116,7 +130,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 			otelgrpc.WithTracerProvider(tel.TracerProvider),
 			otelgrpc.WithMeterProvider(tel.MeterProvider),
 			otelgrpc.WithPropagators(tel.Propagator))),
-	)
+	)...)
 }
 
 // defaultTier is the tier requests without one get, with the configured
