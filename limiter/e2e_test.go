@@ -185,7 +185,7 @@ func TestEndToEndRateLimits(t *testing.T) {
 				}
 			}
 			calls := count * (2*models + 1)
-			stats, counts := up.Stats(), st.rec.Counts()
+			stats, counts := up.Stats(), st.rec.Count(time.Time{})
 			served, servable := w.utilisation(stats.Admitted, cfg.Limit, window)
 			t.Logf("%s: %d calls in %v, %d requests, %d 429s (%d of %d after the first); served %d of %d servable",
 				d, calls, clk.Now().Sub(epoch), counts.Sent, counts.Rejected, counts.RejectedAfter, counts.SentAfter, served, servable)

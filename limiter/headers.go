@@ -64,9 +64,6 @@ type Signal struct {
 	RetryAt time.Time
 }
 
-// IsZero reports whether the signal announces nothing.
-func (s Signal) IsZero() bool { return s == Signal{} }
-
 // ParseHeaders reads the rate-limit headers of a response received at now.
 // It understands every dialect the service meets:
 //

@@ -6,60 +6,43 @@ import (
 	"time"
 )
 
-// Recorder is an [http.RoundTripper] that counts the requests a client
-// sends and the 429s it gets back, telling apart those sent after the
-// client had received its first 429, when it could know the limit. It is
-// safe for concurrent use.
+// Recorder is an [http.RoundTripper] that records when each request was
+// sent and answered, and with what status, so that a test can count the
+// 429s a client ran into after it could know the limit. It is safe for
+// concurrent use.
 type Recorder struct {
 	// Base sends the requests; nil means http.DefaultTransport.
 	Base http.RoundTripper
-	// Now is the clock that orders requests and answers; nil means
-	// time.Now. With a simulated clock, requests sent at the very instant
-	// the first 429 arrived are not counted as after it: they raced it.
+	// Now is the clock of the record; nil means time.Now.
 	Now func() time.Time
 
-	mu     sync.Mutex
-	counts Counts
-	seen   bool
-	first  time.Time
+	mu  sync.Mutex
+	log []Exchange
 }
 
-// Counts is what a Recorder saw.
-type Counts struct {
-	// Sent and Rejected count every request and every 429.
-	Sent, Rejected int
-	// SentAfter and RejectedAfter count the requests sent after the first
-	// 429 had been received, and the 429s among them.
-	SentAfter, RejectedAfter int
+// Exchange is one request and its answer.
+type Exchange struct {
+	// Sent and Done are when the request left and its answer came back.
+	Sent, Done time.Time
+	// Status is the HTTP status, or 0 when there was no answer.
+	Status int
 }
 
-// RoundTrip sends req through Base and counts it.
+// RoundTrip sends req through Base and records it.
 func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	now := r.now()
-	r.mu.Lock()
-	after := r.seen && now.After(r.first)
-	r.counts.Sent++
-	if after {
-		r.counts.SentAfter++
-	}
-	r.mu.Unlock()
 	base := r.Base
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	ex := Exchange{Sent: r.now()}
 	resp, err := base.RoundTrip(req)
-	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
-		now := r.now()
-		r.mu.Lock()
-		r.counts.Rejected++
-		if after {
-			r.counts.RejectedAfter++
-		}
-		if !r.seen {
-			r.seen, r.first = true, now
-		}
-		r.mu.Unlock()
+	ex.Done = r.now()
+	if err == nil {
+		ex.Status = resp.StatusCode
 	}
+	r.mu.Lock()
+	r.log = append(r.log, ex)
+	r.mu.Unlock()
 	return resp, err
 }
 
@@ -70,9 +53,41 @@ func (r *Recorder) now() time.Time {
 	return r.Now()
 }
 
-// Counts returns the counts so far.
-func (r *Recorder) Counts() Counts {
+// Counts summarises a record.
+type Counts struct {
+	// Sent and Rejected count every request and every 429.
+	Sent, Rejected int
+	// SentAfter and RejectedAfter count the requests sent strictly after
+	// the first 429 had come back (and after the time given to Count), and
+	// the 429s among them.
+	SentAfter, RejectedAfter int
+}
+
+// Count summarises the record so far. Requests sent at or before since are
+// not counted as after the first 429; a test passes the moment the client
+// had taken the first 429 into account, or the zero time.
+func (r *Recorder) Count(since time.Time) Counts {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.counts
+	var first time.Time
+	for _, ex := range r.log {
+		if ex.Status == http.StatusTooManyRequests && (first.IsZero() || ex.Done.Before(first)) {
+			first = ex.Done
+		}
+	}
+	var c Counts
+	for _, ex := range r.log {
+		c.Sent++
+		rejected := ex.Status == http.StatusTooManyRequests
+		if rejected {
+			c.Rejected++
+		}
+		if !first.IsZero() && ex.Sent.After(first) && ex.Sent.After(since) {
+			c.SentAfter++
+			if rejected {
+				c.RejectedAfter++
+			}
+		}
+	}
+	return c
 }
