@@ -13,6 +13,11 @@
 // reports SERVING. stats prints the server's latency percentiles in total,
 // per stage and per model. Every command exits non-zero with the status
 // message when the call fails.
+//
+// Global flags say how to reach the server: --token (or COUNCIL_TOKEN, or
+// the first line of --token-file) sends a bearer token with every call;
+// --tls connects with TLS, --tls-ca names the CA bundle to trust and
+// --tls-cert and --tls-key present a client certificate for mutual TLS.
 package main
 
 import (
@@ -23,11 +28,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // defaultAddr is the server address unless --addr or COUNCIL_ADDR says otherwise.
@@ -49,13 +50,10 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	fs := flag.NewFlagSet("councilctl", flag.ContinueOnError)
 	fs.SetOutput(out)
-	addr := defaultAddr
-	if v := strings.TrimSpace(getenv("COUNCIL_ADDR")); v != "" {
-		addr = v
-	}
-	fs.StringVar(&addr, "addr", addr, "server address (COUNCIL_ADDR)")
+	var d dialFlags
+	d.register(fs, getenv)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `Usage: councilctl [--addr host:port] <command> [arguments]
+		fmt.Fprintln(fs.Output(), `Usage: councilctl [--addr host:port] [--token t] [--tls] <command> [arguments]
 
 Commands:
   consult "question" [--tier t] [--models a,b] [--chairman m] [--request-id id] [--json] [--timeout d]
@@ -73,7 +71,7 @@ Global flags:`)
 		fs.Usage()
 		return errors.New("no command given")
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := d.dial()
 	if err != nil {
 		return err
 	}
