@@ -3,6 +3,7 @@ package limiter
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -17,11 +18,14 @@ import (
 // rate-limit refusal of a [Limiter], or a call whose context is done.
 //
 // Retry n (0-based) waits 1 s·2ⁿ (see [WithBackoff]) plus a jitter of up to
-// half of that: 1–1.5 s, 2–3 s, 4–6 s, 8–12 s …; a longer Retry-After (the
-// headers, or [provider.Error.RetryAfter]) replaces it. A failure is not
-// retried when the wait would pass the context's deadline, when it asks
-// for more than [WithMaxRetryAfter], after [WithMaxRetries] retries, or
-// while the key's retry budget ([WithRetryBudget]) is spent.
+// half of that: 1–1.5 s, 2–3 s, 4–6 s, 8–12 s …; a longer wait announced by
+// the provider replaces it: a Retry-After (the headers, or
+// [provider.Error.RetryAfter]) or the reset of a budget announced as spent.
+// A failure is not retried when the wait would pass the context's
+// deadline, when it asks for more than [WithMaxRetryAfter], after
+// [WithMaxRetries] retries, or while the key's retry budget
+// ([WithRetryBudget]) is spent. A rate-limit rejection that says when to
+// come back is not a blind retry and does not spend the retry budget.
 //
 // The result carries Attempts, the number of attempts made, and a
 // successful Response carries Waited, the time spent in backoff and in the
@@ -86,17 +90,14 @@ func Retry(opts ...RetryOption) provider.Interceptor {
 // delay decides the wait before retrying a call whose attempt (1-based)
 // failed with pe, or why there is no retry.
 func (c *retryConfig) delay(ctx context.Context, th *throttle, key string, attempt int, pe *provider.Error) (time.Duration, string) {
-	if !th.failed(key) {
+	if !th.failed(key, pe.Kind == provider.KindRateLimited && (pe.RetryAfter > 0 || announcedWait(pe.Header, c.clock.Now()) > 0)) {
 		return 0, "retry_budget"
 	}
 	if attempt > c.maxRetries {
 		return 0, "max_retries"
 	}
 	now := c.clock.Now()
-	ra := pe.RetryAfter
-	if at := retryAt(pe.Header, now); at.After(now) {
-		ra = max(ra, at.Sub(now))
-	}
+	ra := max(pe.RetryAfter, announcedWait(pe.Header, now))
 	if ra > c.maxRetryAfter {
 		return ra, "retry_after"
 	}
@@ -105,6 +106,19 @@ func (c *retryConfig) delay(ctx context.Context, th *throttle, key string, attem
 		return d, "deadline"
 	}
 	return d, ""
+}
+
+// announcedWait returns how long the headers of a failure ask the client to
+// wait: a Retry-After, or the reset of a budget announced as spent.
+func announcedWait(h http.Header, now time.Time) time.Duration {
+	sig := ParseHeaders(h, now)
+	at := sig.RetryAt
+	for _, q := range append(sig.Quotas[:], sig.Shared) {
+		if q.Announced && q.Remaining == 0 {
+			at = later(at, q.Reset)
+		}
+	}
+	return max(at.Sub(now), 0)
 }
 
 // local reports a refusal made by a Limiter rather than the provider.

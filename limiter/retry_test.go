@@ -68,6 +68,12 @@ func TestRetry(t *testing.T) {
 		{name: "the retry budget ends a storm first", script: []result{rate}, attempts: 5, wantErr: provider.KindRateLimited},
 		{name: "larger retry-after wins", script: []result{withRetryAfter(rate, 5*time.Second), ok(nil)}, attempts: 2, gaps: [][2]time.Duration{{5 * time.Second, 5 * time.Second}}},
 		{name: "retry-after header", script: []result{withHeader(rate, hdr("Retry-After", "3")), ok(nil)}, attempts: 2, gaps: [][2]time.Duration{{3 * time.Second, 3 * time.Second}}},
+		{
+			name: "an announced reset counts as a retry-after", attempts: 2,
+			script: []result{withHeader(rate, hdr("x-ratelimit-remaining-requests", "0", "x-ratelimit-reset-requests", "3s")), ok(nil)},
+			gaps:   [][2]time.Duration{{3 * time.Second, 3 * time.Second}},
+		},
+		{name: "paced 429s do not spend the retry budget", script: []result{withRetryAfter(rate, time.Second)}, attempts: 6, wantErr: provider.KindRateLimited},
 		{name: "smaller retry-after loses", script: []result{withRetryAfter(rate, 100*time.Millisecond), ok(nil)}, attempts: 2, gaps: [][2]time.Duration{{time.Second, 1500 * time.Millisecond}}},
 		{name: "retry-after beyond the cap", script: []result{withRetryAfter(rate, 2*time.Minute), ok(nil)}, attempts: 1, wantErr: provider.KindRateLimited},
 		{name: "400", script: []result{fail(provider.KindInvalidRequest, 400), ok(nil)}, attempts: 1, wantErr: provider.KindInvalidRequest},

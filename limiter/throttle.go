@@ -19,14 +19,18 @@ func newThrottle(max, ratio float64) *throttle {
 }
 
 // failed books a retryable failure of key and reports whether a retry may
-// follow it.
-func (t *throttle) failed(key string) bool {
+// follow it. A paced failure (one whose retry the provider timed) takes no
+// token, but is not retried while the budget is spent either.
+func (t *throttle) failed(key string, paced bool) bool {
 	if t.max <= 0 {
 		return true
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n, ok := t.tokens[key]
+	if paced {
+		return !ok || n > t.max/2
+	}
 	if !ok {
 		n = t.max
 	}
