@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/orchestrator"
+	"github.com/councilhq/council/provider/openrouter/openroutertest"
+	"github.com/councilhq/council/server"
+)
+
+// fault is an upstream misbehaviour and the typed reason a model that
+// suffers it is reported with.
+type fault struct {
+	name     string
+	behavior openroutertest.Behavior
+	reason   councilv1.ModelFailed_Reason
+}
+
+// faults is every fault of the matrix. The trickle spreads its tokens over
+// 10 s, far beyond the test's 2 s call timeout.
+var faults = []fault{
+	{"429 storm", openroutertest.Behavior{Fault: openroutertest.FaultStatus, Status: 429}, councilv1.ModelFailed_REASON_RATE_LIMITED},
+	{"500", openroutertest.Behavior{Fault: openroutertest.FaultStatus, Status: 500}, councilv1.ModelFailed_REASON_UPSTREAM_ERROR},
+	{"502", openroutertest.Behavior{Fault: openroutertest.FaultStatus, Status: 502}, councilv1.ModelFailed_REASON_UPSTREAM_ERROR},
+	{"hang", openroutertest.Behavior{Fault: openroutertest.FaultHang}, councilv1.ModelFailed_REASON_TIMEOUT},
+	{"connection reset", openroutertest.Behavior{Fault: openroutertest.FaultReset}, councilv1.ModelFailed_REASON_UPSTREAM_ERROR},
+	{"malformed JSON", openroutertest.Behavior{Fault: openroutertest.FaultMalformedJSON}, councilv1.ModelFailed_REASON_INVALID_OUTPUT},
+	{"empty content", openroutertest.Behavior{Fault: openroutertest.FaultEmptyContent}, councilv1.ModelFailed_REASON_INVALID_OUTPUT},
+	{"mid-stream error", openroutertest.Behavior{Fault: openroutertest.FaultMidStreamError}, councilv1.ModelFailed_REASON_UPSTREAM_ERROR},
+	{"slow trickle", openroutertest.Behavior{Fault: openroutertest.FaultTrickle}, councilv1.ModelFailed_REASON_TIMEOUT},
+}
+
+// place is where a fault strikes: some council models or the chairman.
+type place struct {
+	name   string
+	models []string
+}
+
+var places = []place{
+	{"one council model", council[:1]},
+	{"two council models", council[:2]},
+	{"all four council models", council},
+	{"the chairman", []string{chairman}},
+}
+
+// TestFaultMatrix runs one consultation for every fault in every place and
+// checks the documented outcome: with one or two council models failing,
+// or the chairman, the consultation completes, marked degraded, with each
+// failing model named in a ModelFailed event with the fault's reason (and,
+// for council models, in excluded_models); with all four failing it ends
+// with UNAVAILABLE and QUORUM_NOT_MET. checkStream checks everything else
+// that must hold under any fault.
+func TestFaultMatrix(t *testing.T) {
+	for _, f := range faults {
+		for _, p := range places {
+			t.Run(f.name+"/"+p.name, func(t *testing.T) {
+				t.Parallel()
+				var opts []openroutertest.Option
+				for _, m := range p.models {
+					opts = append(opts, openroutertest.WithBehavior(m, f.behavior))
+				}
+				s := newStack(t, stackConfig{upstream: opts})
+				ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+				defer cancel()
+				evs, err := s.consult(ctx, &councilv1.ConsultRequest{Query: "Why is the sky blue?", RequestId: "matrix"})
+				o := checkStream(t, evs, err)
+				checkFaultOutcome(t, f, p, o)
+				s.waitUpstreamIdle(t)
+				checkLogs(t, s)
+			})
+		}
+	}
+}
+
+// checkFaultOutcome checks the outcome documented for fault f at place p.
+func checkFaultOutcome(t *testing.T, f fault, p place, o outcome) {
+	t.Helper()
+	collectFailed := o.failed[councilv1.Stage_STAGE_COLLECT]
+	if p.models[0] == chairman {
+		if o.err != nil {
+			t.Fatalf("status %v, want OK:%s", o.err, describe(o.events))
+		}
+		if got := o.failed[councilv1.Stage_STAGE_SYNTHESIZE][chairman]; got != f.reason {
+			t.Errorf("chairman failure reason = %v, want %v:%s", got, f.reason, describe(o.events))
+		}
+		if len(collectFailed) != 0 {
+			t.Errorf("Stage 1 failures %v without a council fault", collectFailed)
+		}
+		if !o.final.GetFallback() || o.final.GetModel() == chairman || !slices.Contains(council, o.final.GetModel()) {
+			t.Errorf("final answer by %s (fallback %v), want a council model standing in", o.final.GetModel(), o.final.GetFallback())
+		}
+		if !o.completed.GetDegraded() || len(o.completed.GetExcludedModels()) != 0 {
+			t.Errorf("completed: degraded %v, excluded %v", o.completed.GetDegraded(), o.completed.GetExcludedModels())
+		}
+		return
+	}
+
+	for _, m := range council {
+		reason, failed := collectFailed[m]
+		switch want := slices.Contains(p.models, m); {
+		case want && !failed:
+			t.Errorf("%s did not fail in Stage 1:%s", m, describe(o.events))
+		case want && reason != f.reason:
+			t.Errorf("%s failed with %v, want %v", m, reason, f.reason)
+		case !want && failed:
+			t.Errorf("healthy %s failed with %v", m, reason)
+		case !want && !slices.Contains(o.answered, m):
+			t.Errorf("healthy %s did not answer", m)
+		}
+	}
+	if len(p.models) == len(council) {
+		if status.Code(o.err) != codes.Unavailable || reasonOf(o.err) != server.ReasonQuorumNotMet {
+			t.Fatalf("status %v, want Unavailable with %s", o.err, server.ReasonQuorumNotMet)
+		}
+		if o.final != nil {
+			t.Errorf("a final answer without quorum")
+		}
+		return
+	}
+	if o.err != nil {
+		t.Fatalf("status %v, want OK:%s", o.err, describe(o.events))
+	}
+	excluded := slices.Sorted(slices.Values(o.completed.GetExcludedModels()))
+	if want := slices.Sorted(slices.Values(p.models)); !o.completed.GetDegraded() || !slices.Equal(excluded, want) {
+		t.Errorf("completed: degraded %v, excluded %v; want degraded, excluded %v", o.completed.GetDegraded(), excluded, want)
+	}
+	if o.final.GetModel() != chairman || o.final.GetFallback() {
+		t.Errorf("final answer by %s (fallback %v), want the chairman", o.final.GetModel(), o.final.GetFallback())
+	}
+}
+
+// checkLogs checks that the stack's log holds no upstream text or key.
+func checkLogs(t *testing.T, s *stack) {
+	t.Helper()
+	logs := s.logs.String()
+	for _, text := range upstreamTexts {
+		if strings.Contains(logs, text) {
+			t.Errorf("the log holds upstream text %q", text)
+		}
+	}
+}
+
+// TestNoSynthesis checks the outcome when the chairman and the fallback
+// chairman both fail: the stream ends with UNAVAILABLE and NO_SYNTHESIS
+// after the council's answers, and nothing stands in for the answer.
+func TestNoSynthesis(t *testing.T) {
+	const fallback = "openai/gpt-4o"
+	down := openroutertest.Behavior{Fault: openroutertest.FaultStatus, Status: 503}
+	s := newStack(t, stackConfig{
+		council: orchestrator.Config{FallbackChairman: fallback},
+		upstream: []openroutertest.Option{
+			openroutertest.WithModels(fallback),
+			openroutertest.WithBehavior(chairman, down),
+			openroutertest.WithBehavior(fallback, down),
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	evs, err := s.consult(ctx, &councilv1.ConsultRequest{Query: "Why is the sky blue?"})
+	o := checkStream(t, evs, err)
+	if status.Code(err) != codes.Unavailable || reasonOf(err) != server.ReasonNoSynthesis {
+		t.Fatalf("status %v, want Unavailable with %s:%s", err, server.ReasonNoSynthesis, describe(evs))
+	}
+	synth := o.failed[councilv1.Stage_STAGE_SYNTHESIZE]
+	if len(synth) != 2 || synth[chairman] != councilv1.ModelFailed_REASON_UPSTREAM_ERROR || synth[fallback] != councilv1.ModelFailed_REASON_UPSTREAM_ERROR {
+		t.Errorf("synthesis failures = %v", synth)
+	}
+	if o.final != nil || len(o.answered) != len(council) {
+		t.Errorf("final %v, %d answers", o.final, len(o.answered))
+	}
+	s.waitUpstreamIdle(t)
+	checkLogs(t, s)
+}

@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/orchestrator"
+	"github.com/councilhq/council/provider/openrouter"
+	"github.com/councilhq/council/provider/openrouter/openroutertest"
+	"github.com/councilhq/council/server"
+)
+
+// waitTimeout bounds every wait; it is generous so that a busy machine
+// cannot make the tests flaky.
+const waitTimeout = 60 * time.Second
+
+// apiKey is the upstream key of every stack. It must never reach a client,
+// a log line or a status.
+const apiKey = "sk-or-v1-e2e-UPSTREAM-KEY-5f1d7c"
+
+// The balanced tier, which every consultation here uses.
+var (
+	council  = []string{"openai/gpt-4o-mini", "anthropic/claude-3-haiku", "google/gemini-flash-1.5", "mistralai/mistral-small"}
+	chairman = "anthropic/claude-3-5-haiku"
+)
+
+// syncBuffer is a bytes.Buffer safe for concurrent use, for captured logs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// stack is the whole service in-process: fake OpenRouter, OpenRouter
+// client, orchestrator and gRPC server on a loopback port, with a client.
+type stack struct {
+	upstream *openroutertest.Server
+	conn     *grpc.ClientConn
+	client   councilv1.CouncilClient
+	logs     *syncBuffer
+}
+
+// stackConfig tunes a stack; zero fields take short test defaults.
+type stackConfig struct {
+	council  orchestrator.Config
+	server   []server.Option
+	upstream []openroutertest.Option
+}
+
+// defaultCallTimeout bounds each model call unless a test says otherwise;
+// the fake upstream answers healthy calls at once, so only faults reach it.
+const defaultCallTimeout = 2 * time.Second
+
+// newStack starts a stack that is torn down when the test ends.
+func newStack(t testing.TB, cfg stackConfig) *stack {
+	t.Helper()
+	up := openroutertest.NewServer(append([]openroutertest.Option{openroutertest.WithKey(apiKey)}, cfg.upstream...)...)
+	httpClient := &http.Client{Transport: openrouter.NewTransport()}
+	client, err := openrouter.New(httpClient, openrouter.Config{BaseURL: up.URL(), APIKey: apiKey})
+	if err != nil {
+		up.Close()
+		t.Fatalf("openrouter.New: %v", err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	known, err := client.ListModels(ctx)
+	if err != nil {
+		up.Close()
+		t.Fatalf("ListModels: %v", err)
+	}
+	cc := cfg.council
+	cc.KnownModels = known
+	for _, d := range []*time.Duration{&cc.CollectTimeout, &cc.ReviewTimeout, &cc.SynthesizeTimeout} {
+		if *d == 0 {
+			*d = defaultCallTimeout
+		}
+	}
+	c, err := orchestrator.New(client, cc, orchestrator.WithLogger(log))
+	if err != nil {
+		up.Close()
+		t.Fatalf("orchestrator.New: %v", err)
+	}
+	srv, err := server.New(c, append([]server.Option{server.WithLogger(log), server.WithDrainTimeout(waitTimeout)}, cfg.server...)...)
+	if err != nil {
+		up.Close()
+		t.Fatalf("server.New: %v", err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		up.Close()
+		t.Fatal(err)
+	}
+	serveCtx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(serveCtx, lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		stop()
+		up.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = conn.Close()
+		stop()
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(waitTimeout):
+			t.Error("Serve did not return")
+		}
+		httpClient.CloseIdleConnections()
+		up.Close()
+	})
+	return &stack{upstream: up, conn: conn, client: councilv1.NewCouncilClient(conn), logs: logs}
+}
+
+// consult runs one consultation to its end and returns its events and its
+// final error (nil for status OK).
+func (s *stack) consult(ctx context.Context, req *councilv1.ConsultRequest) ([]*councilv1.ConsultResponse, error) {
+	stream, err := s.client.Consult(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	var out []*councilv1.ConsultResponse
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, msg)
+	}
+}
+
+// waitUpstreamIdle waits until the fake upstream has no request in flight,
+// which shows that every model call of finished consultations was
+// cancelled rather than left running.
+func (s *stack) waitUpstreamIdle(t testing.TB) {
+	t.Helper()
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for s.upstream.InFlight() > 0 {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			t.Fatalf("%d upstream requests still in flight", s.upstream.InFlight())
+		}
+	}
+}
