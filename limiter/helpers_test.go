@@ -2,6 +2,7 @@ package limiter_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -80,3 +81,6 @@ func request(model string) *provider.Request {
 		Messages: []provider.Message{{Role: provider.RoleUser, Content: "What is the capital of France?"}},
 	}
 }
+
+// errSecret stands for upstream error text, which must never be recorded.
+var errSecret = errors.New("upstream said: key sk-or-secret is over its limit")

@@ -147,8 +147,7 @@ func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next pro
 	if err == nil {
 		sent := clk.Now()
 		var resp *provider.Response
-		resp, err = next.Complete(ctx, req)
-		l.observe(k, sent, resp, err)
+		resp, err = l.send(ctx, k, sent, req, next)
 		if err == nil {
 			if waited := sent.Sub(start); !addWaited(ctx, waited) {
 				resp.Waited += waited
@@ -166,12 +165,31 @@ func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next pro
 	return nil, err
 }
 
+// send makes the admitted call and books its end, even if next panics.
+func (l *Limiter) send(ctx context.Context, k *call, sent time.Time, req *provider.Request, next provider.Completer) (resp *provider.Response, err error) {
+	settled := false
+	defer func() {
+		if !settled {
+			now := l.cfg.clock.Now()
+			l.settle(k, sent, now, Signal{}, false)
+		}
+	}()
+	resp, err = next.Complete(ctx, req)
+	settled = true
+	l.observe(k, sent, resp, err)
+	return resp, err
+}
+
 // wait holds the call back until both its budgets admit it and its
 // provider key has a free in-flight slot, and then takes them, all at once
 // so that a call that queued for a slot still obeys what the budgets
-// learned meanwhile.
+// learned meanwhile. A call held until a known time sleeps until then; one
+// waiting for other calls (a free slot, an answer announcing an unknown
+// reset) wakes whenever a call ends.
 func (l *Limiter) wait(ctx context.Context, k *call) error {
 	clk := l.cfg.clock
+	var last time.Time
+	lastReason := ""
 	for {
 		l.mu.Lock()
 		now := clk.Now()
@@ -188,26 +206,30 @@ func (l *Limiter) wait(ctx context.Context, k *call) error {
 			return nil
 		}
 		l.mu.Unlock()
-		var d time.Duration
-		reason := "in_flight"
-		if !okM || !okS {
-			reason = "budget"
-			if until := later(untilM, untilS); !until.IsZero() {
-				d = until.Sub(now)
-				if dl, has := ctx.Deadline(); has && until.After(dl) {
-					return &provider.Error{Kind: provider.KindLimited, RetryAfter: d, Message: "rate-limit wait would pass the deadline"}
-				}
-			}
+		until, reason := later(untilM, untilS), "budget"
+		if okM && okS {
+			reason = "in_flight"
 		}
-		event(ctx, EventRateLimitWait, d, AttrReason.String(reason))
+		var d time.Duration
+		if !until.IsZero() {
+			d = until.Sub(now)
+			if dl, has := ctx.Deadline(); has && until.After(dl) {
+				return &provider.Error{Kind: provider.KindLimited, RetryAfter: d, Message: "rate-limit wait would pass the deadline"}
+			}
+			changed = nil
+		}
+		if reason != lastReason || !until.Equal(last) {
+			event(ctx, EventRateLimitWait, d, AttrReason.String(reason))
+			last, lastReason = until, reason
+		}
 		if err := waitFor(ctx, clk, d, changed); err != nil {
 			return limitedBy(err, "rate-limit wait")
 		}
 	}
 }
 
-// waitFor waits until d has passed (when d > 0), changed is closed or ctx
-// is done.
+// waitFor waits until d has passed (when d > 0), changed is closed (when
+// not nil) or ctx is done.
 func waitFor(ctx context.Context, clk Clock, d time.Duration, changed <-chan struct{}) error {
 	var fired <-chan time.Time
 	if d > 0 {
