@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -184,5 +187,30 @@ func TestNewRejectsUnusableTokens(t *testing.T) {
 				t.Errorf("error carries the token: %v", err)
 			}
 		})
+	}
+}
+
+func TestTokenNeverInTraces(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	h := start(t, &script{events: []orchestrator.Event{started(1)}},
+		WithBearerTokens(tokenA),
+		WithStatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp))))
+	for _, auth := range []string{"Bearer " + tokenA, "Bearer " + tokenB} {
+		_, _ = h.consult(withAuth(context.Background(), auth), &councilv1.ConsultRequest{Query: "q"})
+	}
+	if err := h.shutdown(); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	ended := spans.Ended()
+	if len(ended) < 2 {
+		t.Fatalf("%d spans recorded, want one per call", len(ended))
+	}
+	for _, s := range ended {
+		text := fmt.Sprint(s.Name(), s.Attributes(), s.Events(), s.Status())
+		if strings.Contains(text, "SECRET") {
+			t.Errorf("span %s carries a token: %s", s.Name(), text)
+		}
 	}
 }
