@@ -117,9 +117,10 @@ func WithClock(clk Clock) SharedOption {
 	})
 }
 
-// WithKey sets how calls are grouped: a [Limiter] keeps one budget and one
-// cooldown per key, [Retry] one retry budget per key. Default:
-// [ByProviderModel]. A nil function is ignored.
+// WithKey sets how calls are grouped by model: a [Limiter] keeps the
+// per-model budget (OpenAI's and Anthropic's limits, Retry-After) and the
+// cooldown per key, [Retry] the retry budget. Default: [ByProviderModel].
+// A nil function is ignored.
 func WithKey(f KeyFunc) SharedOption {
 	return sharedOption(func(_ *Clock, k *KeyFunc) {
 		if f != nil {
@@ -128,8 +129,9 @@ func WithKey(f KeyFunc) SharedOption {
 	})
 }
 
-// WithProviderKey sets how calls are grouped for the in-flight cap.
-// Default: [ByProvider]. A nil function is ignored.
+// WithProviderKey sets how calls are grouped by provider credential: a
+// [Limiter] keeps the shared budget (OpenRouter's limits per key) and the
+// in-flight cap per key. Default: [ByProvider]. A nil function is ignored.
 func WithProviderKey(f KeyFunc) Option {
 	return limiterOption(func(c *config) {
 		if f != nil {

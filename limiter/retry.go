@@ -90,14 +90,14 @@ func Retry(opts ...RetryOption) provider.Interceptor {
 // delay decides the wait before retrying a call whose attempt (1-based)
 // failed with pe, or why there is no retry.
 func (c *retryConfig) delay(ctx context.Context, th *throttle, key string, attempt int, pe *provider.Error) (time.Duration, string) {
-	if !th.failed(key, pe.Kind == provider.KindRateLimited && (pe.RetryAfter > 0 || announcedWait(pe.Header, c.clock.Now()) > 0)) {
+	now := c.clock.Now()
+	ra := max(pe.RetryAfter, announcedWait(pe.Header, now))
+	if !th.failed(key, pe.Kind == provider.KindRateLimited && ra > 0) {
 		return 0, "retry_budget"
 	}
 	if attempt > c.maxRetries {
 		return 0, "max_retries"
 	}
-	now := c.clock.Now()
-	ra := max(pe.RetryAfter, announcedWait(pe.Header, now))
 	if ra > c.maxRetryAfter {
 		return ra, "retry_after"
 	}
