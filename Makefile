@@ -59,6 +59,10 @@ demo: build ## Start councild with simulated models, ask it one question, stop i
 	$(BIN)/councilctl --addr "$$addr" health --wait 30s >/dev/null; \
 	$(BIN)/councilctl --addr "$$addr" consult "$(DEMO_QUESTION)"
 
+.PHONY: bench-limits
+bench-limits: ## Measure rate-limit handling against rate-limited fake upstreams (about 15 s)
+	go run ./cmd/councilbench-limits
+
 .PHONY: jaeger
 jaeger: ## Run Jaeger all-in-one on loopback (UI :16686, OTLP gRPC :4317); the first run builds it (minutes)
 	$(JAEGER) --config file:tools/jaeger/config.yaml

@@ -32,6 +32,7 @@ const (
 	envMaxConsult        = "COUNCIL_MAX_CONSULT_DURATION"
 	envDrainTimeout      = "COUNCIL_DRAIN_TIMEOUT"
 	envSimScale          = "COUNCIL_SIM_SCALE"
+	envUpstreamInFlight  = "COUNCIL_UPSTREAM_MAX_IN_FLIGHT"
 	envLogLevel          = "COUNCIL_LOG_LEVEL"
 	envAdminAddr         = "COUNCIL_ADMIN_ADDR"
 	envCollectThreshold  = "COUNCIL_COLLECT_THRESHOLD"
@@ -56,6 +57,11 @@ const (
 // defaultAddr is where councild listens unless told otherwise.
 const defaultAddr = "127.0.0.1:50051"
 
+// defaultUpstreamInFlight is the default cap on model calls in flight: room
+// for a few hundred consultations at once (four calls each at most) before
+// calls queue.
+const defaultUpstreamInFlight = 1024
+
 // config is everything councild is configured with.
 type config struct {
 	addr     string
@@ -66,6 +72,8 @@ type config struct {
 	logLevel slog.Level
 
 	council      orchestrator.Config
+	// upstreamInFlight caps the model calls in flight to the provider.
+	upstreamInFlight int
 	maxConsult   time.Duration
 	drainTimeout time.Duration
 
@@ -187,6 +195,8 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 		"consultations running at once before more are refused with RESOURCE_EXHAUSTED ("+envMaxConsultations+")")
 	fs.IntVar(&c.security.maxPerCaller, "max-consultations-per-caller", integer(envMaxPerCaller, 0),
 		"consultations one caller may run at once; 0 means no per-caller limit ("+envMaxPerCaller+")")
+	fs.IntVar(&c.upstreamInFlight, "upstream-max-in-flight", integer(envUpstreamInFlight, defaultUpstreamInFlight),
+		"model calls in flight to the provider at once; more wait their turn ("+envUpstreamInFlight+")")
 	logLevel := fs.String("log-level", or(env(envLogLevel), "info"), "debug, info, warn or error ("+envLogLevel+")")
 	if err := fs.Parse(args); err != nil {
 		return config{}, nil, err
@@ -205,6 +215,9 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 		}
 	default:
 		errs = append(errs, fmt.Errorf("%s=%q: want sim or openrouter", envProvider, c.provider))
+	}
+	if c.upstreamInFlight <= 0 {
+		errs = append(errs, fmt.Errorf("-upstream-max-in-flight %d: want a positive number", c.upstreamInFlight))
 	}
 	if c.simScale <= 0 {
 		errs = append(errs, fmt.Errorf("-sim-scale %v: want a positive number", c.simScale))

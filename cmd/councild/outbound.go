@@ -1,20 +1,29 @@
 package main
 
 import (
+	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/telemetry"
 )
 
 // outbound builds the completer every model call goes through: the
 // provider's client wrapped by the outbound interceptor chain, listed
-// outermost first. Telemetry is outermost so that one "chat {model}" span
-// covers a call's every retry and wait. The per-stage call timeouts are
-// applied by the orchestrator inside this chain.
-func outbound(client provider.Completer, tel telemetry.Providers, captureContent bool) provider.Completer {
+// outermost first:
+//
+//   - telemetry: one "chat {model}" span covers a call's every retry and wait;
+//   - retry: exponential backoff with jitter, Retry-After, a retry budget;
+//   - limiter: adaptive rate limits from the provider's headers, the
+//     in-flight cap and per-model cooldowns; every attempt passes it.
+//
+// The per-stage call timeouts are applied by the orchestrator around this
+// chain, so waits and retries count against them.
+func outbound(client provider.Completer, tel telemetry.Providers, captureContent bool, maxInFlight int) provider.Completer {
 	return provider.Chain(client,
 		telemetry.GenAIInterceptor(
 			telemetry.WithTracerProvider(tel.TracerProvider),
 			telemetry.WithMeterProvider(tel.MeterProvider),
 			telemetry.WithContentCapture(captureContent)),
+		limiter.Retry(),
+		limiter.New(limiter.WithMaxInFlight(maxInFlight)).Interceptor(),
 	)
 }
