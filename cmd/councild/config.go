@@ -71,11 +71,11 @@ type config struct {
 	simScale float64
 	logLevel slog.Level
 
-	council      orchestrator.Config
+	council orchestrator.Config
 	// upstreamInFlight caps the model calls in flight to the provider.
 	upstreamInFlight int
-	maxConsult   time.Duration
-	drainTimeout time.Duration
+	maxConsult       time.Duration
+	drainTimeout     time.Duration
 
 	// adminAddr is where /metrics is served; empty turns it off.
 	adminAddr  string
