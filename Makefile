@@ -59,6 +59,23 @@ demo: build ## Start councild with simulated models, ask it one question, stop i
 	$(BIN)/councilctl --addr "$$addr" health --wait 30s >/dev/null; \
 	$(BIN)/councilctl --addr "$$addr" consult "$(DEMO_QUESTION)"
 
+FUZZTIME ?= 10s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target (go test -list '^Fuzz') for FUZZTIME each (default 10s)
+	@targets="$$(go test -list '^Fuzz' ./... | awk '/^Fuzz/ { names = names " " $$1; next } /^ok/ { n = split(names, f, " "); for (i = 1; i <= n; i++) print $$2, f[i]; names = "" }')"; \
+	if [[ -z "$$targets" ]]; then echo "no fuzz targets found" >&2; exit 1; fi; \
+	while read -r pkg name; do \
+		echo "fuzzing $$name ($$pkg) for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 0 "$$pkg"; \
+	done <<< "$$targets"
+
+SOAK_FLAGS ?=
+
+.PHONY: soak
+soak: ## Hold 1000 concurrent consultations for 60 s against the fake upstream with 5% faults (SOAK_FLAGS to change)
+	go run ./cmd/councilsoak $(SOAK_FLAGS)
+
 .PHONY: bench-limits
 bench-limits: ## Measure rate-limit handling against rate-limited fake upstreams (about 15 s)
 	go run ./cmd/councilbench-limits
