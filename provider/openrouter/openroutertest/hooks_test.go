@@ -3,7 +3,10 @@ package openroutertest_test
 import (
 	"context"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -94,4 +97,32 @@ func TestWithoutRecordingKeepsCountingOnly(t *testing.T) {
 	if s.Requests() != 3 || s.RequestsFor("m/0") != 2 || s.RequestsFor("m/1") != 1 {
 		t.Errorf("counters: %d requests, m/0 %d, m/1 %d", s.Requests(), s.RequestsFor("m/0"), s.RequestsFor("m/1"))
 	}
+}
+
+func TestHandlerServesTheSameFake(t *testing.T) {
+	var log answerLog
+	s := start(t, openroutertest.WithAnswerHook(log.hook), openroutertest.WithBehavior("m/elsewhere", openroutertest.Behavior{Content: "from the handler"}))
+	other := httptest.NewServer(s.Handler())
+	defer other.Close()
+	req, err := http.NewRequest(http.MethodPost, other.URL+"/api/v1/chat/completions", strings.NewReader(body("m/elsewhere", question, false)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.Key())
+	resp, err := other.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, %v", resp.StatusCode, err)
+	}
+	if c := decode(t, string(raw)); c.Choices[0].Message.Content != "from the handler" {
+		t.Errorf("content %q", c.Choices[0].Message.Content)
+	}
+	if s.Requests() != 1 || s.RequestsFor("m/elsewhere") != 1 {
+		t.Errorf("the fake counted %d requests", s.Requests())
+	}
+	eventually(t, "the answer hook", func() bool { r, _ := log.snapshot(); return len(r) == 1 })
 }

@@ -18,6 +18,7 @@ const DefaultKey = "sk-or-v1-openroutertest"
 // Server is a fake OpenRouter. Its methods are safe for concurrent use.
 type Server struct {
 	srv     *httptest.Server
+	handler http.Handler
 	key     string
 	closing chan struct{}
 	once    sync.Once
@@ -81,9 +82,17 @@ func NewServer(opts ...Option) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/chat/completions", s.chat)
 	mux.HandleFunc("GET /api/v1/models", s.listModels)
+	s.handler = mux
 	s.srv = httptest.NewServer(mux)
 	return s
 }
+
+// Handler returns the server's HTTP handler, to serve the same fake
+// elsewhere too: on an http.Server of one's own, for example, which unlike
+// httptest's keeps no per-connection bookkeeping under a shared lock and
+// so stays out of the way of a benchmark opening thousands of connections.
+// Close still ends the requests it is handling.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // URL returns the API's base URL, like "http://127.0.0.1:port/api/v1".
 func (s *Server) URL() string { return s.srv.URL + "/api/v1" }

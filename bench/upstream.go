@@ -1,0 +1,178 @@
+package bench
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/councilhq/council/provider"
+	"github.com/councilhq/council/provider/openrouter/openroutertest"
+)
+
+// Upstream is a fake OpenRouter serving a [Profile]'s models. It records
+// when the last byte of each answer to a tagged consultation (see
+// [Question]) was written, for [Upstream.Take], and counts the connections
+// clients open to it. It keeps no request bodies, so its memory stays
+// bounded however long it runs.
+//
+// It serves the fake on a plain http.Server: httptest's server tracks
+// every connection's state under one lock, which thousands of concurrent
+// connections turn into a queue that would be measured as the service's.
+type Upstream struct {
+	fake   *openroutertest.Server
+	http   *http.Server
+	url    string
+	record  atomic.Bool
+	conns   atomic.Int64
+	certPEM []byte
+
+	mu       sync.Mutex
+	lastByte map[answerKey][]time.Time // in the order the answers ended
+}
+
+// answerKey names the answers of one model in one consultation.
+type answerKey struct{ tag, model string }
+
+// StartUpstream starts a fake OpenRouter on a loopback port answering as p
+// says: over HTTPS, with HTTP/2, like OpenRouter, when secure is set (see
+// [Upstream.CertPEM]), else over plain HTTP/1.1. The caller must Close it.
+func StartUpstream(p Profile, secure bool) (*Upstream, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	scheme := "http"
+	var cert tls.Certificate
+	u := &Upstream{lastByte: make(map[answerKey][]time.Time)}
+	if secure {
+		if cert, u.certPEM, err = selfSigned(); err != nil {
+			lis.Close()
+			return nil, err
+		}
+		scheme = "https"
+	}
+	u.url = scheme + "://" + lis.Addr().String() + "/api/v1"
+	u.record.Store(true)
+	u.fake = openroutertest.NewServer(openroutertest.WithoutRecording(), openroutertest.WithAnswerHook(u.answered))
+	u.http = &http.Server{
+		Handler:           u.fake.Handler(),
+		ReadHeaderTimeout: time.Minute,
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				u.conns.Add(1)
+			}
+		},
+	}
+	if secure {
+		// ServeTLS offers HTTP/2 as well as HTTP/1.1.
+		u.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		go func() { _ = u.http.ServeTLS(lis, "", "") }()
+	} else {
+		go func() { _ = u.http.Serve(lis) }()
+	}
+	u.SetProfile(p)
+	return u, nil
+}
+
+// CertPEM returns the PEM certificate a client must trust to reach a
+// secure upstream, or nil for a plain one.
+func (u *Upstream) CertPEM() []byte { return u.certPEM }
+
+// SetProfile makes the models of p answer with its latencies from now on.
+func (u *Upstream) SetProfile(p Profile) {
+	for _, m := range append(append([]Model(nil), p.Council...), p.Chairman) {
+		u.fake.SetBehavior(m.ID, openroutertest.Behavior{Latency: m.Latency, TTFT: m.TTFT, Content: p.Content})
+	}
+}
+
+// SetRecording turns the recording of last-byte times on or off; a
+// throughput run that never calls Take turns it off.
+func (u *Upstream) SetRecording(on bool) { u.record.Store(on) }
+
+// URL returns the API root to give the server, like "http://127.0.0.1:port/api/v1".
+func (u *Upstream) URL() string { return u.url }
+
+// Key returns the API key the upstream accepts.
+func (u *Upstream) Key() string { return u.fake.Key() }
+
+// Requests returns the number of chat-completion requests received.
+func (u *Upstream) Requests() int { return u.fake.Requests() }
+
+// InFlight returns the number of chat-completion requests being answered.
+func (u *Upstream) InFlight() int { return u.fake.InFlight() }
+
+// Connections returns the number of connections clients have opened.
+func (u *Upstream) Connections() int64 { return u.conns.Load() }
+
+// Close ends the requests still running and stops the upstream.
+func (u *Upstream) Close() {
+	u.fake.Close()
+	_ = u.http.Close()
+}
+
+// answered is the answer hook: it notes when the answer's last byte left.
+func (u *Upstream) answered(req openroutertest.Request, lastByte time.Time) {
+	if !u.record.Load() {
+		return
+	}
+	tag := tagOf(req.Messages)
+	if tag == "" {
+		return
+	}
+	k := answerKey{tag, req.Model}
+	u.mu.Lock()
+	u.lastByte[k] = append(u.lastByte[k], lastByte)
+	u.mu.Unlock()
+}
+
+// Take returns, and forgets, the last-byte times of the answers of each
+// of models in the consultation tagged tag, in the order they ended. For
+// a council model the first is its Stage 1 answer and the second its
+// ranking, since it ranks only once every answer is in.
+func (u *Upstream) Take(tag string, models []string) map[string][]time.Time {
+	out := make(map[string][]time.Time, len(models))
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, m := range models {
+		k := answerKey{tag, m}
+		if ts, ok := u.lastByte[k]; ok {
+			out[m] = ts
+			delete(u.lastByte, k)
+		}
+	}
+	return out
+}
+
+// tagOpen and tagClose delimit a consultation's tag in its question; every
+// prompt of the consultation quotes the question, so the upstream finds
+// the tag in each of its calls.
+const (
+	tagOpen  = "[consultation "
+	tagClose = "]"
+)
+
+// Question returns the question of the consultation tagged tag.
+func Question(tag string) string {
+	return fmt.Sprintf("Why is the sky blue? %s%s%s", tagOpen, tag, tagClose)
+}
+
+// tagOf finds the consultation tag in a request's messages.
+func tagOf(msgs []provider.Message) string {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		c := msgs[i].Content
+		start := strings.Index(c, tagOpen)
+		if start < 0 {
+			continue
+		}
+		rest := c[start+len(tagOpen):]
+		if end := strings.Index(rest, tagClose); end > 0 {
+			return rest[:end]
+		}
+	}
+	return ""
+}
