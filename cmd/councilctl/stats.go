@@ -2,40 +2,28 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 )
 
 // stats runs the stats command: the server's latency percentiles.
 func stats(ctx context.Context, conn *grpc.ClientConn, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
-	fs.SetOutput(out)
-	asJSON := fs.Bool("json", false, "print the response as protobuf JSON")
-	if err := fs.Parse(args); err != nil {
+	asJSON, err := jsonFlag("stats", args, out)
+	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("stats takes no arguments, got %q", fs.Args())
 	}
 	resp, err := councilv1.NewCouncilClient(conn).GetStats(ctx, &councilv1.GetStatsRequest{})
 	if err != nil {
 		return callError(err)
 	}
-	if *asJSON {
-		b, err := protojson.Marshal(resp)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(out, "%s\n", b)
-		return err
+	if asJSON {
+		return printJSON(out, resp)
 	}
 	fmt.Fprintf(out, "%d consultations (%d failed); percentiles over the last %d samples of each series\n\n",
 		resp.GetConsultations(), resp.GetFailedConsultations(), resp.GetWindow())
