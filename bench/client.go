@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -64,8 +65,9 @@ type Trace struct {
 	FirstEvent, FirstText, Done time.Duration
 	// Arrivals lists the ModelAnswered and ModelRanked events.
 	Arrivals []Arrival
-	// Failures counts ModelFailed events; Degraded is ConsultCompleted's flag.
-	Failures int
+	// Failures lists the reasons of the ModelFailed events; Degraded is
+	// ConsultCompleted's flag.
+	Failures []string
 	Degraded bool
 	// Completed is true when the stream ended after ConsultCompleted.
 	Completed bool
@@ -115,7 +117,8 @@ func (c *Client) consult(ctx context.Context, client councilv1.CouncilClient, tr
 				tr.FirstText = now.Sub(tr.Start)
 			}
 		case *councilv1.ConsultResponse_ModelFailed:
-			tr.Failures++
+			reason := strings.TrimPrefix(ev.ModelFailed.GetReason().String(), "REASON_")
+			tr.Failures = append(tr.Failures, strings.ToLower(reason))
 		case *councilv1.ConsultResponse_ConsultCompleted:
 			tr.Degraded = ev.ConsultCompleted.GetDegraded()
 			tr.Completed = true

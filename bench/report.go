@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -59,7 +61,8 @@ func WriteReport(w io.Writer, r *Result) error {
 			notes = append(notes, fmt.Sprintf("%d of %d consultations at %d concurrent failed; first error: %s", l.Errors, l.Latency.N+l.Errors, l.Concurrency, l.FirstError))
 		}
 		if l.Failures > 0 || l.Degraded > 0 || l.Unmatched > 0 {
-			notes = append(notes, fmt.Sprintf("at %d concurrent: %d model failures, %d degraded consultations, %d events without an upstream time", l.Concurrency, l.Failures, l.Degraded, l.Unmatched))
+			notes = append(notes, fmt.Sprintf("at %d concurrent: %d model failures%s, %d degraded consultations, %d events without an upstream time",
+				l.Concurrency, l.Failures, reasons(l.FailureReasons), l.Degraded, l.Unmatched))
 		}
 	}
 	if t := r.Throughput; t != nil && t.Errors > 0 {
@@ -109,6 +112,19 @@ func ratio(d, base time.Duration) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%.1f%%", 100*float64(d)/float64(base))
+}
+
+// reasons formats failure counts by reason, like " (canceled 2, timeout 1)".
+func reasons(m map[string]int) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // perCall formats dials/calls.

@@ -121,9 +121,12 @@ type Level struct {
 	// Dials is how many connections the server opened to the upstream,
 	// Calls how many calls it made.
 	Dials, Calls int64
-	// Failures counts ModelFailed events and Degraded the degraded
-	// consultations; both are zero in a sound run.
+	// Failures counts ModelFailed events, by reason in FailureReasons,
+	// and Degraded the degraded consultations; both are zero in a sound
+	// run. Under overload, late reviews cancelled as no longer needed
+	// show up as "canceled" failures.
 	Failures, Degraded int
+	FailureReasons     map[string]int
 }
 
 // Throughput is what the zero-latency run measured.
@@ -315,7 +318,13 @@ func (r *runner) level(n, rounds int, traces []Trace) Level {
 				l.Unmatched++
 			}
 		}
-		l.Failures += tr.Failures
+		for _, reason := range tr.Failures {
+			if l.FailureReasons == nil {
+				l.FailureReasons = make(map[string]int)
+			}
+			l.FailureReasons[reason]++
+			l.Failures++
+		}
 		if tr.Degraded {
 			l.Degraded++
 		}

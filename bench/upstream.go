@@ -24,9 +24,9 @@ import (
 // every connection's state under one lock, which thousands of concurrent
 // connections turn into a queue that would be measured as the service's.
 type Upstream struct {
-	fake   *openroutertest.Server
-	http   *http.Server
-	url    string
+	fake    *openroutertest.Server
+	http    *http.Server
+	url     string
 	record  atomic.Bool
 	conns   atomic.Int64
 	certPEM []byte
