@@ -36,8 +36,12 @@ type CouncilClient interface {
 	// its progress as sequence-numbered events. The stream ends with status OK
 	// after ConsultCompleted, or with a non-OK status whose details include a
 	// google.rpc.ErrorInfo (domain "council.v1"): INVALID_ARGUMENT with a
-	// google.rpc.BadRequest naming the field, UNAVAILABLE with reason
-	// QUORUM_NOT_MET or NO_SYNTHESIS, CANCELLED, DEADLINE_EXCEEDED or INTERNAL.
+	// google.rpc.BadRequest naming the field; UNAUTHENTICATED when a bearer
+	// token is required and missing or wrong; RESOURCE_EXHAUSTED with reason
+	// TOO_MANY_CONSULTATIONS, a google.rpc.QuotaFailure and a google.rpc.RetryInfo
+	// when the server or the caller is at its limit of concurrent consultations;
+	// UNAVAILABLE with reason QUORUM_NOT_MET, NO_SYNTHESIS or SHUTTING_DOWN;
+	// CANCELLED, DEADLINE_EXCEEDED or INTERNAL.
 	Consult(ctx context.Context, in *ConsultRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ConsultResponse], error)
 	// ListTiers lists the tiers a request may choose.
 	ListTiers(ctx context.Context, in *ListTiersRequest, opts ...grpc.CallOption) (*ListTiersResponse, error)
@@ -105,8 +109,12 @@ type CouncilServer interface {
 	// its progress as sequence-numbered events. The stream ends with status OK
 	// after ConsultCompleted, or with a non-OK status whose details include a
 	// google.rpc.ErrorInfo (domain "council.v1"): INVALID_ARGUMENT with a
-	// google.rpc.BadRequest naming the field, UNAVAILABLE with reason
-	// QUORUM_NOT_MET or NO_SYNTHESIS, CANCELLED, DEADLINE_EXCEEDED or INTERNAL.
+	// google.rpc.BadRequest naming the field; UNAUTHENTICATED when a bearer
+	// token is required and missing or wrong; RESOURCE_EXHAUSTED with reason
+	// TOO_MANY_CONSULTATIONS, a google.rpc.QuotaFailure and a google.rpc.RetryInfo
+	// when the server or the caller is at its limit of concurrent consultations;
+	// UNAVAILABLE with reason QUORUM_NOT_MET, NO_SYNTHESIS or SHUTTING_DOWN;
+	// CANCELLED, DEADLINE_EXCEEDED or INTERNAL.
 	Consult(*ConsultRequest, grpc.ServerStreamingServer[ConsultResponse]) error
 	// ListTiers lists the tiers a request may choose.
 	ListTiers(context.Context, *ListTiersRequest) (*ListTiersResponse, error)
