@@ -70,8 +70,11 @@ const (
 	// DefaultMaxInFlight is the in-flight cap per provider key.
 	DefaultMaxInFlight = 16
 	// DefaultCooldownAfter is the number of consecutive failures that
-	// starts a cooldown.
-	DefaultCooldownAfter = 3
+	// starts a cooldown. A model that is down fails every call and gets
+	// there at once; at a 5% rate of random failures five in a row happen
+	// about once in three million calls, so busy healthy models do not
+	// trip it.
+	DefaultCooldownAfter = 5
 	// DefaultCooldown is the first cooldown; each failed probe doubles it.
 	DefaultCooldown = 30 * time.Second
 	// DefaultMaxCooldown caps the cooldown.
