@@ -80,6 +80,14 @@ soak: ## Hold 1000 concurrent consultations for 60 s against the fake upstream w
 bench-limits: ## Measure rate-limit handling against rate-limited fake upstreams (about 15 s)
 	go run ./cmd/councilbench-limits
 
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: build ## Latency, concurrency (10, 100, 1000), memory and throughput of councild against a fake upstream; the README table (about 3 min)
+	@mkdir -p $(TMP)
+	go test -run '^$$' -bench '^BenchmarkConsult$$' -benchmem -count 1 ./orchestrator | tee $(TMP)/bench-orchestrator.txt
+	ulimit -n "$$(ulimit -Hn)"; go run ./cmd/councilbench -councild $(BIN)/councild -orchestrator-bench $(TMP)/bench-orchestrator.txt $(BENCH_FLAGS)
+
 .PHONY: jaeger
 jaeger: ## Run Jaeger all-in-one on loopback (UI :16686, OTLP gRPC :4317); the first run builds it (minutes)
 	$(JAEGER) --config file:tools/jaeger/config.yaml

@@ -15,9 +15,10 @@ func TestReportShowsRatiosAndProblems(t *testing.T) {
 		Single:  bench.Level{Concurrency: 1, Rounds: 1, Latency: bench.Dist{N: 10, P50: ms(1710), P99: ms(1720)}},
 		Levels: []bench.Level{{
 			Concurrency: 100, Rounds: 2,
-			Latency:   bench.Dist{N: 198, P50: ms(1881), P99: ms(2150)},
-			EmitDelay: bench.Dist{N: 1584, P50: ms(1), P99: ms(12)},
-			Errors:    2, FirstError: "rpc error: code = Unavailable",
+			Latency:      bench.Dist{N: 198, P50: ms(1881), P99: ms(2150)},
+			EmitDelay:    bench.Dist{N: 1584, P50: ms(1), P99: ms(12)},
+			CallOverhead: bench.Dist{N: 1584, P50: ms(2), P99: ms(150)},
+			Errors:       2, FirstError: "rpc error: code = Unavailable",
 			Failures: 3, FailureReasons: map[string]int{"timeout": 1, "canceled": 2}, Dials: 50, Calls: 1800,
 		}},
 		Throughput:   &bench.Throughput{Workers: 4, Consultations: 500, Errors: 1},
@@ -30,7 +31,7 @@ func TestReportShowsRatiosAndProblems(t *testing.T) {
 	for _, want := range []string{
 		"| Overhead over the critical path | +10.0 ms (+0.6%) | +20.0 ms (+1.2%) |",
 		"| 100 | 200 | 1881 ms | 2150 ms | 110.0% | 125.0% |",
-		"| 1.00 ms | 12.0 ms | 0.03 | 2 |",
+		"| 1.00 ms | 12.0 ms | 150 ms | 0.03 | 2 |",
 		"| Orchestrator alone (BenchmarkConsult): time per consultation | 0.25 ms |",
 		"| 1234 (2 KiB) |",
 		"2 of 200 consultations at 100 concurrent failed; first error: rpc error: code = Unavailable",

@@ -114,6 +114,10 @@ type Level struct {
 	// event. Unmatched counts events without an upstream time.
 	EmitDelay Dist
 	Unmatched int
+	// CallOverhead is, for every answer and ranking, the call's latency
+	// as the server measured it minus the model's upstream latency: the
+	// time spent sending the request and reading the response.
+	CallOverhead Dist
 	// Errors counts consultations that did not complete; FirstError is
 	// the first of their errors.
 	Errors     int
@@ -303,8 +307,12 @@ func (r *runner) wave(ctx context.Context, prefix string, n int) []Trace {
 // ranking event with the upstream's last-byte time.
 func (r *runner) level(n, rounds int, traces []Trace) Level {
 	l := Level{Concurrency: n, Rounds: rounds}
-	var lat, first, text, emit []time.Duration
+	var lat, first, text, emit, overhead []time.Duration
 	models := append(r.cfg.Profile.CouncilIDs(), r.cfg.Profile.Chairman.ID)
+	upstreamLatency := make(map[string]time.Duration, len(r.cfg.Profile.Council))
+	for _, m := range r.cfg.Profile.Council {
+		upstreamLatency[m.ID] = m.Latency
+	}
 	for _, tr := range traces {
 		lastByte := r.cfg.Upstream.Take(tr.Tag, models)
 		for _, a := range tr.Arrivals {
@@ -316,6 +324,9 @@ func (r *runner) level(n, rounds int, traces []Trace) Level {
 				emit = append(emit, a.At.Sub(ts[i]))
 			} else {
 				l.Unmatched++
+			}
+			if ul, ok := upstreamLatency[a.Model]; ok {
+				overhead = append(overhead, a.Latency-ul)
 			}
 		}
 		for _, reason := range tr.Failures {
@@ -341,7 +352,8 @@ func (r *runner) level(n, rounds int, traces []Trace) Level {
 			text = append(text, tr.FirstText)
 		}
 	}
-	l.Latency, l.FirstEvent, l.FirstText, l.EmitDelay = Summarize(lat), Summarize(first), Summarize(text), Summarize(emit)
+	l.Latency, l.FirstEvent, l.FirstText = Summarize(lat), Summarize(first), Summarize(text)
+	l.EmitDelay, l.CallOverhead = Summarize(emit), Summarize(overhead)
 	return l
 }
 

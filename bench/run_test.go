@@ -64,7 +64,7 @@ func TestRunAgainstTheRealService(t *testing.T) {
 			t.Errorf("level %d: latency p50 %v, first words %v, first event %v; critical path %v, first words %v",
 				i, l.Latency.P50, l.FirstText.P50, l.FirstEvent.P50, path.Total(), path.ToFirstText())
 		}
-		if l.Unmatched != 0 || l.EmitDelay.N+l.Failures != 8*l.Latency.N || l.EmitDelay.P50 <= 0 {
+		if l.Unmatched != 0 || l.EmitDelay.N+l.Failures != 8*l.Latency.N || l.EmitDelay.P50 <= 0 || l.CallOverhead.N != l.EmitDelay.N || l.CallOverhead.P50 < 0 {
 			t.Errorf("level %d: %d events matched, %d unmatched, %d failures, emit delay p50 %v", i, l.EmitDelay.N, l.Unmatched, l.Failures, l.EmitDelay.P50)
 		}
 		if l.Calls < int64(9*l.Latency.N) || l.Dials < 0 {
