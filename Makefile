@@ -83,7 +83,7 @@ bench-limits: ## Measure rate-limit handling against rate-limited fake upstreams
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: build ## Latency, concurrency (10, 100, 1000), memory and throughput of councild against a fake upstream; the README table (about 3 min)
+bench: build ## Latency, concurrency (10, 50, 100, 1000), memory and throughput of councild against a fake upstream; the README table (about 3 min)
 	@mkdir -p $(TMP)
 	go test -run '^$$' -bench '^BenchmarkConsult$$' -benchmem -count 1 ./orchestrator | tee $(TMP)/bench-orchestrator.txt
 	ulimit -n "$$(ulimit -Hn)"; go run ./cmd/councilbench -councild $(BIN)/councild -orchestrator-bench $(TMP)/bench-orchestrator.txt $(BENCH_FLAGS)

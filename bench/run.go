@@ -23,7 +23,7 @@ const (
 )
 
 // DefaultLevels are the concurrency levels measured by default.
-func DefaultLevels() []int { return []int{10, 100, 1000} }
+func DefaultLevels() []int { return []int{10, 50, 100, 1000} }
 
 // Probe reads the resident memory and CPU time of the server under test.
 type Probe interface {

@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string, out, progress io.Writer) error {
 	councild := fs.String("councild", "bin/councild", "councild binary to benchmark")
 	logPath := fs.String("log", ".tmp/bench-councild.log", "file that receives councild's log")
 	single := fs.Int("single", bench.DefaultSingle, "consultations run one at a time for the baseline")
-	levels := fs.String("levels", "10,100,1000", "comma-separated concurrency levels")
+	levels := fs.String("levels", "10,50,100,1000", "comma-separated concurrency levels")
 	samples := fs.Int("samples", bench.DefaultSamples, "consultations each level aims for (at least 2 waves)")
 	conns := fs.Int("conns", bench.DefaultConns, "gRPC connections the clients share")
 	workers := fs.Int("throughput-workers", bench.DefaultThroughputWorkers, "concurrent clients of the zero-latency run")
@@ -89,7 +90,11 @@ func run(ctx context.Context, args []string, out, progress io.Writer) error {
 		return err
 	}
 	defer upstream.Close()
-	env := []string{"OPENROUTER_API_KEY=" + upstream.Key()}
+	// Admission control must not refuse the highest level.
+	env := []string{
+		"OPENROUTER_API_KEY=" + upstream.Key(),
+		"COUNCIL_MAX_CONSULTATIONS=" + strconv.Itoa(2*max(slices.Max(lv), *workers, *conns)),
+	}
 	if pem := upstream.CertPEM(); pem != nil {
 		// councild's HTTP client trusts the system roots, which Go reads
 		// from SSL_CERT_FILE when it is set.
