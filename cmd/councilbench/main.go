@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, out, progress io.Writer) error {
 	secure := fs.Bool("tls", true, "serve the fake upstream over HTTPS with HTTP/2, as OpenRouter does (false: plain HTTP/1.1)")
 	orchBench := fs.String("orchestrator-bench", "", "go test -bench -benchmem output holding BenchmarkConsult")
 	var serverEnv envList
-	fs.Var(&serverEnv, "server-env", "KEY=VALUE added to councild's environment (repeatable)")
+	fs.Var(&serverEnv, "server-env", "KEY=VALUE added to councild's environment, after the benchmark's own (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -90,10 +90,14 @@ func run(ctx context.Context, args []string, out, progress io.Writer) error {
 		return err
 	}
 	defer upstream.Close()
-	// Admission control must not refuse the highest level.
+	// Neither admission control nor the cap on upstream calls in flight
+	// may hold back the highest level: a consultation has at most five
+	// calls in flight (four reviews and the chairman).
+	most := max(slices.Max(lv), *workers, *conns)
 	env := []string{
 		"OPENROUTER_API_KEY=" + upstream.Key(),
-		"COUNCIL_MAX_CONSULTATIONS=" + strconv.Itoa(2*max(slices.Max(lv), *workers, *conns)),
+		"COUNCIL_MAX_CONSULTATIONS=" + strconv.Itoa(2*most),
+		"COUNCIL_UPSTREAM_MAX_IN_FLIGHT=" + strconv.Itoa(10*most),
 	}
 	if pem := upstream.CertPEM(); pem != nil {
 		// councild's HTTP client trusts the system roots, which Go reads
