@@ -33,6 +33,7 @@ const (
 	envDrainTimeout      = "COUNCIL_DRAIN_TIMEOUT"
 	envSimScale          = "COUNCIL_SIM_SCALE"
 	envUpstreamInFlight  = "COUNCIL_UPSTREAM_MAX_IN_FLIGHT"
+	envHedge             = "COUNCIL_HEDGE"
 	envLogLevel          = "COUNCIL_LOG_LEVEL"
 	envAdminAddr         = "COUNCIL_ADMIN_ADDR"
 	envCollectThreshold  = "COUNCIL_COLLECT_THRESHOLD"
@@ -74,8 +75,10 @@ type config struct {
 	council orchestrator.Config
 	// upstreamInFlight caps the model calls in flight to the provider.
 	upstreamInFlight int
-	maxConsult       time.Duration
-	drainTimeout     time.Duration
+	// hedge maps a model to the backup a slow call to it is hedged with.
+	hedge        map[string]string
+	maxConsult   time.Duration
+	drainTimeout time.Duration
 
 	// adminAddr is where /metrics is served; empty turns it off.
 	adminAddr  string
@@ -197,6 +200,8 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 		"consultations one caller may run at once; 0 means no per-caller limit ("+envMaxPerCaller+")")
 	fs.IntVar(&c.upstreamInFlight, "upstream-max-in-flight", integer(envUpstreamInFlight, defaultUpstreamInFlight),
 		"model calls in flight to the provider at once; more wait their turn ("+envUpstreamInFlight+")")
+	hedge := fs.String("hedge", env(envHedge),
+		"comma-separated model=backup pairs: a call slower than the model's observed p90 is also sent to the backup, and the first answer wins ("+envHedge+"; default none)")
 	logLevel := fs.String("log-level", or(env(envLogLevel), "info"), "debug, info, warn or error ("+envLogLevel+")")
 	if err := fs.Parse(args); err != nil {
 		return config{}, nil, err
@@ -215,6 +220,11 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 		}
 	default:
 		errs = append(errs, fmt.Errorf("%s=%q: want sim or openrouter", envProvider, c.provider))
+	}
+	if m, err := parseHedge(*hedge); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", envHedge, err))
+	} else {
+		c.hedge = m
 	}
 	if c.upstreamInFlight <= 0 {
 		errs = append(errs, fmt.Errorf("-upstream-max-in-flight %d: want a positive number", c.upstreamInFlight))
@@ -280,4 +290,21 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// parseHedge reads "model=backup,model=backup" pairs.
+func parseHedge(s string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		model, backup, ok := strings.Cut(pair, "=")
+		model, backup = strings.TrimSpace(model), strings.TrimSpace(backup)
+		if !ok || model == "" || backup == "" || model == backup {
+			return nil, fmt.Errorf("%q: want model=backup with two different models", pair)
+		}
+		m[model] = backup
+	}
+	return m, nil
 }

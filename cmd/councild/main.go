@@ -104,7 +104,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 		return nil, err
 	}
 	monitor.LogTier(defaultTier(cfg.council))
-	council, err := orchestrator.New(outbound(client, tel, cfg.telemetry.CaptureContent, cfg.upstreamInFlight), cfg.council,
+	council, err := orchestrator.New(outbound(client, tel, cfg.telemetry.CaptureContent, cfg.upstreamInFlight, cfg.hedge), cfg.council,
 		orchestrator.WithLogger(log),
 		orchestrator.WithTracerProvider(tel.TracerProvider),
 		orchestrator.WithObserver(monitor))

@@ -11,9 +11,9 @@ import (
 // wrap it if needed (for example with otelhttp), and share the resulting
 // [*http.Client] between all clients.
 //
-// Compared with [http.DefaultTransport] it keeps up to 64 idle connections
-// per host (the default of 2 would make every fan-out beyond the second
-// call dial and handshake again) and 256 in total, closes idle ones after
+// Compared with [http.DefaultTransport] it keeps up to 1024 idle connections
+// per host and in total (the default of 2 per host would make every fan-out
+// beyond the second call dial and handshake again over HTTP/1.1), closes idle ones after
 // 90s, and sends HTTP/2 health-check pings on a connection that has been
 // silent for 30s, closing it when a ping is not answered within 15s, so a
 // dead connection cannot stall a stream until its deadline. Dialing and the
@@ -28,8 +28,8 @@ func NewTransport() *http.Transport {
 	return &http.Transport{
 		DialContext:           d.DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   1024,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
