@@ -53,6 +53,10 @@ func TestUpstreamRecordsLastBytesPerConsultation(t *testing.T) {
 			first := call("t-1", "m/a")
 			second := call("t-1", "m/a")
 			call("t-2", "m/chair")
+			// A call returns at [DONE]; its handler may still be finishing.
+			for u.InFlight() > 0 && ctx.Err() == nil {
+				time.Sleep(time.Millisecond)
+			}
 			got := u.Take("t-1", []string{"m/a", "m/chair"})
 			if len(got) != 1 || len(got["m/a"]) != 2 {
 				t.Fatalf("Take = %v, want two times for m/a", got)

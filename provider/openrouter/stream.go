@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"sync"
 
 	"github.com/councilhq/council/provider"
 )
@@ -56,8 +57,22 @@ type decoder struct {
 	res      result
 }
 
+// readers recycles the decoders' read buffers between calls.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferBytes) }}
+
+// newDecoder returns a decoder reading r. Call release when done with it,
+// and keep nothing that aliases its buffers.
 func newDecoder(r io.Reader, onDelta func(string), readErr func(error) *provider.Error) *decoder {
-	return &decoder{r: bufio.NewReaderSize(r, readBufferBytes), onDelta: onDelta, readErr: readErr}
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return &decoder{r: br, onDelta: onDelta, readErr: readErr}
+}
+
+// release returns the decoder's read buffer to the pool.
+func (d *decoder) release() {
+	d.r.Reset(nil)
+	readers.Put(d.r)
+	d.r = nil
 }
 
 // decodeBody decodes a 2xx body: an event stream, or a plain JSON completion
@@ -66,6 +81,7 @@ func newDecoder(r io.Reader, onDelta func(string), readErr func(error) *provider
 // read as JSON; anything else as an event stream.
 func decodeBody(body io.Reader, contentType string, onDelta func(string), readErr func(error) *provider.Error) (*result, *provider.Error) {
 	d := newDecoder(body, onDelta, readErr)
+	defer d.release()
 	mt, _, _ := mime.ParseMediaType(contentType)
 	if mt == "application/json" || strings.HasSuffix(mt, "+json") || d.startsWithBrace() {
 		return d.json()
@@ -75,7 +91,9 @@ func decodeBody(body io.Reader, contentType string, onDelta func(string), readEr
 
 // decodeStream decodes a server-sent event stream of chat-completion chunks.
 func decodeStream(r io.Reader, onDelta func(string), readErr func(error) *provider.Error) (*result, *provider.Error) {
-	return newDecoder(r, onDelta, readErr).stream()
+	d := newDecoder(r, onDelta, readErr)
+	defer d.release()
+	return d.stream()
 }
 
 // startsWithBrace reports whether the first non-blank byte is '{', looking
