@@ -13,8 +13,8 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/councilhq/council/orchestrator"
+	"github.com/councilhq/council/outbound"
 	"github.com/councilhq/council/server"
-	"github.com/councilhq/council/telemetry"
 )
 
 // envOf returns a getenv reading from m.
@@ -197,7 +197,7 @@ func consultOnce(rt *rapid.T, c config) orchestrator.ConsultStarted {
 	if err := checkModels(ctx, client, &c.council, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		rt.Fatalf("checkModels: %v", err)
 	}
-	council, err := orchestrator.New(outbound(client, telemetry.Providers{}, false, 16, nil), c.council, orchestrator.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	council, err := orchestrator.New(outbound.New(client, outbound.Config{MaxInFlight: 16}), c.council, orchestrator.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		rt.Fatalf("orchestrator.New: %v", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 
 	"github.com/councilhq/council/orchestrator"
+	"github.com/councilhq/council/outbound"
 	"github.com/councilhq/council/server"
 	"github.com/councilhq/council/telemetry"
 )
@@ -104,7 +105,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 		return nil, err
 	}
 	monitor.LogTier(defaultTier(cfg.council))
-	council, err := orchestrator.New(outbound(client, tel, cfg.telemetry.CaptureContent, cfg.upstreamInFlight, cfg.hedge), cfg.council,
+	council, err := orchestrator.New(outbound.New(client, outbound.Config{Telemetry: tel, CaptureContent: cfg.telemetry.CaptureContent, MaxInFlight: cfg.upstreamInFlight, Hedge: cfg.hedge}), cfg.council,
 		orchestrator.WithLogger(log),
 		orchestrator.WithTracerProvider(tel.TracerProvider),
 		orchestrator.WithObserver(monitor))

@@ -18,6 +18,7 @@ import (
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/orchestrator"
+	"github.com/councilhq/council/outbound"
 	"github.com/councilhq/council/provider/openrouter"
 	"github.com/councilhq/council/provider/openrouter/openroutertest"
 	"github.com/councilhq/council/server"
@@ -116,7 +117,10 @@ func startStack(cfg config) (*stack, error) {
 		return nil, err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	council, err := orchestrator.New(client, orchestrator.Config{
+	// The production outbound chain: retries, rate limits and cooldowns
+	// behind the call spans, with no practical cap on calls in flight.
+	completer := outbound.New(client, outbound.Config{MaxInFlight: 16 * cfg.concurrency})
+	council, err := orchestrator.New(completer, orchestrator.Config{
 		CollectTimeout:    cfg.callTimeout,
 		ReviewTimeout:     cfg.callTimeout,
 		SynthesizeTimeout: cfg.callTimeout,

@@ -1,0 +1,57 @@
+// Package outbound assembles the interceptor chain every model call goes
+// through, so the server binary, the soak test and the benchmarks all call
+// models the same way.
+package outbound
+
+import (
+	"github.com/councilhq/council/limiter"
+	"github.com/councilhq/council/provider"
+	"github.com/councilhq/council/telemetry"
+)
+
+// Config holds the chain's settings.
+type Config struct {
+	// Telemetry holds the tracer and meter providers; the zero value
+	// records nothing.
+	Telemetry telemetry.Providers
+	// CaptureContent records prompts and answers on call spans. Default off.
+	CaptureContent bool
+	// MaxInFlight caps the calls in flight per provider key. Zero means
+	// [limiter.DefaultMaxInFlight].
+	MaxInFlight int
+	// Hedge maps a model to the backup that a slow call to it is hedged
+	// with. Empty means no hedging.
+	Hedge map[string]string
+}
+
+// New wraps client in the outbound chain, outermost first:
+//
+//   - hedging, when Hedge names backups: a call slower than its model's
+//     observed p90 is also sent to the backup, each with its own span,
+//     retries and limiter slot, and the first answer wins;
+//   - telemetry: one "chat {model}" span covers a call's every retry and wait;
+//   - retry: exponential backoff with jitter, Retry-After, a retry budget;
+//   - limiter: adaptive rate limits from the provider's headers, the
+//     in-flight cap and per-model cooldowns; every attempt passes it.
+//
+// The per-stage call timeouts are applied by the orchestrator around this
+// chain, so waits and retries count against them.
+func New(client provider.Completer, cfg Config) provider.Completer {
+	var hedger provider.Interceptor
+	if len(cfg.Hedge) > 0 {
+		hedger = provider.NewHedger(provider.HedgeConfig{Backups: cfg.Hedge}).Interceptor()
+	}
+	var limits []limiter.Option
+	if cfg.MaxInFlight > 0 {
+		limits = append(limits, limiter.WithMaxInFlight(cfg.MaxInFlight))
+	}
+	return provider.Chain(client,
+		hedger,
+		telemetry.GenAIInterceptor(
+			telemetry.WithTracerProvider(cfg.Telemetry.TracerProvider),
+			telemetry.WithMeterProvider(cfg.Telemetry.MeterProvider),
+			telemetry.WithContentCapture(cfg.CaptureContent)),
+		limiter.Retry(),
+		limiter.New(limits...).Interceptor(),
+	)
+}
