@@ -5,8 +5,9 @@
 //   - [Retry] retries retryable failures with exponential backoff and
 //     jitter (1 s, 2 s, 4 s, 8 s …, each plus up to half of it), honours a
 //     longer Retry-After, never starts a wait that would pass the call's
-//     deadline, and keeps a retry budget per key, as gRPC's retry throttling
-//     does, so that a failure storm cannot multiply traffic.
+//     deadline, and keeps a retry budget per key (retries at most half the
+//     calls of the last 10 s, or 10), so that a failure storm cannot take
+//     traffic past 1.5 times the calls while a burst earns its own retries.
 //   - [Limiter.Interceptor] times every attempt by the provider's own
 //     rate-limit signals ([ParseHeaders] reads the OpenRouter, OpenAI and
 //     Anthropic dialects and Retry-After; [ParseRetryInfo] reads Gemini's

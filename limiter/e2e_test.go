@@ -225,7 +225,7 @@ func TestFailureStorm(t *testing.T) {
 				ics = append(ics, limiter.New(limiter.WithClock(clk)).Interceptor())
 			}
 			c := provider.Chain(client, ics...)
-			const calls = 40
+			const calls = 400 // 100 per model: past the budget's floor of 10 retries
 			var mu sync.Mutex
 			kinds := map[provider.Kind]int{}
 			for i := range calls {

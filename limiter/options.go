@@ -46,8 +46,9 @@ type retryConfig struct {
 	maxRetries    int
 	base, max     time.Duration
 	maxRetryAfter time.Duration
-	budgetTokens  float64
 	budgetRatio   float64
+	budgetFloor   int
+	budgetWindow  time.Duration
 	jitter        func() float64
 }
 
@@ -59,8 +60,9 @@ func defaultRetryConfig() retryConfig {
 		base:          DefaultBaseDelay,
 		max:           DefaultMaxDelay,
 		maxRetryAfter: DefaultMaxRetryAfter,
-		budgetTokens:  DefaultRetryBudgetTokens,
 		budgetRatio:   DefaultRetryBudgetRatio,
+		budgetFloor:   DefaultRetryBudgetFloor,
+		budgetWindow:  DefaultRetryBudgetWindow,
 		jitter:        rand.Float64,
 	}
 }
@@ -89,12 +91,14 @@ const (
 	// DefaultMaxRetryAfter is the longest Retry-After that is waited for;
 	// a provider asking for more is not retried.
 	DefaultMaxRetryAfter = time.Minute
-	// DefaultRetryBudgetTokens and DefaultRetryBudgetRatio are the retry
-	// budget of gRPC's retry throttling (gRFC A6): each key holds up to 10
-	// tokens, a retryable failure takes one, a success gives back 0.1, and
-	// retries stop while half or fewer are left.
-	DefaultRetryBudgetTokens = 10
-	DefaultRetryBudgetRatio  = 0.1
+	// DefaultRetryBudgetRatio, DefaultRetryBudgetFloor and
+	// DefaultRetryBudgetWindow are the retry budget: over the last 10 s, a
+	// key's retries may number half its calls or 10, whichever is more, so
+	// a failure storm cannot take upstream traffic past 1.5 times the calls
+	// made (once it passes 20 calls) while a quiet key keeps every retry.
+	DefaultRetryBudgetRatio  = 0.5
+	DefaultRetryBudgetFloor  = 10
+	DefaultRetryBudgetWindow = 10 * time.Second
 )
 
 type sharedOption func(c *Clock, k *KeyFunc)
@@ -207,17 +211,20 @@ func WithMaxRetryAfter(d time.Duration) RetryOption {
 	})
 }
 
-// WithRetryBudget sets the retry budget per key, as in gRPC's retry
-// throttling: a key holds up to tokens tokens, each retryable failure takes
-// one, each success gives back ratio, and no retry is made while half the
-// tokens or fewer are left. A tokens of zero or less disables the budget.
-// Defaults [DefaultRetryBudgetTokens] and [DefaultRetryBudgetRatio]; a
-// ratio of zero or less keeps its default.
-func WithRetryBudget(tokens, ratio float64) RetryOption {
+// WithRetryBudget sets the retry budget per key: over a sliding window,
+// retries may number at most ratio times the calls made, or floor,
+// whichever is more. A ratio of zero or less disables the budget; a
+// negative floor or a window of zero or less keeps its default. Defaults
+// [DefaultRetryBudgetRatio], [DefaultRetryBudgetFloor] and
+// [DefaultRetryBudgetWindow].
+func WithRetryBudget(ratio float64, floor int, window time.Duration) RetryOption {
 	return retryOption(func(c *retryConfig) {
-		c.budgetTokens = tokens
-		if ratio > 0 {
-			c.budgetRatio = ratio
+		c.budgetRatio = ratio
+		if floor >= 0 {
+			c.budgetFloor = floor
+		}
+		if window > 0 {
+			c.budgetWindow = window
 		}
 	})
 }

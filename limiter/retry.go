@@ -44,17 +44,17 @@ func Retry(opts ...RetryOption) provider.Interceptor {
 			o.applyRetry(&cfg)
 		}
 	}
-	th := newThrottle(cfg.budgetTokens, cfg.budgetRatio)
+	th := newThrottle(cfg.budgetRatio, cfg.budgetFloor, cfg.budgetWindow, cfg.clock)
 	return func(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
 		acc := new(atomic.Int64)
 		ctx = context.WithValue(ctx, waitedKey{}, acc)
 		key := cfg.key(req)
 		var slept time.Duration
 		var upstream error
+		th.started(key)
 		for attempt := 1; ; attempt++ {
 			resp, err := next.Complete(ctx, req)
 			if err == nil {
-				th.succeeded(key)
 				resp.Attempts = attempt
 				resp.Waited += time.Duration(acc.Load()) + slept
 				return resp, nil

@@ -63,9 +63,12 @@ func TestRetry(t *testing.T) {
 		},
 		{
 			name: "gives up after five retries", script: []result{rate}, attempts: 6, wantErr: provider.KindRateLimited,
-			opts: []limiter.RetryOption{limiter.WithRetryBudget(0, 0)},
+			opts: []limiter.RetryOption{limiter.WithRetryBudget(0, 0, 0)},
 		},
-		{name: "the retry budget ends a storm first", script: []result{rate}, attempts: 5, wantErr: provider.KindRateLimited},
+		{
+			name: "the retry budget ends a storm first", script: []result{rate}, attempts: 3, wantErr: provider.KindRateLimited,
+			opts: []limiter.RetryOption{limiter.WithRetryBudget(0.5, 2, time.Minute)},
+		},
 		{name: "larger retry-after wins", script: []result{withRetryAfter(rate, 5*time.Second), ok(nil)}, attempts: 2, gaps: [][2]time.Duration{{5 * time.Second, 5 * time.Second}}},
 		{name: "retry-after header", script: []result{withHeader(rate, hdr("Retry-After", "3")), ok(nil)}, attempts: 2, gaps: [][2]time.Duration{{3 * time.Second, 3 * time.Second}}},
 		{
@@ -203,7 +206,7 @@ func TestPropertyExponentialBackoff(t *testing.T) {
 		script = append(script, ok(nil))
 		clk := limitertest.NewClock(epoch)
 		up := &upstream{clk: clk, script: script}
-		c := provider.Chain(up, limiter.Retry(limiter.WithClock(clk), limiter.WithRetryBudget(0, 0),
+		c := provider.Chain(up, limiter.Retry(limiter.WithClock(clk), limiter.WithRetryBudget(0, 0, 0),
 			limiter.WithJitterSource(rand.NewPCG(rapid.Uint64().Draw(t, "seed"), 0))))
 		var resp *provider.Response
 		var err error

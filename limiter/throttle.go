@@ -1,58 +1,85 @@
 package limiter
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
-// throttle is the retry budget of gRPC's retry throttling (gRFC A6), kept
-// per key: a key starts with max tokens, a retryable failure takes one, a
-// success gives back ratio, and retries are allowed only while more than
-// half the tokens are left. Under a storm where every attempt fails, a key
-// makes at most about max/2 retries in all, so the traffic of n calls stays
-// near n. Keys at full budget are not stored.
+// throttle is the retry budget, kept per key: over a sliding window,
+// retries may number at most ratio times the calls made (first attempts),
+// or floor, whichever is more, so a quiet key can still retry. Under a
+// storm where every attempt fails, n calls make at most max(floor, ratio·n)
+// retries per window, so upstream traffic stays within (1+ratio)·n once n
+// passes floor/ratio, whatever the concurrency; a burst of calls earns its
+// own budget before its failures come back. The window is two fixed halves:
+// counts are the current half's plus the previous one's.
 type throttle struct {
-	max, ratio float64
-	mu         sync.Mutex
-	tokens     map[string]float64
+	ratio  float64
+	floor  float64
+	window time.Duration
+	clock  Clock
+	mu     sync.Mutex
+	keys   map[string]*retryCounts
 }
 
-func newThrottle(max, ratio float64) *throttle {
-	return &throttle{max: max, ratio: ratio, tokens: make(map[string]float64)}
+// retryCounts counts one key's calls and retries in the current and previous
+// half-window.
+type retryCounts struct {
+	start          time.Time
+	calls, retries [2]float64 // [previous, current]
+}
+
+func newThrottle(ratio float64, floor int, window time.Duration, clock Clock) *throttle {
+	return &throttle{ratio: ratio, floor: float64(floor), window: window, clock: clock, keys: make(map[string]*retryCounts)}
+}
+
+// get returns key's budget with its halves rolled forward to now.
+// Called with t.mu held.
+func (t *throttle) get(key string) *retryCounts {
+	now := t.clock.Now()
+	b, ok := t.keys[key]
+	if !ok {
+		b = &retryCounts{start: now}
+		t.keys[key] = b
+	}
+	half := t.window / 2
+	for n := 0; now.Sub(b.start) >= half && n < 2; n++ {
+		b.calls = [2]float64{b.calls[1], 0}
+		b.retries = [2]float64{b.retries[1], 0}
+		b.start = b.start.Add(half)
+	}
+	if now.Sub(b.start) >= half {
+		b.start = now
+	}
+	return b
+}
+
+// started books a call's first attempt.
+func (t *throttle) started(key string) {
+	if t.ratio <= 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.get(key).calls[1]++
 }
 
 // failed books a retryable failure of key and reports whether a retry may
-// follow it. A paced failure (one whose retry the provider timed) takes no
-// token, but is not retried while the budget is spent either.
+// follow it. A paced failure (one whose retry the provider timed) does not
+// spend the budget, but is not retried while the budget is spent either.
 func (t *throttle) failed(key string, paced bool) bool {
-	if t.max <= 0 {
+	if t.ratio <= 0 {
 		return true
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n, ok := t.tokens[key]
-	if paced {
-		return !ok || n > t.max/2
+	b := t.get(key)
+	retries := b.retries[0] + b.retries[1]
+	if retries+1 > max(t.floor, t.ratio*(b.calls[0]+b.calls[1])) {
+		return false
 	}
-	if !ok {
-		n = t.max
+	if !paced {
+		b.retries[1]++
 	}
-	n = max(n-1, 0)
-	t.tokens[key] = n
-	return n > t.max/2
-}
-
-// succeeded books a success of key.
-func (t *throttle) succeeded(key string) {
-	if t.max <= 0 {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n, ok := t.tokens[key]
-	if !ok {
-		return
-	}
-	if n += t.ratio; n >= t.max {
-		delete(t.tokens, key)
-		return
-	}
-	t.tokens[key] = n
+	return true
 }
