@@ -37,11 +37,11 @@ type injected struct {
 // newFaults returns the faults drawn from, each with a zero count.
 func newFaults() []*injected {
 	return []*injected{
-		// A provider's transient 429 relayed with a Retry-After. It makes no
-		// claim about the key's budget: OpenRouter's own X-RateLimit-*
-		// headers on a random 5% of calls would announce the whole key
-		// spent for a minute, and the limiter would rightly hold every call.
-		{name: "429", behavior: openroutertest.Behavior{Fault: openroutertest.FaultStatus, Status: 429, RetryAfter: "1",
+		// A provider's transient 429 with no rate-limit signal. Random 429s
+		// that carried OpenRouter's X-RateLimit-* headers (the whole key
+		// spent for a minute) or a Retry-After would be the provider asking
+		// for every call to wait, and the limiter would rightly hold them.
+		{name: "429", behavior: openroutertest.Behavior{Fault: openroutertest.FaultStatus, Status: 429,
 			Headers: map[string]string{"X-RateLimit-Limit": "", "X-RateLimit-Remaining": "", "X-RateLimit-Reset": ""}}},
 		{name: "500", behavior: openroutertest.Behavior{Fault: openroutertest.FaultStatus, Status: 500}},
 		{name: "502", behavior: openroutertest.Behavior{Fault: openroutertest.FaultStatus, Status: 502}},
