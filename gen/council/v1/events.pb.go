@@ -138,6 +138,70 @@ func (Tier) EnumDescriptor() ([]byte, []int) {
 	return file_council_v1_events_proto_rawDescGZIP(), []int{1}
 }
 
+// DegradedReason says why a consultation's answer rests on less than was
+// planned. New reasons may be added.
+type DegradedReason int32
+
+const (
+	// Not a reason; never sent.
+	DegradedReason_DEGRADED_REASON_UNSPECIFIED DegradedReason = 0
+	// A model call failed, so an answer or a ranking is missing.
+	DegradedReason_DEGRADED_REASON_MODEL_FAILED DegradedReason = 1
+	// The configured chairman failed and a fallback model wrote the answer.
+	DegradedReason_DEGRADED_REASON_FALLBACK_CHAIRMAN DegradedReason = 2
+	// Slow council models were left out of the review by the straggler
+	// cut-off.
+	DegradedReason_DEGRADED_REASON_STRAGGLER_CUT DegradedReason = 3
+	// The request's cost cap cut reviewers, chose a cheaper chairman or
+	// skipped the review.
+	DegradedReason_DEGRADED_REASON_BUDGET DegradedReason = 4
+)
+
+// Enum value maps for DegradedReason.
+var (
+	DegradedReason_name = map[int32]string{
+		0: "DEGRADED_REASON_UNSPECIFIED",
+		1: "DEGRADED_REASON_MODEL_FAILED",
+		2: "DEGRADED_REASON_FALLBACK_CHAIRMAN",
+		3: "DEGRADED_REASON_STRAGGLER_CUT",
+		4: "DEGRADED_REASON_BUDGET",
+	}
+	DegradedReason_value = map[string]int32{
+		"DEGRADED_REASON_UNSPECIFIED":       0,
+		"DEGRADED_REASON_MODEL_FAILED":      1,
+		"DEGRADED_REASON_FALLBACK_CHAIRMAN": 2,
+		"DEGRADED_REASON_STRAGGLER_CUT":     3,
+		"DEGRADED_REASON_BUDGET":            4,
+	}
+)
+
+func (x DegradedReason) Enum() *DegradedReason {
+	p := new(DegradedReason)
+	*p = x
+	return p
+}
+
+func (x DegradedReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DegradedReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_council_v1_events_proto_enumTypes[2].Descriptor()
+}
+
+func (DegradedReason) Type() protoreflect.EnumType {
+	return &file_council_v1_events_proto_enumTypes[2]
+}
+
+func (x DegradedReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DegradedReason.Descriptor instead.
+func (DegradedReason) EnumDescriptor() ([]byte, []int) {
+	return file_council_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
 // Reason says why a model call failed. New reasons may be added.
 type ModelFailed_Reason int32
 
@@ -199,11 +263,11 @@ func (x ModelFailed_Reason) String() string {
 }
 
 func (ModelFailed_Reason) Descriptor() protoreflect.EnumDescriptor {
-	return file_council_v1_events_proto_enumTypes[2].Descriptor()
+	return file_council_v1_events_proto_enumTypes[3].Descriptor()
 }
 
 func (ModelFailed_Reason) Type() protoreflect.EnumType {
-	return &file_council_v1_events_proto_enumTypes[2]
+	return &file_council_v1_events_proto_enumTypes[3]
 }
 
 func (x ModelFailed_Reason) Number() protoreflect.EnumNumber {
@@ -1105,9 +1169,12 @@ type ConsultCompleted struct {
 	// Council models whose answer is missing from the consultation.
 	ExcludedModels []string `protobuf:"bytes,4,rep,name=excluded_models,json=excludedModels" json:"excluded_models,omitempty"`
 	// Tokens and cost of every call of the consultation.
-	Usage         *Usage `protobuf:"bytes,5,opt,name=usage" json:"usage,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Usage *Usage `protobuf:"bytes,5,opt,name=usage" json:"usage,omitempty"`
+	// Why the consultation is degraded, each reason once; empty when it is
+	// not.
+	DegradedReasons []DegradedReason `protobuf:"varint,6,rep,packed,name=degraded_reasons,json=degradedReasons,enum=council.v1.DegradedReason" json:"degraded_reasons,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ConsultCompleted) Reset() {
@@ -1171,6 +1238,13 @@ func (x *ConsultCompleted) GetExcludedModels() []string {
 func (x *ConsultCompleted) GetUsage() *Usage {
 	if x != nil {
 		return x.Usage
+	}
+	return nil
+}
+
+func (x *ConsultCompleted) GetDegradedReasons() []DegradedReason {
+	if x != nil {
+		return x.DegradedReasons
 	}
 	return nil
 }
@@ -1253,13 +1327,14 @@ const file_council_v1_events_proto_rawDesc = "" +
 	"\bfailures\x18\x04 \x01(\x05R\bfailures\"o\n" +
 	"\rStageDuration\x12'\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x11.council.v1.StageR\x05stage\x125\n" +
-	"\bduration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bduration\"\xfb\x01\n" +
+	"\bduration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bduration\"\xc2\x02\n" +
 	"\x10ConsultCompleted\x125\n" +
 	"\bduration\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12B\n" +
 	"\x0fstage_durations\x18\x02 \x03(\v2\x19.council.v1.StageDurationR\x0estageDurations\x12\x1a\n" +
 	"\bdegraded\x18\x03 \x01(\bR\bdegraded\x12'\n" +
 	"\x0fexcluded_models\x18\x04 \x03(\tR\x0eexcludedModels\x12'\n" +
-	"\x05usage\x18\x05 \x01(\v2\x11.council.v1.UsageR\x05usage*Y\n" +
+	"\x05usage\x18\x05 \x01(\v2\x11.council.v1.UsageR\x05usage\x12E\n" +
+	"\x10degraded_reasons\x18\x06 \x03(\x0e2\x1a.council.v1.DegradedReasonR\x0fdegradedReasons*Y\n" +
 	"\x05Stage\x12\x15\n" +
 	"\x11STAGE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTAGE_COLLECT\x10\x01\x12\x10\n" +
@@ -1270,7 +1345,13 @@ const file_council_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"TIER_SPEED\x10\x01\x12\x11\n" +
 	"\rTIER_BALANCED\x10\x02\x12\r\n" +
-	"\tTIER_COST\x10\x03B\xa2\x01\n" +
+	"\tTIER_COST\x10\x03*\xb9\x01\n" +
+	"\x0eDegradedReason\x12\x1f\n" +
+	"\x1bDEGRADED_REASON_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cDEGRADED_REASON_MODEL_FAILED\x10\x01\x12%\n" +
+	"!DEGRADED_REASON_FALLBACK_CHAIRMAN\x10\x02\x12!\n" +
+	"\x1dDEGRADED_REASON_STRAGGLER_CUT\x10\x03\x12\x1a\n" +
+	"\x16DEGRADED_REASON_BUDGET\x10\x04B\xa2\x01\n" +
 	"\x0ecom.council.v1B\vEventsProtoP\x01Z5github.com/councilhq/council/gen/council/v1;councilv1\xa2\x02\x03CXX\xaa\x02\n" +
 	"Council.V1\xca\x02\n" +
 	"Council\\V1\xe2\x02\x16Council\\V1\\GPBMetadata\xea\x02\vCouncil::V1\x92\x03\x02\b\x02b\beditionsp\xe8\a"
@@ -1287,54 +1368,56 @@ func file_council_v1_events_proto_rawDescGZIP() []byte {
 	return file_council_v1_events_proto_rawDescData
 }
 
-var file_council_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_council_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_council_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_council_v1_events_proto_goTypes = []any{
 	(Stage)(0),                  // 0: council.v1.Stage
 	(Tier)(0),                   // 1: council.v1.Tier
-	(ModelFailed_Reason)(0),     // 2: council.v1.ModelFailed.Reason
-	(*Usage)(nil),               // 3: council.v1.Usage
-	(*ConsultStarted)(nil),      // 4: council.v1.ConsultStarted
-	(*StageStarted)(nil),        // 5: council.v1.StageStarted
-	(*ModelAnswered)(nil),       // 6: council.v1.ModelAnswered
-	(*ModelRanked)(nil),         // 7: council.v1.ModelRanked
-	(*ModelFailed)(nil),         // 8: council.v1.ModelFailed
-	(*AggregateEntry)(nil),      // 9: council.v1.AggregateEntry
-	(*RankingsAggregated)(nil),  // 10: council.v1.RankingsAggregated
-	(*SynthesisDelta)(nil),      // 11: council.v1.SynthesisDelta
-	(*FinalAnswer)(nil),         // 12: council.v1.FinalAnswer
-	(*StageCompleted)(nil),      // 13: council.v1.StageCompleted
-	(*StageDuration)(nil),       // 14: council.v1.StageDuration
-	(*ConsultCompleted)(nil),    // 15: council.v1.ConsultCompleted
-	nil,                         // 16: council.v1.ModelRanked.LabelsEntry
-	(*durationpb.Duration)(nil), // 17: google.protobuf.Duration
+	(DegradedReason)(0),         // 2: council.v1.DegradedReason
+	(ModelFailed_Reason)(0),     // 3: council.v1.ModelFailed.Reason
+	(*Usage)(nil),               // 4: council.v1.Usage
+	(*ConsultStarted)(nil),      // 5: council.v1.ConsultStarted
+	(*StageStarted)(nil),        // 6: council.v1.StageStarted
+	(*ModelAnswered)(nil),       // 7: council.v1.ModelAnswered
+	(*ModelRanked)(nil),         // 8: council.v1.ModelRanked
+	(*ModelFailed)(nil),         // 9: council.v1.ModelFailed
+	(*AggregateEntry)(nil),      // 10: council.v1.AggregateEntry
+	(*RankingsAggregated)(nil),  // 11: council.v1.RankingsAggregated
+	(*SynthesisDelta)(nil),      // 12: council.v1.SynthesisDelta
+	(*FinalAnswer)(nil),         // 13: council.v1.FinalAnswer
+	(*StageCompleted)(nil),      // 14: council.v1.StageCompleted
+	(*StageDuration)(nil),       // 15: council.v1.StageDuration
+	(*ConsultCompleted)(nil),    // 16: council.v1.ConsultCompleted
+	nil,                         // 17: council.v1.ModelRanked.LabelsEntry
+	(*durationpb.Duration)(nil), // 18: google.protobuf.Duration
 }
 var file_council_v1_events_proto_depIdxs = []int32{
 	1,  // 0: council.v1.ConsultStarted.tier:type_name -> council.v1.Tier
 	0,  // 1: council.v1.StageStarted.stage:type_name -> council.v1.Stage
-	17, // 2: council.v1.ModelAnswered.latency:type_name -> google.protobuf.Duration
-	3,  // 3: council.v1.ModelAnswered.usage:type_name -> council.v1.Usage
-	16, // 4: council.v1.ModelRanked.labels:type_name -> council.v1.ModelRanked.LabelsEntry
-	17, // 5: council.v1.ModelRanked.latency:type_name -> google.protobuf.Duration
-	3,  // 6: council.v1.ModelRanked.usage:type_name -> council.v1.Usage
+	18, // 2: council.v1.ModelAnswered.latency:type_name -> google.protobuf.Duration
+	4,  // 3: council.v1.ModelAnswered.usage:type_name -> council.v1.Usage
+	17, // 4: council.v1.ModelRanked.labels:type_name -> council.v1.ModelRanked.LabelsEntry
+	18, // 5: council.v1.ModelRanked.latency:type_name -> google.protobuf.Duration
+	4,  // 6: council.v1.ModelRanked.usage:type_name -> council.v1.Usage
 	0,  // 7: council.v1.ModelFailed.stage:type_name -> council.v1.Stage
-	2,  // 8: council.v1.ModelFailed.reason:type_name -> council.v1.ModelFailed.Reason
-	17, // 9: council.v1.ModelFailed.latency:type_name -> google.protobuf.Duration
-	9,  // 10: council.v1.RankingsAggregated.entries:type_name -> council.v1.AggregateEntry
-	17, // 11: council.v1.FinalAnswer.latency:type_name -> google.protobuf.Duration
-	3,  // 12: council.v1.FinalAnswer.usage:type_name -> council.v1.Usage
+	3,  // 8: council.v1.ModelFailed.reason:type_name -> council.v1.ModelFailed.Reason
+	18, // 9: council.v1.ModelFailed.latency:type_name -> google.protobuf.Duration
+	10, // 10: council.v1.RankingsAggregated.entries:type_name -> council.v1.AggregateEntry
+	18, // 11: council.v1.FinalAnswer.latency:type_name -> google.protobuf.Duration
+	4,  // 12: council.v1.FinalAnswer.usage:type_name -> council.v1.Usage
 	0,  // 13: council.v1.StageCompleted.stage:type_name -> council.v1.Stage
-	17, // 14: council.v1.StageCompleted.duration:type_name -> google.protobuf.Duration
+	18, // 14: council.v1.StageCompleted.duration:type_name -> google.protobuf.Duration
 	0,  // 15: council.v1.StageDuration.stage:type_name -> council.v1.Stage
-	17, // 16: council.v1.StageDuration.duration:type_name -> google.protobuf.Duration
-	17, // 17: council.v1.ConsultCompleted.duration:type_name -> google.protobuf.Duration
-	14, // 18: council.v1.ConsultCompleted.stage_durations:type_name -> council.v1.StageDuration
-	3,  // 19: council.v1.ConsultCompleted.usage:type_name -> council.v1.Usage
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	18, // 16: council.v1.StageDuration.duration:type_name -> google.protobuf.Duration
+	18, // 17: council.v1.ConsultCompleted.duration:type_name -> google.protobuf.Duration
+	15, // 18: council.v1.ConsultCompleted.stage_durations:type_name -> council.v1.StageDuration
+	4,  // 19: council.v1.ConsultCompleted.usage:type_name -> council.v1.Usage
+	2,  // 20: council.v1.ConsultCompleted.degraded_reasons:type_name -> council.v1.DegradedReason
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_council_v1_events_proto_init() }
@@ -1347,7 +1430,7 @@ func file_council_v1_events_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_council_v1_events_proto_rawDesc), len(file_council_v1_events_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
