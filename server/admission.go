@@ -10,6 +10,7 @@ import (
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 
+	adaptive "github.com/councilhq/council/admission"
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 )
 
@@ -24,13 +25,19 @@ var errShuttingDown = errors.New("server: shutting down")
 // overloadError is a consultation refused because too many are running,
 // overall or for its caller.
 type overloadError struct {
-	// caller is the caller's identity, or "" when the server-wide limit
+	// caller is the caller's identity, or "" when a server-wide limit
 	// was reached.
 	caller string
 	limit  int
+	// adaptive is true when the adaptive limit, not a configured one,
+	// was reached.
+	adaptive bool
 }
 
 func (e *overloadError) Error() string {
+	if e.adaptive {
+		return fmt.Sprintf("server: adaptive admission limit of %d consultations reached", e.limit)
+	}
 	if e.caller == "" {
 		return fmt.Sprintf("server: %d consultations already running", e.limit)
 	}
@@ -38,11 +45,13 @@ func (e *overloadError) Error() string {
 }
 
 // admission bounds the consultations running at once, overall and per
-// caller, and keeps a cancel function for each running one so that a
-// shutdown can end them with a clear status.
+// caller, and under the adaptive limit when there is one; it keeps a cancel
+// function for each running one so that a shutdown can end them with a
+// clear status.
 type admission struct {
-	max       int
-	perCaller int // 0: no per-caller limit
+	max        int
+	perCaller  int                  // 0: no per-caller limit
+	controller *adaptive.Controller // nil: no adaptive limit
 
 	mu       sync.Mutex
 	running  int
@@ -54,13 +63,50 @@ type admission struct {
 // ticket identifies one admitted consultation.
 type ticket struct{ caller string }
 
-func newAdmission(max, perCaller int) *admission {
-	return &admission{
-		max:       max,
-		perCaller: perCaller,
+// newAdmission returns the admission control of o: the configured caps,
+// and the adaptive limit under them when o turns it on.
+func newAdmission(o options) (*admission, error) {
+	a := &admission{
+		max:       o.maxConsultations,
+		perCaller: o.maxPerCaller,
 		byCaller:  make(map[string]int),
 		cancels:   make(map[*ticket]context.CancelCauseFunc),
 	}
+	if aa := o.adaptive; aa != nil {
+		c, err := adaptive.NewController(adaptive.Config{
+			Max:       o.maxConsultations,
+			Min:       min(aa.Min, o.maxConsultations),
+			Initial:   aa.Initial,
+			Tolerance: aa.Tolerance,
+		}, aa.Window)
+		if err != nil {
+			return nil, err
+		}
+		a.controller = c
+	}
+	return a, nil
+}
+
+// run updates the adaptive limit, if any, until ctx ends.
+func (a *admission) run(ctx context.Context) {
+	if a.controller != nil {
+		a.controller.Run(ctx)
+	}
+}
+
+// limit is the number of consultations admitted at once now.
+func (a *admission) limit() int {
+	if a.controller != nil {
+		return a.controller.Limit()
+	}
+	return a.max
+}
+
+// inFlight is the number of consultations running now.
+func (a *admission) inFlight() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.running
 }
 
 // acquire admits a consultation of caller whose context cancel ends, or
@@ -75,6 +121,8 @@ func (a *admission) acquire(caller string, cancel context.CancelCauseFunc) (*tic
 		return nil, &overloadError{limit: a.max}
 	case a.perCaller > 0 && a.byCaller[caller] >= a.perCaller:
 		return nil, &overloadError{caller: caller, limit: a.perCaller}
+	case a.controller != nil && !a.controller.Acquire():
+		return nil, &overloadError{limit: a.controller.Limit(), adaptive: true}
 	}
 	t := &ticket{caller: caller}
 	a.running++
@@ -88,6 +136,9 @@ func (a *admission) release(t *ticket) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.running--
+	if a.controller != nil {
+		a.controller.Release()
+	}
 	if a.byCaller[t.caller]--; a.byCaller[t.caller] == 0 {
 		delete(a.byCaller, t.caller)
 	}

@@ -70,14 +70,14 @@ func openConsult(t *testing.T, ctx context.Context, h *harness) <-chan error {
 }
 
 // quotaDetails returns the QuotaFailure subject and the RetryInfo delay of
-// a ResourceExhausted status.
-func quotaDetails(t *testing.T, err error) (string, time.Duration) {
+// a ResourceExhausted status with the ErrorInfo reason want.
+func quotaDetails(t *testing.T, err error, want string) (string, time.Duration) {
 	t.Helper()
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("code = %v (%v), want ResourceExhausted", status.Code(err), err)
 	}
-	if info, _ := errorInfo(t, err); info.GetReason() != ReasonTooManyConsultations {
-		t.Errorf("reason = %q", info.GetReason())
+	if info, _ := errorInfo(t, err); info.GetReason() != want {
+		t.Errorf("reason = %q, want %q", info.GetReason(), want)
 	}
 	var subject string
 	var delay time.Duration
@@ -107,7 +107,7 @@ func TestAdmissionLimitsConsultations(t *testing.T) {
 	first := openConsult(t, ctx, h)
 	second := openConsult(t, ctx, h)
 	_, err := h.consult(ctx, &councilv1.ConsultRequest{Query: "q"})
-	subject, delay := quotaDetails(t, err)
+	subject, delay := quotaDetails(t, err, ReasonTooManyConsultations)
 	if subject != "server" || delay != admissionRetryDelay {
 		t.Errorf("subject %q, delay %v", subject, delay)
 	}
@@ -139,7 +139,7 @@ func TestAdmissionLimitsEachCaller(t *testing.T) {
 
 	a := openConsult(t, asA, h)
 	_, err := h.consult(asA, &councilv1.ConsultRequest{Query: "q"})
-	if subject, _ := quotaDetails(t, err); subject != "caller:token-1" {
+	if subject, _ := quotaDetails(t, err, ReasonTooManyConsultations); subject != "caller:token-1" {
 		t.Errorf("subject = %q, want caller:token-1", subject)
 	}
 	if s := fmt.Sprint(status.Convert(err).Proto()); strings.Contains(s, "SECRET") {
@@ -170,14 +170,68 @@ func TestShutdownEndsRunningConsultationWithShuttingDown(t *testing.T) {
 	}
 }
 
+// TestAdaptiveAdmissionRefusesWithOverloaded fills an adaptive limit of
+// one and checks that the next consultation is refused at once with
+// OVERLOADED, that GetStats reports the limit and the consultation in
+// flight, and that the freed place admits a new consultation.
+func TestAdaptiveAdmissionRefusesWithOverloaded(t *testing.T) {
+	g := newGate()
+	// A window of an hour keeps the limit where it starts.
+	h := start(t, g, WithMaxConsultations(10), WithAdaptiveAdmission(AdaptiveAdmission{Initial: 1, Window: time.Hour}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	first := openConsult(t, ctx, h)
+	_, err := h.consult(ctx, &councilv1.ConsultRequest{Query: "q"})
+	if subject, delay := quotaDetails(t, err, ReasonOverloaded); subject != "server" || delay != admissionRetryDelay {
+		t.Errorf("subject %q, delay %v", subject, delay)
+	}
+	stats, err := h.client.GetStats(ctx, &councilv1.GetStatsRequest{})
+	if err != nil {
+		t.Fatalf("GetStats: %v", err)
+	}
+	if stats.GetAdmissionLimit() != 1 || stats.GetConsultationsInFlight() != 1 {
+		t.Errorf("GetStats: admission limit %d, in flight %d; want 1 and 1", stats.GetAdmissionLimit(), stats.GetConsultationsInFlight())
+	}
+
+	close(g.release)
+	if err := recv(t, first); err != nil {
+		t.Fatalf("admitted consultation: %v", err)
+	}
+	if _, err := h.consult(ctx, &councilv1.ConsultRequest{Query: "q"}); err != nil {
+		t.Errorf("consultation after the first finished: %v", err)
+	}
+}
+
+// TestGetStatsReportsStaticLimit checks that without adaptive admission
+// GetStats reports the configured maximum.
+func TestGetStatsReportsStaticLimit(t *testing.T) {
+	h := start(t, newGate(), WithMaxConsultations(7))
+	stats, err := h.client.GetStats(context.Background(), &councilv1.GetStatsRequest{})
+	if err != nil {
+		t.Fatalf("GetStats: %v", err)
+	}
+	if stats.GetAdmissionLimit() != 7 || stats.GetConsultationsInFlight() != 0 {
+		t.Errorf("GetStats: admission limit %d, in flight %d; want 7 and 0", stats.GetAdmissionLimit(), stats.GetConsultationsInFlight())
+	}
+}
+
 // TestAdmissionBounds checks with random sequences of admissions and
 // releases that no limit is ever exceeded and that a consultation is
-// refused only when a limit is reached.
+// refused only when a limit is reached, the adaptive one included.
 func TestAdmissionBounds(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		maxAll := rapid.IntRange(1, 6).Draw(t, "max")
 		perCaller := rapid.IntRange(0, 4).Draw(t, "perCaller")
-		a := newAdmission(maxAll, perCaller)
+		adaptive := rapid.IntRange(0, 6).Draw(t, "adaptive") // 0: off
+		opts := []Option{WithMaxConsultations(maxAll), WithMaxConsultationsPerCaller(perCaller)}
+		if adaptive > 0 {
+			opts = append(opts, WithAdaptiveAdmission(AdaptiveAdmission{Initial: adaptive}))
+		}
+		a, err := newAdmission(newOptions(opts))
+		if err != nil {
+			t.Fatalf("newAdmission: %v", err)
+		}
 		var held []*ticket
 		count := map[string]int{}
 		for range rapid.IntRange(1, 60).Draw(t, "steps") {
@@ -190,7 +244,8 @@ func TestAdmissionBounds(t *testing.T) {
 			}
 			caller := rapid.SampledFrom([]string{"x", "y", "z"}).Draw(t, "caller")
 			tk, err := a.acquire(caller, func(error) {})
-			full := len(held) >= maxAll || (perCaller > 0 && count[caller] >= perCaller)
+			full := len(held) >= maxAll || (perCaller > 0 && count[caller] >= perCaller) ||
+				(adaptive > 0 && len(held) >= adaptive)
 			if (err != nil) != full {
 				t.Fatalf("acquire(%s) with %d held (%v) = %v; full = %v", caller, len(held), count, err, full)
 			}
@@ -199,8 +254,8 @@ func TestAdmissionBounds(t *testing.T) {
 				count[caller]++
 			}
 		}
-		if a.running != len(held) {
-			t.Fatalf("running = %d, held %d", a.running, len(held))
+		if a.inFlight() != len(held) || (a.controller != nil && a.controller.InFlight() != len(held)) {
+			t.Fatalf("running = %d, held %d", a.inFlight(), len(held))
 		}
 	})
 }

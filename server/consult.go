@@ -21,6 +21,7 @@ type service struct {
 	councilv1.UnimplementedCouncilServer
 
 	consulter   Consulter
+	admission   *admission
 	log         *slog.Logger
 	tiers       []orchestrator.Tier
 	defaultTier string

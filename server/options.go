@@ -49,6 +49,7 @@ type options struct {
 	reflection         bool
 	maxConsultations   int
 	maxPerCaller       int
+	adaptive           *AdaptiveAdmission
 }
 
 func newOptions(opts []Option) options {
@@ -203,4 +204,32 @@ func WithMaxConsultations(n int) Option {
 // IP address. Default: no per-caller limit; zero or less means none.
 func WithMaxConsultationsPerCaller(n int) Option {
 	return optionFunc(func(o *options) { o.maxPerCaller = max(n, 0) })
+}
+
+// AdaptiveAdmission tunes the adaptive admission limit; zero fields take
+// the defaults of package admission.
+type AdaptiveAdmission struct {
+	// Min is the floor of the limit (default 1); a Min above the maximum
+	// of consultations is lowered to it.
+	Min int
+	// Initial is the limit before the first measurement (default a
+	// quarter of the maximum of consultations).
+	Initial int
+	// Tolerance is the scheduler delay over its no-load baseline that
+	// still counts as no overload (default admission.DefaultTolerance).
+	Tolerance time.Duration
+	// Window is how often the limit is updated (default
+	// admission.DefaultWindow).
+	Window time.Duration
+}
+
+// WithAdaptiveAdmission turns on adaptive admission: under the caps of
+// [WithMaxConsultations] and [WithMaxConsultationsPerCaller], consultations
+// are admitted up to a limit that follows the capacity the server measures,
+// from how long its own work waits for a CPU (see package admission). Past
+// it, Consult fails at once with ResourceExhausted, reason OVERLOADED, a
+// QuotaFailure and a RetryInfo. Serve updates the limit while it runs.
+// Default off.
+func WithAdaptiveAdmission(a AdaptiveAdmission) Option {
+	return optionFunc(func(o *options) { o.adaptive = &a })
 }

@@ -44,8 +44,12 @@ func New(c Consulter, opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	adm := newAdmission(o.maxConsultations, o.maxPerCaller)
+	adm, err := newAdmission(o)
+	if err != nil {
+		return nil, err
+	}
 	svc := &service{
+		admission:   adm,
 		consulter:   c,
 		log:         o.logger,
 		tiers:       o.tiers,
@@ -70,6 +74,14 @@ func New(c Consulter, opts ...Option) (*Server, error) {
 	return s, nil
 }
 
+// AdmissionLimit is the number of consultations the server admits at once
+// now: the adaptive limit when it is on (see [WithAdaptiveAdmission]), else
+// the configured maximum.
+func (s *Server) AdmissionLimit() int { return s.admission.limit() }
+
+// ConsultationsInFlight is the number of consultations running now.
+func (s *Server) ConsultationsInFlight() int { return s.admission.inFlight() }
+
 // Serve accepts connections on lis and blocks until ctx ends or serving
 // fails. It reports SERVING for "" and council.v1.Council while it runs.
 // When ctx ends it reports NOT_SERVING, lets in-flight calls finish for up
@@ -79,6 +91,17 @@ func New(c Consulter, opts ...Option) (*Server, error) {
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(councilv1.Council_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+
+	admCtx, stopAdmission := context.WithCancel(context.Background())
+	admDone := make(chan struct{})
+	go func() {
+		defer close(admDone)
+		s.admission.run(admCtx)
+	}()
+	defer func() {
+		stopAdmission()
+		<-admDone
+	}()
 
 	served := make(chan error, 1)
 	go func() { served <- s.grpc.Serve(lis) }()

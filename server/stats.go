@@ -15,13 +15,17 @@ type StatsSource interface {
 	Stats() telemetry.Snapshot
 }
 
-// GetStats reports the latency statistics of recent consultations; without
-// a StatsSource (see [WithStats]) it reports none.
+// GetStats reports the admission limit, the consultations in flight and
+// the latency statistics of recent consultations; without a StatsSource
+// (see [WithStats]) it reports no latencies.
 func (s *service) GetStats(context.Context, *councilv1.GetStatsRequest) (*councilv1.GetStatsResponse, error) {
-	if s.stats == nil {
-		return &councilv1.GetStatsResponse{}, nil
+	resp := &councilv1.GetStatsResponse{}
+	if s.stats != nil {
+		resp = toStatsResponse(s.stats.Stats())
 	}
-	return toStatsResponse(s.stats.Stats()), nil
+	resp.AdmissionLimit = toInt32(s.admission.limit())
+	resp.ConsultationsInFlight = toInt32(s.admission.inFlight())
+	return resp, nil
 }
 
 // toStatsResponse converts a monitor snapshot.

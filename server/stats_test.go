@@ -46,9 +46,10 @@ func TestGetStatsReportsTheMonitor(t *testing.T) {
 	speed, _ := orchestrator.LookupTier("speed")
 	collectBudget := time.Duration(float64(speed.ExpectedLatency) * float64(5*time.Second) / float64(17*time.Second))
 	want := &councilv1.GetStatsResponse{
-		Window:        telemetry.DefaultWindow,
-		Consultations: 1,
-		Total:         one(9 * time.Second),
+		Window:         telemetry.DefaultWindow,
+		Consultations:  1,
+		AdmissionLimit: DefaultMaxConsultations,
+		Total:          one(9 * time.Second),
 		Stages: []*councilv1.StageLatency{
 			{Stage: councilv1.Stage_STAGE_COLLECT, Threshold: durationpb.New(5 * time.Second), Exceeded: 1, Latency: one(6 * time.Second)},
 			{Stage: councilv1.Stage_STAGE_REVIEW, Threshold: durationpb.New(5 * time.Second), Latency: one(2 * time.Second)},

@@ -31,6 +31,10 @@ const (
 	// ReasonTooManyConsultations: admission control refused the call; the
 	// status carries a QuotaFailure and a RetryInfo.
 	ReasonTooManyConsultations = "TOO_MANY_CONSULTATIONS"
+	// ReasonOverloaded: the adaptive admission limit, the capacity the
+	// server measures, refused the call; the status carries a QuotaFailure
+	// and a RetryInfo.
+	ReasonOverloaded = "OVERLOADED"
 	// ReasonShuttingDown: the server stopped before the consultation
 	// finished; retrying reaches another instance or a restarted one.
 	ReasonShuttingDown = "SHUTTING_DOWN"
@@ -91,12 +95,16 @@ func invalidArgument(fields []*orchestrator.InvalidRequestError) error {
 // tooManyConsultations builds the ResourceExhausted status of a refused
 // consultation, with the limit that was reached and when to retry.
 func tooManyConsultations(e *overloadError) error {
+	reason := ReasonTooManyConsultations
 	subject, msg := "server", fmt.Sprintf("too many consultations running on the server (limit %d)", e.limit)
-	if e.caller != "" {
+	switch {
+	case e.adaptive:
+		reason, msg = ReasonOverloaded, fmt.Sprintf("the server is at the capacity it measures (limit %d consultations now)", e.limit)
+	case e.caller != "":
 		subject, msg = "caller:"+e.caller, fmt.Sprintf("too many consultations running for this caller (limit %d)", e.limit)
 	}
 	msg += fmt.Sprintf("; retry after %s", admissionRetryDelay)
-	return newStatus(codes.ResourceExhausted, ReasonTooManyConsultations, msg, nil,
+	return newStatus(codes.ResourceExhausted, reason, msg, nil,
 		&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{Subject: subject, Description: msg}}},
 		&errdetails.RetryInfo{RetryDelay: durationpb.New(admissionRetryDelay)})
 }

@@ -716,9 +716,14 @@ type GetStatsResponse struct {
 	// Duration of each stage, in stage order.
 	Stages []*StageLatency `protobuf:"bytes,5,rep,name=stages" json:"stages,omitempty"`
 	// Each model's own response time in each stage, by stage then model.
-	Models        []*ModelLatency `protobuf:"bytes,6,rep,name=models" json:"models,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Models []*ModelLatency `protobuf:"bytes,6,rep,name=models" json:"models,omitempty"`
+	// The number of consultations the server admits at once now: the
+	// adaptive admission limit when it is on, else the configured maximum.
+	AdmissionLimit int32 `protobuf:"varint,7,opt,name=admission_limit,json=admissionLimit" json:"admission_limit,omitempty"`
+	// Consultations running now.
+	ConsultationsInFlight int32 `protobuf:"varint,8,opt,name=consultations_in_flight,json=consultationsInFlight" json:"consultations_in_flight,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *GetStatsResponse) Reset() {
@@ -791,6 +796,20 @@ func (x *GetStatsResponse) GetModels() []*ModelLatency {
 		return x.Models
 	}
 	return nil
+}
+
+func (x *GetStatsResponse) GetAdmissionLimit() int32 {
+	if x != nil {
+		return x.AdmissionLimit
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetConsultationsInFlight() int32 {
+	if x != nil {
+		return x.ConsultationsInFlight
+	}
+	return 0
 }
 
 // LatencyDistribution summarises a series of durations. Percentiles are
@@ -1122,14 +1141,16 @@ const file_council_v1_council_proto_rawDesc = "" +
 	"\x10expected_latency\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x0fexpectedLatency\x12+\n" +
 	"\x12cost_per_query_usd\x18\x05 \x01(\x01R\x0fcostPerQueryUsd\x12%\n" +
 	"\x0eserver_default\x18\x06 \x01(\bR\rserverDefault\"\x11\n" +
-	"\x0fGetStatsRequest\"\x9e\x02\n" +
+	"\x0fGetStatsRequest\"\xff\x02\n" +
 	"\x10GetStatsResponse\x12\x16\n" +
 	"\x06window\x18\x01 \x01(\x05R\x06window\x12$\n" +
 	"\rconsultations\x18\x02 \x01(\x04R\rconsultations\x121\n" +
 	"\x14failed_consultations\x18\x03 \x01(\x04R\x13failedConsultations\x125\n" +
 	"\x05total\x18\x04 \x01(\v2\x1f.council.v1.LatencyDistributionR\x05total\x120\n" +
 	"\x06stages\x18\x05 \x03(\v2\x18.council.v1.StageLatencyR\x06stages\x120\n" +
-	"\x06models\x18\x06 \x03(\v2\x18.council.v1.ModelLatencyR\x06models\"\xe8\x02\n" +
+	"\x06models\x18\x06 \x03(\v2\x18.council.v1.ModelLatencyR\x06models\x12'\n" +
+	"\x0fadmission_limit\x18\a \x01(\x05R\x0eadmissionLimit\x126\n" +
+	"\x17consultations_in_flight\x18\b \x01(\x05R\x15consultationsInFlight\"\xe8\x02\n" +
 	"\x13LatencyDistribution\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x05R\x05count\x12+\n" +
 	"\x03min\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03min\x12-\n" +

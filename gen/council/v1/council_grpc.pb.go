@@ -39,7 +39,10 @@ type CouncilClient interface {
 	// google.rpc.BadRequest naming the field; UNAUTHENTICATED when a bearer
 	// token is required and missing or wrong; RESOURCE_EXHAUSTED with reason
 	// TOO_MANY_CONSULTATIONS, a google.rpc.QuotaFailure and a google.rpc.RetryInfo
-	// when the server or the caller is at its limit of concurrent consultations;
+	// when the server or the caller is at its limit of concurrent consultations,
+	// or with reason OVERLOADED and the same details when the server's adaptive
+	// admission limit (the capacity it measures, see GetStatsResponse) is
+	// reached; either way the call is refused before any model is called;
 	// UNAVAILABLE with reason QUORUM_NOT_MET, NO_SYNTHESIS or SHUTTING_DOWN;
 	// CANCELLED, DEADLINE_EXCEEDED or INTERNAL.
 	Consult(ctx context.Context, in *ConsultRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ConsultResponse], error)
@@ -112,7 +115,10 @@ type CouncilServer interface {
 	// google.rpc.BadRequest naming the field; UNAUTHENTICATED when a bearer
 	// token is required and missing or wrong; RESOURCE_EXHAUSTED with reason
 	// TOO_MANY_CONSULTATIONS, a google.rpc.QuotaFailure and a google.rpc.RetryInfo
-	// when the server or the caller is at its limit of concurrent consultations;
+	// when the server or the caller is at its limit of concurrent consultations,
+	// or with reason OVERLOADED and the same details when the server's adaptive
+	// admission limit (the capacity it measures, see GetStatsResponse) is
+	// reached; either way the call is refused before any model is called;
 	// UNAVAILABLE with reason QUORUM_NOT_MET, NO_SYNTHESIS or SHUTTING_DOWN;
 	// CANCELLED, DEADLINE_EXCEEDED or INTERNAL.
 	Consult(*ConsultRequest, grpc.ServerStreamingServer[ConsultResponse]) error
