@@ -86,6 +86,8 @@ type config struct {
 	thresholds map[orchestrator.Stage]time.Duration
 
 	security security
+	// admission is the adaptive limit under security.maxConsultations.
+	admission adaptiveAdmission
 }
 
 // loadConfig reads the configuration from args (flags) and getenv, flags
@@ -198,6 +200,12 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 		"consultations running at once before more are refused with RESOURCE_EXHAUSTED ("+envMaxConsultations+")")
 	fs.IntVar(&c.security.maxPerCaller, "max-consultations-per-caller", integer(envMaxPerCaller, 0),
 		"consultations one caller may run at once; 0 means no per-caller limit ("+envMaxPerCaller+")")
+	fs.BoolVar(&c.admission.enabled, "adaptive-admission", boolean(envAdaptiveAdmission, defaultAdaptiveAdmission.enabled),
+		"admit consultations up to a limit that follows the measured capacity, under -max-consultations ("+envAdaptiveAdmission+")")
+	fs.IntVar(&c.admission.min, "admission-min", integer(envAdmissionMin, defaultAdaptiveAdmission.min),
+		"floor of the adaptive admission limit ("+envAdmissionMin+")")
+	fs.DurationVar(&c.admission.tolerance, "admission-tolerance", duration(envAdmissionTolerance, defaultAdaptiveAdmission.tolerance),
+		"scheduler delay over its no-load baseline that adaptive admission tolerates before lowering the limit ("+envAdmissionTolerance+")")
 	fs.IntVar(&c.upstreamInFlight, "upstream-max-in-flight", integer(envUpstreamInFlight, defaultUpstreamInFlight),
 		"model calls in flight to the provider at once; more wait their turn ("+envUpstreamInFlight+")")
 	hedge := fs.String("hedge", env(envHedge),
@@ -238,6 +246,9 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 
 	if c.security.maxConsultations <= 0 || c.security.maxPerCaller < 0 {
 		errs = append(errs, fmt.Errorf("-max-consultations must be positive and -max-consultations-per-caller 0 or more"))
+	}
+	if c.admission.min <= 0 || c.admission.tolerance <= 0 {
+		errs = append(errs, fmt.Errorf("-admission-min and -admission-tolerance must be positive"))
 	}
 	// Tokens come only from the environment and files, never from the
 	// command line, where a process listing would show them.

@@ -70,6 +70,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
+	gauges, err := telemetry.ObserveAdmission(tel.MeterProvider, srv.AdmissionLimit, srv.ConsultationsInFlight)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = gauges.Unregister() }()
 	lis, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
@@ -116,6 +121,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 		server.WithReflection(cfg.security.reflection),
 		server.WithMaxConsultations(cfg.security.maxConsultations),
 		server.WithMaxConsultationsPerCaller(cfg.security.maxPerCaller),
+		cfg.admission.option(),
 		server.WithTLS(cfg.security.tls),
 	}
 	if len(cfg.security.tokens) > 0 {
