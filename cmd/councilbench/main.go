@@ -64,8 +64,14 @@ func run(ctx context.Context, args []string, out, progress io.Writer) error {
 	orchBench := fs.String("orchestrator-bench", "", "go test -bench -benchmem output holding BenchmarkConsult")
 	var serverEnv envList
 	fs.Var(&serverEnv, "server-env", "KEY=VALUE added to councild's environment, after the benchmark's own (repeatable)")
+	burst := fs.Bool("burst", false, "instead of the latency benchmark, measure the capacity and bursts of 1, 2 and 5 times it against adaptive admission")
+	burstCapacity := fs.Int("burst-capacity", 0, "with -burst: the capacity to use instead of measuring it")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *burst {
+		return runBurst(ctx, burstRun{councild: *councild, logPath: *logPath, conns: *conns, secure: *secure,
+			serverEnv: serverEnv, capacity: *burstCapacity}, out, progress)
 	}
 	lv, err := parseLevels(*levels)
 	if err != nil {
