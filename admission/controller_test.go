@@ -83,3 +83,34 @@ func TestQuantile(t *testing.T) {
 		t.Errorf("empty histogram: %v", got)
 	}
 }
+
+// TestRunUpdatesUntilCancelled runs the controller with 1 ms windows while
+// one consultation fills a limit of one, its floor, and checks that the
+// windows raise it (most 1 ms windows see no scheduler delay at all, so
+// they are within the tolerance) and that Run returns once its context
+// ends.
+func TestRunUpdatesUntilCancelled(t *testing.T) {
+	c, err := NewController(Config{Max: 1000, Min: 1, Initial: 1}, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Acquire() {
+		t.Fatal("refused under a limit of one")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Run(ctx)
+	}()
+	deadline := time.After(30 * time.Second)
+	for c.Limit() == 1 {
+		select {
+		case <-deadline:
+			t.Fatal("the limit did not move in 30 s of 1 ms windows")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+}

@@ -25,8 +25,10 @@
 // # Limits
 //
 // Admission control bounds the consultations running at once, overall
-// ([WithMaxConsultations]) and per caller ([WithMaxConsultationsPerCaller]).
-// A consultation past a limit fails at once with ResourceExhausted, a
+// ([WithMaxConsultations]) and per caller ([WithMaxConsultationsPerCaller]),
+// and, with [WithAdaptiveAdmission], under a limit that follows the capacity
+// the server measures (reason OVERLOADED; see package admission). A
+// consultation past a limit fails at once with ResourceExhausted, a
 // google.rpc.QuotaFailure naming the limit and a google.rpc.RetryInfo, so
 // that load beyond capacity is refused quickly instead of slowing every
 // consultation down. A call without a valid bearer token fails with

@@ -87,7 +87,8 @@ func (s *Server) ConsultationsInFlight() int { return s.admission.inFlight() }
 // When ctx ends it reports NOT_SERVING, lets in-flight calls finish for up
 // to the drain timeout (see [WithDrainTimeout]), then cancels the rest and
 // returns nil: a consultation cancelled this way ends with Unavailable and
-// the reason SHUTTING_DOWN. Serve closes lis and may be called only once.
+// the reason SHUTTING_DOWN. While Serve runs it updates the adaptive
+// admission limit, if any. Serve closes lis and may be called only once.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(councilv1.Council_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
