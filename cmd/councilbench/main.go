@@ -98,10 +98,13 @@ func run(ctx context.Context, args []string, out, progress io.Writer) error {
 	defer upstream.Close()
 	// Neither admission control nor the cap on upstream calls in flight
 	// may hold back the highest level: a consultation has at most five
-	// calls in flight (four reviews and the chairman).
+	// calls in flight (four reviews and the chairman). Adaptive admission
+	// is off, since it would shed the levels past the machine's capacity
+	// (-burst measures it).
 	most := max(slices.Max(lv), *workers, *conns)
 	env := []string{
 		"OPENROUTER_API_KEY=" + upstream.Key(),
+		"COUNCIL_ADAPTIVE_ADMISSION=false",
 		"COUNCIL_MAX_CONSULTATIONS=" + strconv.Itoa(2*most),
 		"COUNCIL_UPSTREAM_MAX_IN_FLIGHT=" + strconv.Itoa(10*most),
 	}
