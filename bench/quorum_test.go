@@ -61,7 +61,7 @@ func (l *eventLog) emit(e orchestrator.Event) error {
 
 // waitFor blocks until cond holds for the events so far, or the
 // consultation has ended, or patience runs out.
-func (l *eventLog) waitFor(t *rapid.T, ended <-chan error, cond func([]orchestrator.Event) bool) {
+func (l *eventLog) waitFor(t *rapid.T, ended <-chan struct{}, cond func([]orchestrator.Event) bool) {
 	timeout := time.After(patience)
 	for {
 		l.mu.Lock()
@@ -101,9 +101,13 @@ func TestPropertySynthesisStartsAtTheQuorum(t *testing.T) {
 			rt.Fatal(err)
 		}
 		log := &eventLog{changed: make(chan struct{})}
-		ended := make(chan error, 1)
+		// ended is closed when Consult returns, so every waiter sees it;
+		// consultErr is read only after that.
+		ended := make(chan struct{})
+		var consultErr error
 		go func() {
-			ended <- c.Consult(context.Background(), orchestrator.Request{Query: "Why is the sky blue?"}, log.emit)
+			defer close(ended)
+			consultErr = c.Consult(context.Background(), orchestrator.Request{Query: "Why is the sky blue?"}, log.emit)
 		}()
 
 		for _, reviewer := range order {
@@ -126,9 +130,8 @@ func TestPropertySynthesisStartsAtTheQuorum(t *testing.T) {
 				return false
 			})
 		}
-		var consultErr error
 		select {
-		case consultErr = <-ended:
+		case <-ended:
 		case <-time.After(patience):
 			rt.Fatal("the consultation did not end")
 		}
