@@ -10,7 +10,7 @@ import (
 	"pgregory.net/rapid"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
-	"github.com/councilhq/council/provider/openrouter/openroutertest"
+	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/server"
 )
 

@@ -18,7 +18,7 @@ import (
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider/openrouter"
-	"github.com/councilhq/council/provider/openrouter/openroutertest"
+	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/server"
 )
 

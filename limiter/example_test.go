@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/councilhq/council/limiter"
-	"github.com/councilhq/council/limiter/limitertest"
+	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
 )

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/councilhq/council/limiter/limitertest"
+	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/provider"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/councilhq/council/limiter"
-	"github.com/councilhq/council/limiter/limitertest"
+	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/provider"
 )
 

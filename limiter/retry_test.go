@@ -11,7 +11,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/councilhq/council/limiter"
-	"github.com/councilhq/council/limiter/limitertest"
+	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/provider"
 )
 

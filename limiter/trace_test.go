@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/councilhq/council/limiter"
-	"github.com/councilhq/council/limiter/limitertest"
+	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/provider"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/councilhq/council/outbound"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
-	"github.com/councilhq/council/provider/openrouter/openroutertest"
+	"github.com/councilhq/council/internal/openroutertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -12,4 +12,4 @@ JAEGER_BIN=$(go tool -modfile=tools/jaeger/go.mod -n jaeger)
 echo "jaeger binary ready after $((SECONDS - start))s"
 export JAEGER_BIN
 export JAEGER_CONFIG="$PWD/tools/jaeger/config.yaml"
-go test -race -count=1 -tags jaeger -v ./telemetry/jaegertest/
+go test -race -count=1 -tags jaeger -v ./e2e/jaeger/

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/councilhq/council/bench"
+	"github.com/councilhq/council/internal/bench"
 )
 
 // burstRun is what -burst needs from the command line.

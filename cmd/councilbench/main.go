@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/councilhq/council/bench"
+	"github.com/councilhq/council/internal/bench"
 )
 
 func main() {

@@ -20,7 +20,7 @@ import (
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/outbound"
 	"github.com/councilhq/council/provider/openrouter"
-	"github.com/councilhq/council/provider/openrouter/openroutertest"
+	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/server"
 )
 

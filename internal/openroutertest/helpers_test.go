@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/councilhq/council/provider/openrouter/openroutertest"
+	"github.com/councilhq/council/internal/openroutertest"
 )
 
 // patience bounds how long a test waits for something that should be quick.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/councilhq/council/bench"
+	"github.com/councilhq/council/internal/bench"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider/openrouter"
 	"github.com/councilhq/council/server"

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/councilhq/council/provider/openrouter/openroutertest"
+	"github.com/councilhq/council/internal/openroutertest"
 )
 
 // answerLog collects what an answer hook is told.

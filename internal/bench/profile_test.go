@@ -7,7 +7,7 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/councilhq/council/bench"
+	"github.com/councilhq/council/internal/bench"
 )
 
 func profile(quorum float64, chairman int, council ...int) bench.Profile {

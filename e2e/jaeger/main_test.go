@@ -1,6 +1,6 @@
 //go:build jaeger
 
-package jaegertest
+package jaeger
 
 import (
 	"testing"

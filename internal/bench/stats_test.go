@@ -8,7 +8,7 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/councilhq/council/bench"
+	"github.com/councilhq/council/internal/bench"
 )
 
 func TestPercentile(t *testing.T) {

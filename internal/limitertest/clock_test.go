@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/councilhq/council/limiter/limitertest"
+	"github.com/councilhq/council/internal/limitertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/councilhq/council/bench"
+	"github.com/councilhq/council/internal/bench"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
 )

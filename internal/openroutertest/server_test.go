@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/councilhq/council/provider"
-	"github.com/councilhq/council/provider/openrouter/openroutertest"
+	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/provider/sim"
 )
 

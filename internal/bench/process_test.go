@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/councilhq/council/bench"
+	"github.com/councilhq/council/internal/bench"
 )
 
 // syncBuffer is a strings.Builder safe for concurrent use.

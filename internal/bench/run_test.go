@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/councilhq/council/bench"
+	"github.com/councilhq/council/internal/bench"
 	"github.com/councilhq/council/orchestrator"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/orchestrator"
-	"github.com/councilhq/council/provider/openrouter/openroutertest"
+	"github.com/councilhq/council/internal/openroutertest"
 )
 
 // Property 8: each answer and each ranking is streamed to the caller as

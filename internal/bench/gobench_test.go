@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/councilhq/council/bench"
+	"github.com/councilhq/council/internal/bench"
 )
 
 const goTestOutput = `goos: linux

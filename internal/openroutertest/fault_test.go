@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/councilhq/council/provider/openrouter/openroutertest"
+	"github.com/councilhq/council/internal/openroutertest"
 )
 
 func TestStatusFaults(t *testing.T) {

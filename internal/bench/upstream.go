@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/councilhq/council/provider"
-	"github.com/councilhq/council/provider/openrouter/openroutertest"
+	"github.com/councilhq/council/internal/openroutertest"
 )
 
 // Upstream is a fake OpenRouter serving a [Profile]'s models. It records
