@@ -11,8 +11,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
-	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/internal/openroutertest"
+	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/server"
 )
 

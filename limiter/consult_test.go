@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/internal/limitertest"
+	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/internal/limitertest"
+	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
 )

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/internal/limitertest"
+	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
 )

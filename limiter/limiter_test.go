@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/internal/limitertest"
+	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/provider"
 )
 

@@ -11,8 +11,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/internal/limitertest"
+	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/provider"
 )
 

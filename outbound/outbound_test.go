@@ -8,10 +8,10 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/outbound"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
-	"github.com/councilhq/council/internal/openroutertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

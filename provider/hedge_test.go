@@ -13,9 +13,9 @@ import (
 	"go.uber.org/goleak"
 	"pgregory.net/rapid"
 
+	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
-	"github.com/councilhq/council/internal/openroutertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -26,8 +26,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/internal/limitertest"
+	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
 )

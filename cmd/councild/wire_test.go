@@ -7,8 +7,8 @@ import (
 	"time"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
-	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/internal/openroutertest"
+	"github.com/councilhq/council/orchestrator"
 )
 
 // stageOf tells which stage an upstream request belongs to by its prompt.

@@ -17,10 +17,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/outbound"
 	"github.com/councilhq/council/provider/openrouter"
-	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/server"
 )
 

@@ -11,8 +11,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
-	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/internal/openroutertest"
+	"github.com/councilhq/council/orchestrator"
 )
 
 // Property 8: each answer and each ranking is streamed to the caller as

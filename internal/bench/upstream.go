@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/internal/openroutertest"
+	"github.com/councilhq/council/provider"
 )
 
 // Upstream is a fake OpenRouter serving a [Profile]'s models. It records

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/internal/openroutertest"
+	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/sim"
 )
 
