@@ -44,6 +44,10 @@ lint: ## buf lint, buf format, go vet and gofmt
 test: build checkgenerate lint ## Build, check generated code, lint, and run every test with the race detector
 	go test -race -count=1 ./...
 
+.PHONY: readme
+readme: ## Regenerate the README's tables of councild's variables and flags from cmd/councild
+	go test ./cmd/councild -run '^TestREADMESettings$$' -count=1 -update
+
 .PHONY: demo
 demo: build ## Start councild with simulated models, ask it one question, stop it
 	@mkdir -p $(TMP); log=$(TMP)/demo-councild.log; \

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -90,135 +89,110 @@ type config struct {
 	admission adaptiveAdmission
 }
 
+// rawConfig holds the settings that loadConfig checks and converts after
+// parsing.
+type rawConfig struct {
+	tier, models, hedge, logLevel            string
+	collectTh, reviewTh, synthTh             time.Duration
+	tokensFile, tlsCert, tlsKey, tlsClientCA string
+}
+
+// declareSettings declares every setting of councild on s, storing the
+// parsed values in c and raw. Its order is the order of the README tables.
+func declareSettings(s *settings, c *config, raw *rawConfig) {
+	defaults := orchestrator.DefaultConfig()
+	th := telemetry.DefaultThresholds()
+	defaultProvider := providerSim
+	if s.env(envAPIKey) != "" {
+		defaultProvider = providerOpenRouter
+	}
+	s.String(&c.addr, "addr", envAddr, defaultAddr, "gRPC listen address")
+	s.String(&c.provider, "provider", envProvider, defaultProvider,
+		"where model calls go: `openrouter` or `sim` (simulated models, no network)").
+		Shown("`openrouter` if `" + envAPIKey + "` is set, else `sim`")
+	c.apiKey = s.Secret(envAPIKey, "OpenRouter API key; required by the `openrouter` provider, and startup fails without it")
+	s.String(&c.baseURL, "openrouter-base-url", envBaseURL, "", "API root of any OpenAI-compatible server").
+		Shown("`https://openrouter.ai/api/v1`")
+	s.String(&raw.tier, "tier", envTier, orchestrator.DefaultTierName,
+		"default tier: `speed`, `balanced` or `cost`; any other value logs a warning and uses `balanced`")
+	s.String(&raw.models, "models", envModels, "", "comma-separated council models for requests that name no tier").
+		Shown("the tier's council")
+	s.String(&c.council.Chairman, "chairman", envChairman, "", "chairman for requests that name no tier").
+		Shown("the tier's chairman")
+	s.Duration(&c.council.CollectTimeout, "collect-timeout", envCollectTimeout, defaults.CollectTimeout,
+		"time limit of each Stage 1 model call")
+	s.Duration(&c.council.ReviewTimeout, "review-timeout", envReviewTimeout, defaults.ReviewTimeout,
+		"time limit of each Stage 2 model call")
+	s.Duration(&c.council.SynthesizeTimeout, "synthesize-timeout", envSynthesizeTimeout, defaults.SynthesizeTimeout,
+		"time limit of the chairman's call")
+	s.Duration(&c.maxConsult, "max-consult-duration", envMaxConsult, server.DefaultMaxConsultDuration,
+		"time limit of a whole consultation; a client deadline can only shorten it")
+	s.Duration(&c.drainTimeout, "drain-timeout", envDrainTimeout, server.DefaultDrainTimeout,
+		"on shutdown, how long in-flight consultations may finish")
+	s.Int(&c.upstreamInFlight, "upstream-max-in-flight", envUpstreamInFlight, defaultUpstreamInFlight,
+		"model calls in flight to the provider at once; more wait their turn")
+	s.String(&raw.hedge, "hedge", envHedge, "",
+		"hedged calls: comma-separated `model=backup` pairs; a call slower than the model's observed p90 is also sent to the backup and the first answer wins").
+		Shown("none")
+	s.Float(&c.simScale, "sim-scale", envSimScale, 1, "multiplier of the simulated models' latencies")
+	s.String(&raw.logLevel, "log-level", envLogLevel, "info", "`debug`, `info`, `warn` or `error`")
+	s.String(&c.adminAddr, "admin-addr", envAdminAddr, "", "address of the admin HTTP server with Prometheus `/metrics`; empty means none")
+	s.Duration(&raw.collectTh, "collect-threshold", envCollectThreshold, th[orchestrator.StageCollect],
+		"Stage 1 duration past which a warning is logged")
+	s.Duration(&raw.reviewTh, "review-threshold", envReviewThreshold, th[orchestrator.StageReview],
+		"Stage 2 duration past which a warning is logged")
+	s.Duration(&raw.synthTh, "synthesize-threshold", envSynthThreshold, th[orchestrator.StageSynthesize],
+		"Stage 3 duration past which a warning is logged")
+
+	s.group = groupSecurity
+	s.Secret(envAuthTokens, "comma-separated bearer tokens; any one is accepted")
+	s.String(&raw.tokensFile, "auth-tokens-file", envAuthTokensFile, "",
+		"file of bearer tokens, one per line; blank lines and `#` comments are skipped")
+	s.String(&raw.tlsCert, "tls-cert", envTLSCert, "", "PEM certificate chain: serve TLS (1.2 or later)")
+	s.String(&raw.tlsKey, "tls-key", envTLSKey, "", "PEM private key of the certificate")
+	s.String(&raw.tlsClientCA, "tls-client-ca", envTLSClientCA, "",
+		"PEM CA bundle: require client certificates it signed (mutual TLS)")
+	s.Bool(&c.security.reflection, "reflection", envReflection, true, "serve gRPC server reflection")
+	s.Int(&c.security.maxConsultations, "max-consultations", envMaxConsultations, server.DefaultMaxConsultations,
+		"consultations running at once")
+	s.Int(&c.security.maxPerCaller, "max-consultations-per-caller", envMaxPerCaller, 0,
+		"consultations one caller may run at once").Shown("`0` (no limit)")
+	s.Bool(&c.admission.enabled, "adaptive-admission", envAdaptiveAdmission, defaultAdaptiveAdmission.enabled,
+		"under `"+envMaxConsultations+"`, admit consultations up to a limit that follows the measured capacity")
+	s.Int(&c.admission.min, "admission-min", envAdmissionMin, defaultAdaptiveAdmission.min,
+		"floor of the adaptive limit")
+	s.Duration(&c.admission.tolerance, "admission-tolerance", envAdmissionTolerance, defaultAdaptiveAdmission.tolerance,
+		"scheduler delay over its no-load baseline that the adaptive limit tolerates")
+	s.group = groupGeneral
+}
+
 // loadConfig reads the configuration from args (flags) and getenv, flags
 // winning over the environment. It returns warnings about values it
 // replaced with defaults (an unknown MODEL_TIER falls back to the default
 // tier), and an error for values it cannot use.
 func loadConfig(args []string, getenv func(string) string, usage io.Writer) (config, []string, error) {
-	env := func(k string) string { return strings.TrimSpace(getenv(k)) }
 	var (
 		c        config
+		raw      rawConfig
 		warnings []string
 		errs     []error
 	)
-	defaults := orchestrator.DefaultConfig()
-	duration := func(key string, def time.Duration) time.Duration {
-		v := env(key)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 10s", key, v))
-			return def
-		}
-		return d
-	}
-	integer := func(key string, def int) int {
-		v := env(key)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a whole number, 0 or more", key, v))
-			return def
-		}
-		return n
-	}
-	boolean := func(key string, def bool) bool {
-		v := env(key)
-		if v == "" {
-			return def
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: want true or false", key, v))
-			return def
-		}
-		return b
-	}
-	or := func(v, def string) string {
-		if v == "" {
-			return def
-		}
-		return v
-	}
-	defaultProvider := providerSim
-	if env(envAPIKey) != "" {
-		defaultProvider = providerOpenRouter
-	}
-	simScale := 1.0
-	if v := env(envSimScale); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive number", envSimScale, v))
-		} else {
-			simScale = f
-		}
-	}
-
 	fs := flag.NewFlagSet("councild", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: councild [flags]\n\nServes the council.v1.Council gRPC API. Every flag defaults to its environment variable.\n\n")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&c.addr, "addr", or(env(envAddr), defaultAddr), "listen address ("+envAddr+")")
-	fs.StringVar(&c.provider, "provider", or(env(envProvider), defaultProvider),
-		"model provider: sim or openrouter ("+envProvider+"; default openrouter when "+envAPIKey+" is set, else sim)")
-	fs.StringVar(&c.baseURL, "openrouter-base-url", env(envBaseURL), "OpenRouter API root ("+envBaseURL+"; default https://openrouter.ai/api/v1)")
-	fs.Float64Var(&c.simScale, "sim-scale", simScale, "multiplier of the simulated models' latencies ("+envSimScale+")")
-	tier := fs.String("tier", or(env(envTier), orchestrator.DefaultTierName), "default tier: speed, balanced or cost ("+envTier+")")
-	models := fs.String("models", env(envModels), "comma-separated council models replacing the default tier's ("+envModels+")")
-	fs.StringVar(&c.council.Chairman, "chairman", env(envChairman), "chairman model replacing the default tier's ("+envChairman+")")
-	fs.DurationVar(&c.council.CollectTimeout, "collect-timeout", duration(envCollectTimeout, defaults.CollectTimeout),
-		"time limit of each Stage 1 model call ("+envCollectTimeout+")")
-	fs.DurationVar(&c.council.ReviewTimeout, "review-timeout", duration(envReviewTimeout, defaults.ReviewTimeout),
-		"time limit of each Stage 2 model call ("+envReviewTimeout+")")
-	fs.DurationVar(&c.council.SynthesizeTimeout, "synthesize-timeout", duration(envSynthesizeTimeout, defaults.SynthesizeTimeout),
-		"time limit of the chairman's call ("+envSynthesizeTimeout+")")
-	fs.DurationVar(&c.maxConsult, "max-consult-duration", duration(envMaxConsult, server.DefaultMaxConsultDuration),
-		"time limit of a whole consultation ("+envMaxConsult+")")
-	fs.DurationVar(&c.drainTimeout, "drain-timeout", duration(envDrainTimeout, server.DefaultDrainTimeout),
-		"on shutdown, how long in-flight consultations may finish ("+envDrainTimeout+")")
-	fs.StringVar(&c.adminAddr, "admin-addr", env(envAdminAddr), "address of the admin HTTP server with /metrics; empty means none ("+envAdminAddr+")")
-	th := telemetry.DefaultThresholds()
-	collectTh := fs.Duration("collect-threshold", duration(envCollectThreshold, th[orchestrator.StageCollect]),
-		"Stage 1 duration past which a warning is logged ("+envCollectThreshold+")")
-	reviewTh := fs.Duration("review-threshold", duration(envReviewThreshold, th[orchestrator.StageReview]),
-		"Stage 2 duration past which a warning is logged ("+envReviewThreshold+")")
-	synthTh := fs.Duration("synthesize-threshold", duration(envSynthThreshold, th[orchestrator.StageSynthesize]),
-		"Stage 3 duration past which a warning is logged ("+envSynthThreshold+")")
-	tokensFile := fs.String("auth-tokens-file", env(envAuthTokensFile),
-		"file of accepted bearer tokens, one per line ("+envAuthTokensFile+"; "+envAuthTokens+" adds a comma-separated list)")
-	tlsCert := fs.String("tls-cert", env(envTLSCert), "PEM certificate chain to serve TLS with ("+envTLSCert+")")
-	tlsKey := fs.String("tls-key", env(envTLSKey), "PEM private key of -tls-cert ("+envTLSKey+")")
-	tlsClientCA := fs.String("tls-client-ca", env(envTLSClientCA), "PEM CA bundle; requires client certificates signed by it (mutual TLS) ("+envTLSClientCA+")")
-	fs.BoolVar(&c.security.reflection, "reflection", boolean(envReflection, true), "serve gRPC server reflection ("+envReflection+")")
-	fs.IntVar(&c.security.maxConsultations, "max-consultations", integer(envMaxConsultations, server.DefaultMaxConsultations),
-		"consultations running at once before more are refused with RESOURCE_EXHAUSTED ("+envMaxConsultations+")")
-	fs.IntVar(&c.security.maxPerCaller, "max-consultations-per-caller", integer(envMaxPerCaller, 0),
-		"consultations one caller may run at once; 0 means no per-caller limit ("+envMaxPerCaller+")")
-	fs.BoolVar(&c.admission.enabled, "adaptive-admission", boolean(envAdaptiveAdmission, defaultAdaptiveAdmission.enabled),
-		"admit consultations up to a limit that follows the measured capacity, under -max-consultations ("+envAdaptiveAdmission+")")
-	fs.IntVar(&c.admission.min, "admission-min", integer(envAdmissionMin, defaultAdaptiveAdmission.min),
-		"floor of the adaptive admission limit ("+envAdmissionMin+")")
-	fs.DurationVar(&c.admission.tolerance, "admission-tolerance", duration(envAdmissionTolerance, defaultAdaptiveAdmission.tolerance),
-		"scheduler delay over its no-load baseline that adaptive admission tolerates before lowering the limit ("+envAdmissionTolerance+")")
-	fs.IntVar(&c.upstreamInFlight, "upstream-max-in-flight", integer(envUpstreamInFlight, defaultUpstreamInFlight),
-		"model calls in flight to the provider at once; more wait their turn ("+envUpstreamInFlight+")")
-	hedge := fs.String("hedge", env(envHedge),
-		"comma-separated model=backup pairs: a call slower than the model's observed p90 is also sent to the backup, and the first answer wins ("+envHedge+"; default none)")
-	logLevel := fs.String("log-level", or(env(envLogLevel), "info"), "debug, info, warn or error ("+envLogLevel+")")
+	s := newSettings(fs, getenv)
+	declareSettings(s, &c, &raw)
 	if err := fs.Parse(args); err != nil {
 		return config{}, nil, err
 	}
+	errs = append(errs, s.errs...)
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 
-	c.apiKey = env(envAPIKey)
 	c.provider = strings.ToLower(strings.TrimSpace(c.provider))
 	switch c.provider {
 	case providerSim:
@@ -227,43 +201,49 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 			errs = append(errs, fmt.Errorf("the openrouter provider needs an API key: set %s (or use %s=sim)", envAPIKey, envProvider))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("%s=%q: want sim or openrouter", envProvider, c.provider))
+		errs = append(errs, fmt.Errorf("%s=%q: want sim or openrouter", s.Source("provider"), c.provider))
 	}
-	if m, err := parseHedge(*hedge); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", envHedge, err))
+	if m, err := parseHedge(raw.hedge); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", s.Source("hedge"), err))
 	} else {
 		c.hedge = m
 	}
 	if c.upstreamInFlight <= 0 {
-		errs = append(errs, fmt.Errorf("-upstream-max-in-flight %d: want a positive number", c.upstreamInFlight))
+		errs = append(errs, fmt.Errorf("%s=%d: want a positive number", s.Source("upstream-max-in-flight"), c.upstreamInFlight))
 	}
 	if c.simScale <= 0 {
-		errs = append(errs, fmt.Errorf("-sim-scale %v: want a positive number", c.simScale))
+		errs = append(errs, fmt.Errorf("%s=%v: want a positive number", s.Source("sim-scale"), c.simScale))
 	}
-	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
-		errs = append(errs, fmt.Errorf("%s=%q: want debug, info, warn or error", envLogLevel, *logLevel))
+	if err := c.logLevel.UnmarshalText([]byte(raw.logLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("%s=%q: want debug, info, warn or error", s.Source("log-level"), raw.logLevel))
 	}
 
-	if c.security.maxConsultations <= 0 || c.security.maxPerCaller < 0 {
-		errs = append(errs, fmt.Errorf("-max-consultations must be positive and -max-consultations-per-caller 0 or more"))
+	if c.security.maxConsultations <= 0 {
+		errs = append(errs, fmt.Errorf("%s=%d: want a positive number", s.Source("max-consultations"), c.security.maxConsultations))
 	}
-	if c.admission.min <= 0 || c.admission.tolerance <= 0 {
-		errs = append(errs, fmt.Errorf("-admission-min and -admission-tolerance must be positive"))
+	if c.security.maxPerCaller < 0 {
+		errs = append(errs, fmt.Errorf("%s=%d: want 0 or more", s.Source("max-consultations-per-caller"), c.security.maxPerCaller))
+	}
+	if c.admission.min <= 0 {
+		errs = append(errs, fmt.Errorf("%s=%d: want a positive number", s.Source("admission-min"), c.admission.min))
+	}
+	if c.admission.tolerance <= 0 {
+		errs = append(errs, fmt.Errorf("%s=%v: want a positive duration", s.Source("admission-tolerance"), c.admission.tolerance))
 	}
 	// Tokens come only from the environment and files, never from the
 	// command line, where a process listing would show them.
 	var err error
-	if c.security.tokens, err = loadTokens(getenv(envAuthTokens), *tokensFile); err != nil {
+	if c.security.tokens, err = loadTokens(getenv(envAuthTokens), raw.tokensFile); err != nil {
 		errs = append(errs, err)
 	}
-	if c.security.tls, err = loadTLS(*tlsCert, *tlsKey, *tlsClientCA); err != nil {
+	if c.security.tls, err = loadTLS(raw.tlsCert, raw.tlsKey, raw.tlsClientCA); err != nil {
 		errs = append(errs, err)
 	}
 
 	c.thresholds = map[orchestrator.Stage]time.Duration{
-		orchestrator.StageCollect:    *collectTh,
-		orchestrator.StageReview:     *reviewTh,
-		orchestrator.StageSynthesize: *synthTh,
+		orchestrator.StageCollect:    raw.collectTh,
+		orchestrator.StageReview:     raw.reviewTh,
+		orchestrator.StageSynthesize: raw.synthTh,
 	}
 	tel, err := telemetry.ConfigFromEnv(getenv)
 	if err != nil {
@@ -272,16 +252,17 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	tel.Prometheus = c.adminAddr != ""
 	c.telemetry = tel
 
-	t, known := orchestrator.ResolveTier(*tier)
+	t, known := orchestrator.ResolveTier(raw.tier)
 	if !known {
-		warnings = append(warnings, fmt.Sprintf("%s=%q is not a tier (speed, balanced, cost); using %q", envTier, *tier, t.Name))
+		warnings = append(warnings, fmt.Sprintf("%s=%q is not a tier (speed, balanced, cost); using %q", s.Source("tier"), raw.tier, t.Name))
 	}
 	c.council.Tier = t.Name
-	c.council.Council = splitList(*models)
+	c.council.Council = splitList(raw.models)
 	c.council.Chairman = strings.TrimSpace(c.council.Chairman)
-	for _, d := range []time.Duration{c.council.CollectTimeout, c.council.ReviewTimeout, c.council.SynthesizeTimeout, c.maxConsult, c.drainTimeout} {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("timeouts must be positive, got %v", d))
+	for _, name := range []string{"collect-timeout", "review-timeout", "synthesize-timeout", "max-consult-duration", "drain-timeout",
+		"collect-threshold", "review-threshold", "synthesize-threshold"} {
+		if d := fs.Lookup(name).Value.(flag.Getter).Get().(time.Duration); d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%v: want a positive duration", s.Source(name), d))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
