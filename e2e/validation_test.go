@@ -43,7 +43,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"empty query", req(func(r *councilv1.ConsultRequest) { r.Query = "" }), "query"},
 		{"whitespace query", req(func(r *councilv1.ConsultRequest) { r.Query = " \t\r\n\u2003" }), "query"},
-		{"query over the limit", req(func(r *councilv1.ConsultRequest) { r.Query = strings.Repeat("q", orchestrator.MaxQueryBytes+1) }), "query"},
+		{"query over the limit", req(func(r *councilv1.ConsultRequest) { r.Query = strings.Repeat("q", server.MaxQueryBytes+1) }), "query"},
 		{"query not UTF-8", req(func(r *councilv1.ConsultRequest) { r.Query = "why\xc0\xaf?" }), "query"},
 		{"unknown tier", req(func(r *councilv1.ConsultRequest) { r.Tier = councilv1.Tier(4) }), "tier"},
 		{"negative tier", req(func(r *councilv1.ConsultRequest) { r.Tier = councilv1.Tier(-1) }), "tier"},
@@ -52,7 +52,7 @@ func TestBadInput(t *testing.T) {
 		{"too many models", req(func(r *councilv1.ConsultRequest) { r.CouncilModels = tooMany }), "council_models"},
 		{"too few models", req(func(r *councilv1.ConsultRequest) { r.CouncilModels = council[:1] }), "council_models"},
 		{"unknown chairman", req(func(r *councilv1.ConsultRequest) { r.ChairmanModel = "vendor/no-such-chairman" }), "chairman_model"},
-		{"too many history turns", req(func(r *councilv1.ConsultRequest) { r.History = turns(orchestrator.MaxHistoryTurns+1, 2) }), "history"},
+		{"too many history turns", req(func(r *councilv1.ConsultRequest) { r.History = turns(server.MaxHistoryTurns+1, 2) }), "history"},
 		{"history too long in all", req(func(r *councilv1.ConsultRequest) { r.History = turns(5, 15000) }), "history"},
 		{"history turn without role", req(func(r *councilv1.ConsultRequest) {
 			r.History = []*councilv1.Turn{{Content: "hi"}}

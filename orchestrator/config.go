@@ -96,15 +96,12 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// MaxQueryBytes is the longest query, in bytes, a request may carry.
-const MaxQueryBytes = 16000
-
-// MaxHistoryTurns is the most prior conversation turns a request may carry.
-const MaxHistoryTurns = 50
-
-// Request is one consultation.
+// Request is one consultation. Its shape (a non-blank query, valid UTF-8,
+// the size limits, distinct model ids, history roles) is checked by the
+// caller, the server; the council checks only what needs its configuration:
+// the tier's name, the models the provider serves and the council's size.
 type Request struct {
-	// Query is the question; required, at most MaxQueryBytes of valid UTF-8.
+	// Query is the question.
 	Query string
 	// Tier picks a tier by name; empty means the configured default.
 	Tier string

@@ -56,7 +56,8 @@ func New(c provider.Completer, cfg Config, opts ...Option) (*Council, error) {
 // called from the calling goroutine only, with strictly increasing sequence
 // numbers starting at 1. It returns:
 //   - nil after emitting ConsultCompleted;
-//   - an *[InvalidRequestError], before emitting anything, for a bad request;
+//   - an *[InvalidRequestError], before emitting anything, for an unknown
+//     tier or model or a council of the wrong size (see [Request]);
 //   - an error wrapping [ErrQuorumNotMet] or [ErrNoSynthesis] after the
 //     events that explain it;
 //   - the context's error when ctx ends first, or emit's error when emit

@@ -407,19 +407,11 @@ func TestConsultRejectsBadRequests(t *testing.T) {
 		req   Request
 		field string
 	}{
-		{"empty query", Request{}, "query"},
-		{"blank query", Request{Query: " \n\t "}, "query"},
-		{"long query", Request{Query: strings.Repeat("x", MaxQueryBytes+1)}, "query"},
-		{"invalid utf-8", Request{Query: "caf\xe9"}, "query"},
 		{"unknown tier", Request{Query: "q", Tier: "turbo"}, "tier"},
-		{"duplicate model", Request{Query: "q", Council: []string{"m/a", "m/b", "m/a"}}, "council_models[2]"},
 		{"unknown model", Request{Query: "q", Council: []string{"m/a", "m/zzz"}}, "council_models[1]"},
 		{"too many models", Request{Query: "q", Council: strings.Split("a,b,c,d,e,f,g,h,i", ",")}, "council_models"},
 		{"too few models", Request{Query: "q", Council: []string{"m/a"}}, "council_models"},
 		{"unknown chairman", Request{Query: "q", Chairman: "m/zzz"}, "chairman_model"},
-		{"bad history role", Request{Query: "q", History: []provider.Message{{Role: provider.RoleSystem, Content: "x"}}}, "history[0].role"},
-		{"empty history turn", Request{Query: "q", History: []provider.Message{{Role: provider.RoleUser, Content: ""}}}, "history[0].content"},
-		{"long request id", Request{Query: "q", RequestID: strings.Repeat("r", 129)}, "request_id"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,16 +3,8 @@ package orchestrator
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/councilhq/council/provider"
-)
-
-// Limits on request fields beyond the query's.
-const (
-	maxHistoryBytes   = 64000
-	maxRequestIDBytes = 128
-	maxModelIDBytes   = 256
 )
 
 // plan is a validated request with its council resolved.
@@ -25,18 +17,11 @@ type plan struct {
 	requestID string
 }
 
-// plan validates req and resolves its tier, council and chairman.
+// plan resolves req's tier, council and chairman, and checks what needs the
+// council's configuration: the tier's name, the models the provider serves
+// and the council's size. The request's shape is the caller's to check (see
+// [Request]).
 func (c *Council) plan(req Request) (plan, error) {
-	if err := validateText("query", req.Query, MaxQueryBytes); err != nil {
-		return plan{}, err
-	}
-	if len(req.RequestID) > maxRequestIDBytes || !utf8.ValidString(req.RequestID) {
-		return plan{}, &InvalidRequestError{Field: "request_id", Reason: fmt.Sprintf("must be valid UTF-8 of at most %d bytes", maxRequestIDBytes)}
-	}
-	if err := validateHistory(req.History); err != nil {
-		return plan{}, err
-	}
-
 	tierName := c.cfg.Tier
 	if strings.TrimSpace(req.Tier) != "" {
 		if _, ok := LookupTier(req.Tier); !ok {
@@ -80,64 +65,20 @@ func (c *Council) plan(req Request) (plan, error) {
 	return p, nil
 }
 
-func validateText(field, s string, maxBytes int) error {
-	switch {
-	case !utf8.ValidString(s):
-		return &InvalidRequestError{Field: field, Reason: "must be valid UTF-8"}
-	case strings.TrimSpace(s) == "":
-		return &InvalidRequestError{Field: field, Reason: "must not be empty"}
-	case len(s) > maxBytes:
-		return &InvalidRequestError{Field: field, Reason: fmt.Sprintf("must be at most %d bytes, got %d", maxBytes, len(s))}
-	}
-	return nil
-}
-
-func validateHistory(turns []provider.Message) error {
-	if len(turns) > MaxHistoryTurns {
-		return &InvalidRequestError{Field: "history", Reason: fmt.Sprintf("must have at most %d turns", MaxHistoryTurns)}
-	}
-	total := 0
-	for i, t := range turns {
-		field := fmt.Sprintf("history[%d]", i)
-		if t.Role != provider.RoleUser && t.Role != provider.RoleAssistant {
-			return &InvalidRequestError{Field: field + ".role", Reason: "must be user or assistant"}
-		}
-		if err := validateText(field+".content", t.Content, MaxQueryBytes); err != nil {
-			return err
-		}
-		total += len(t.Content)
-	}
-	if total > maxHistoryBytes {
-		return &InvalidRequestError{Field: "history", Reason: fmt.Sprintf("must hold at most %d bytes in all", maxHistoryBytes)}
-	}
-	return nil
-}
-
 func (c *Council) validateModels(models []string) error {
 	if len(models) > c.cfg.MaxModels {
 		return &InvalidRequestError{Field: "council_models", Reason: fmt.Sprintf("must name at most %d models", c.cfg.MaxModels)}
 	}
-	seen := make(map[string]bool, len(models))
 	for i, m := range models {
-		field := fmt.Sprintf("council_models[%d]", i)
-		if err := c.validateModel(field, m); err != nil {
+		if err := c.validateModel(fmt.Sprintf("council_models[%d]", i), m); err != nil {
 			return err
 		}
-		if seen[m] {
-			return &InvalidRequestError{Field: field, Reason: fmt.Sprintf("duplicate model %q", m)}
-		}
-		seen[m] = true
 	}
 	return nil
 }
 
 func (c *Council) validateModel(field, m string) error {
-	switch {
-	case strings.TrimSpace(m) == "" || m != strings.TrimSpace(m):
-		return &InvalidRequestError{Field: field, Reason: "must be a model id without surrounding spaces"}
-	case len(m) > maxModelIDBytes || !utf8.ValidString(m):
-		return &InvalidRequestError{Field: field, Reason: fmt.Sprintf("must be valid UTF-8 of at most %d bytes", maxModelIDBytes)}
-	case !c.known.has(m):
+	if !c.known.has(m) {
 		return &InvalidRequestError{Field: field, Reason: fmt.Sprintf("unknown model %q", m)}
 	}
 	return nil

@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 )
 
-// Transport limits. Requests are small (a query of at most 16000 bytes plus
+// Transport limits. Requests are small (a query of at most MaxQueryBytes plus
 // a bounded history); events carry at most one model answer each.
 const (
 	maxRecvMsgBytes = 4 << 20

@@ -10,23 +10,33 @@ import (
 	"github.com/councilhq/council/orchestrator"
 )
 
-// Request limits checked here; the orchestrator checks the rest (known
-// tiers and models, council size, the history's total size).
+// Limits of a ConsultRequest's shape. The server checks them all; the
+// orchestrator checks only what needs the council's configuration (known
+// tiers and models, council size).
 const (
-	maxModelIDBytes   = 256
-	maxRequestIDBytes = 128
-	maxTurnBytes      = orchestrator.MaxQueryBytes
+	// MaxQueryBytes is the longest query, and the longest history turn, in
+	// bytes.
+	MaxQueryBytes = 16000
+	// MaxHistoryTurns is the most history turns a request may carry.
+	MaxHistoryTurns = 50
+	// MaxHistoryBytes is the most bytes of content all history turns may
+	// hold together.
+	MaxHistoryBytes = 64000
+	// MaxModelIDBytes is the longest council or chairman model id.
+	MaxModelIDBytes = 256
+	// MaxRequestIDBytes is the longest request_id.
+	MaxRequestIDBytes = 128
 )
 
-// validate checks what can be checked without the council's configuration.
-// It returns nil or every violation (up to maxViolations) as joined
-// *orchestrator.InvalidRequestError values.
+// validate checks the request's shape: everything that can be checked
+// without the council's configuration. It returns nil or every violation (up
+// to maxViolations) as joined *orchestrator.InvalidRequestError values.
 func validate(req *councilv1.ConsultRequest) error {
 	var errs []error
 	add := func(field, reason string) {
 		errs = append(errs, &orchestrator.InvalidRequestError{Field: field, Reason: reason})
 	}
-	check := func(field, value string, limit int, required bool) {
+	text := func(field, value string, limit int, required bool) {
 		switch {
 		case !utf8.ValidString(value):
 			add(field, "must be valid UTF-8")
@@ -36,33 +46,45 @@ func validate(req *councilv1.ConsultRequest) error {
 			add(field, "must not be blank")
 		}
 	}
+	modelID := func(field, value string, required bool) {
+		n := len(errs)
+		text(field, value, MaxModelIDBytes, required)
+		if len(errs) == n && value != strings.TrimSpace(value) {
+			add(field, "must not have surrounding spaces")
+		}
+	}
 
-	check("query", req.GetQuery(), orchestrator.MaxQueryBytes, true)
+	text("query", req.GetQuery(), MaxQueryBytes, true)
 	if _, ok := councilv1.Tier_name[int32(req.GetTier())]; !ok {
 		add("tier", fmt.Sprintf("unknown tier %d", req.GetTier()))
 	}
 	first := make(map[string]int, len(req.GetCouncilModels()))
 	for i, m := range req.GetCouncilModels() {
 		field := fmt.Sprintf("council_models[%d]", i)
-		check(field, m, maxModelIDBytes, true)
+		modelID(field, m, true)
 		if j, dup := first[m]; dup {
 			add(field, fmt.Sprintf("repeats council_models[%d]", j))
 		} else {
 			first[m] = i
 		}
 	}
-	check("chairman_model", req.GetChairmanModel(), maxModelIDBytes, false)
-	if n := len(req.GetHistory()); n > orchestrator.MaxHistoryTurns {
-		add("history", fmt.Sprintf("must have at most %d turns, got %d", orchestrator.MaxHistoryTurns, n))
+	modelID("chairman_model", req.GetChairmanModel(), false)
+	if n := len(req.GetHistory()); n > MaxHistoryTurns {
+		add("history", fmt.Sprintf("must have at most %d turns, got %d", MaxHistoryTurns, n))
 	} else {
+		total := 0
 		for i, t := range req.GetHistory() {
 			if r := t.GetRole(); r != councilv1.Role_ROLE_USER && r != councilv1.Role_ROLE_ASSISTANT {
 				add(fmt.Sprintf("history[%d].role", i), "must be ROLE_USER or ROLE_ASSISTANT")
 			}
-			check(fmt.Sprintf("history[%d].content", i), t.GetContent(), maxTurnBytes, true)
+			text(fmt.Sprintf("history[%d].content", i), t.GetContent(), MaxQueryBytes, true)
+			total += len(t.GetContent())
+		}
+		if total > MaxHistoryBytes {
+			add("history", fmt.Sprintf("must hold at most %d bytes in all, got %d", MaxHistoryBytes, total))
 		}
 	}
-	check("request_id", req.GetRequestId(), maxRequestIDBytes, false)
+	text("request_id", req.GetRequestId(), MaxRequestIDBytes, false)
 
 	if len(errs) > maxViolations {
 		errs = errs[:maxViolations]

@@ -9,7 +9,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
-	"github.com/councilhq/council/orchestrator"
 )
 
 func TestConsultRejectsInvalidRequests(t *testing.T) {
@@ -35,28 +34,43 @@ func TestConsultRejectsInvalidRequests(t *testing.T) {
 	}{
 		{"empty query", ok(func(r *councilv1.ConsultRequest) { r.Query = "" }), "query"},
 		{"blank query", ok(func(r *councilv1.ConsultRequest) { r.Query = " \t\n\u00a0" }), "query"},
-		{"query too long", ok(func(r *councilv1.ConsultRequest) { r.Query = strings.Repeat("a", orchestrator.MaxQueryBytes+1) }), "query"},
+		{"query too long", ok(func(r *councilv1.ConsultRequest) { r.Query = strings.Repeat("a", MaxQueryBytes+1) }), "query"},
 		{"query not UTF-8", ok(func(r *councilv1.ConsultRequest) { r.Query = "caf\xe9?" }), "query"},
 		{"unknown tier", ok(func(r *councilv1.ConsultRequest) { r.Tier = councilv1.Tier(99) }), "tier"},
 		{"blank council model", ok(func(r *councilv1.ConsultRequest) { r.CouncilModels = []string{"a", " "} }), "council_models[1]"},
 		{"council model not UTF-8", ok(func(r *councilv1.ConsultRequest) { r.CouncilModels = []string{"\xff"} }), "council_models[0]"},
 		{"council model too long", ok(func(r *councilv1.ConsultRequest) { r.CouncilModels = []string{strings.Repeat("m", 257)} }), "council_models[0]"},
+		{"council model with surrounding spaces", ok(func(r *councilv1.ConsultRequest) { r.CouncilModels = []string{"a", " b"} }), "council_models[1]"},
 		{"duplicate council model", ok(func(r *councilv1.ConsultRequest) { r.CouncilModels = []string{"a", "b", "a"} }), "council_models[2]"},
 		{"blank chairman", ok(func(r *councilv1.ConsultRequest) { r.ChairmanModel = "  " }), "chairman_model"},
-		{"too many turns", ok(func(r *councilv1.ConsultRequest) { r.History = turns(orchestrator.MaxHistoryTurns + 1) }), "history"},
+		{"chairman with surrounding spaces", ok(func(r *councilv1.ConsultRequest) { r.ChairmanModel = "c\n" }), "chairman_model"},
+		{"chairman too long", ok(func(r *councilv1.ConsultRequest) { r.ChairmanModel = strings.Repeat("c", MaxModelIDBytes+1) }), "chairman_model"},
+		{"too many turns", ok(func(r *councilv1.ConsultRequest) { r.History = turns(MaxHistoryTurns + 1) }), "history"},
+		{"history too long in all", ok(func(r *councilv1.ConsultRequest) {
+			r.History = make([]*councilv1.Turn, MaxHistoryBytes/MaxQueryBytes+1)
+			for i := range r.History {
+				r.History[i] = &councilv1.Turn{Role: councilv1.Role_ROLE_USER, Content: strings.Repeat("t", MaxQueryBytes)}
+			}
+		}), "history"},
 		{"unspecified role", ok(func(r *councilv1.ConsultRequest) {
 			r.History = []*councilv1.Turn{{Role: councilv1.Role_ROLE_UNSPECIFIED, Content: "hi"}}
 		}), "history[0].role"},
 		{"unknown role", ok(func(r *councilv1.ConsultRequest) {
 			r.History = append(turns(2), &councilv1.Turn{Role: councilv1.Role(7), Content: "hi"})
 		}), "history[2].role"},
-		{"blank turn", ok(func(r *councilv1.ConsultRequest) {
+		{"empty turn", ok(func(r *councilv1.ConsultRequest) {
 			r.History = []*councilv1.Turn{{Role: councilv1.Role_ROLE_ASSISTANT, Content: ""}}
+		}), "history[0].content"},
+		{"blank turn", ok(func(r *councilv1.ConsultRequest) {
+			r.History = []*councilv1.Turn{{Role: councilv1.Role_ROLE_USER, Content: "\t "}}
+		}), "history[0].content"},
+		{"turn too long", ok(func(r *councilv1.ConsultRequest) {
+			r.History = []*councilv1.Turn{{Role: councilv1.Role_ROLE_USER, Content: strings.Repeat("t", MaxQueryBytes+1)}}
 		}), "history[0].content"},
 		{"turn not UTF-8", ok(func(r *councilv1.ConsultRequest) {
 			r.History = []*councilv1.Turn{{Role: councilv1.Role_ROLE_USER, Content: "\xc3\x28"}}
 		}), "history[0].content"},
-		{"request id too long", ok(func(r *councilv1.ConsultRequest) { r.RequestId = strings.Repeat("r", 129) }), "request_id"},
+		{"request id too long", ok(func(r *councilv1.ConsultRequest) { r.RequestId = strings.Repeat("r", MaxRequestIDBytes+1) }), "request_id"},
 		{"request id not UTF-8", ok(func(r *councilv1.ConsultRequest) { r.RequestId = "\x80" }), "request_id"},
 	}
 	for _, tc := range tests {
@@ -108,22 +122,35 @@ func TestConsultReportsEveryViolation(t *testing.T) {
 func TestConsultAcceptsLimits(t *testing.T) {
 	fake := &script{}
 	h := start(t, fake)
-	turns := make([]*councilv1.Turn, orchestrator.MaxHistoryTurns)
+	turns := make([]*councilv1.Turn, MaxHistoryTurns)
 	for i := range turns {
 		turns[i] = &councilv1.Turn{Role: councilv1.Role_ROLE_ASSISTANT, Content: "é"}
 	}
 	req := &councilv1.ConsultRequest{
 		// Multi-byte runes up to the byte limit exactly.
-		Query:         strings.Repeat("é", orchestrator.MaxQueryBytes/2),
+		Query:         strings.Repeat("é", MaxQueryBytes/2),
 		Tier:          councilv1.Tier_TIER_COST,
-		CouncilModels: []string{strings.Repeat("m", maxModelIDBytes)},
+		CouncilModels: []string{strings.Repeat("m", MaxModelIDBytes)},
 		History:       turns,
-		RequestId:     strings.Repeat("r", maxRequestIDBytes),
+		RequestId:     strings.Repeat("r", MaxRequestIDBytes),
 	}
 	if _, err := h.consult(context.Background(), req); err != nil {
 		t.Fatalf("Consult at the limits: %v", err)
 	}
-	if got := fake.requests(); len(got) != 1 || got[0].Tier != "cost" || len(got[0].History) != orchestrator.MaxHistoryTurns {
+	if got := fake.requests(); len(got) != 1 || got[0].Tier != "cost" || len(got[0].History) != MaxHistoryTurns {
 		t.Errorf("domain request = %+v", got)
+	}
+
+	// The history's total size exactly at its limit.
+	long := make([]*councilv1.Turn, MaxHistoryBytes/MaxQueryBytes)
+	for i := range long {
+		long[i] = &councilv1.Turn{Role: councilv1.Role_ROLE_USER, Content: strings.Repeat("t", MaxQueryBytes)}
+	}
+	if MaxHistoryBytes%MaxQueryBytes != 0 {
+		long = append(long, &councilv1.Turn{Role: councilv1.Role_ROLE_USER, Content: strings.Repeat("t", MaxHistoryBytes%MaxQueryBytes)})
+	}
+	req = &councilv1.ConsultRequest{Query: "q", ChairmanModel: strings.Repeat("c", MaxModelIDBytes), History: long}
+	if _, err := h.consult(context.Background(), req); err != nil {
+		t.Fatalf("Consult with %d bytes of history: %v", MaxHistoryBytes, err)
 	}
 }
