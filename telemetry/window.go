@@ -3,16 +3,19 @@ package telemetry
 import (
 	"slices"
 	"time"
+
+	"github.com/councilhq/council/internal/quantile"
 )
 
 // Distribution summarises the samples in one window.
 //
-// The percentiles use the nearest-rank definition: with the n samples sorted
-// ascending as x[1] <= … <= x[n], the p-th percentile is x[ceil(p·n/100)],
-// the smallest sample such that at least p % of the samples are at or below
-// it. It is always one of the samples, never an interpolation. (For the
-// samples 1…10 it gives p50 = 5 and p90 = 9.) Mean is the arithmetic mean
-// of non-negative samples, rounded down to the nanosecond. Every field is zero when Count is zero.
+// The percentiles use the nearest-rank definition of package quantile: with
+// the n samples sorted ascending as x[1] <= … <= x[n], the p-th percentile
+// is x[ceil(p·n/100)], the smallest sample such that at least p % of the
+// samples are at or below it. It is always one of the samples, never an
+// interpolation. (For the samples 1…10 it gives p50 = 5 and p90 = 9.) Mean
+// is the arithmetic mean of non-negative samples, rounded down to the
+// nanosecond. Every field is zero when Count is zero.
 type Distribution struct {
 	// Count is the number of samples in the window.
 	Count int
@@ -70,18 +73,10 @@ func distribute(samples []time.Duration) Distribution {
 		Count: n,
 		Min:   samples[0],
 		Mean:  q + r/time.Duration(n),
-		P50:   nearestRank(samples, 50),
-		P90:   nearestRank(samples, 90),
-		P95:   nearestRank(samples, 95),
-		P99:   nearestRank(samples, 99),
+		P50:   quantile.Sorted(samples, 50),
+		P90:   quantile.Sorted(samples, 90),
+		P95:   quantile.Sorted(samples, 95),
+		P99:   quantile.Sorted(samples, 99),
 		Max:   samples[n-1],
 	}
-}
-
-// nearestRank returns the p-th percentile (0 < p <= 100) of the ascending,
-// non-empty sorted: the element at rank ceil(p·n/100), computed exactly in
-// integers.
-func nearestRank(sorted []time.Duration, p int) time.Duration {
-	rank := (p*len(sorted) + 99) / 100
-	return sorted[max(rank, 1)-1]
 }

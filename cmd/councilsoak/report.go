@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/councilhq/council/internal/quantile"
 )
 
 // goroutineSlack is how many more goroutines than at the start the end may
@@ -74,13 +76,10 @@ type report struct {
 	startMem, midMem, endMem                      memory
 }
 
-// percentile returns the p-th percentile of the sorted latencies.
+// percentile returns the p-th nearest-rank percentile of the sorted
+// latencies, rounded to the millisecond.
 func (r *report) percentile(p float64) time.Duration {
-	if len(r.latencies) == 0 {
-		return 0
-	}
-	i := int(p / 100 * float64(len(r.latencies)-1))
-	return r.latencies[i].Round(time.Millisecond)
+	return quantile.Sorted(r.latencies, p).Round(time.Millisecond)
 }
 
 // print writes the report.

@@ -12,6 +12,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/councilhq/council/internal/quantile"
 )
 
 // Defaults of [BurstConfig].
@@ -140,7 +142,7 @@ func MeasureSingle(ctx context.Context, cfg BurstConfig) (time.Duration, error) 
 		}
 		ds = append(ds, tr.Done)
 	}
-	single := Percentile(ds, 0.5)
+	single := quantile.Of(ds, 50)
 	fmt.Fprintf(cfg.Progress, "single consultation: p50 %v\n", single.Round(time.Millisecond))
 	return single, nil
 }
