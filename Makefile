@@ -18,9 +18,15 @@ DEMO_QUESTION ?= Why is the sky blue?
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "%-14s %s\n", $$1, $$2}'
 
+# The build time and Git revision that --version prints; the version comes
+# from the build information Go records (and the revision too, in a plain
+# Git checkout).
+LDFLAGS := -X github.com/councilhq/council/buildinfo.buildTime=$(shell date -u +%Y-%m-%dT%H:%M:%SZ) \
+	-X github.com/councilhq/council/buildinfo.revision=$(shell git rev-parse HEAD 2>/dev/null)
+
 .PHONY: build
 build: ## Build councild and councilctl into bin/
-	go build -o $(BIN)/ ./cmd/councild ./cmd/councilctl
+	go build -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/councild ./cmd/councilctl
 
 .PHONY: generate
 generate: ## Regenerate gen/ from proto/ with buf

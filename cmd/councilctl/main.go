@@ -29,6 +29,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/councilhq/council/buildinfo"
 )
 
 // defaultAddr is the server address unless --addr or COUNCIL_ADDR says otherwise.
@@ -52,6 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.SetOutput(out)
 	var d dialFlags
 	d.register(fs, getenv)
+	version := fs.Bool("version", false, "print the version, VCS revision and build time, and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: councilctl [--addr host:port] [--token t] [--tls] <command> [arguments]
 
@@ -65,6 +68,10 @@ Global flags:`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *version {
+		_, err := fmt.Fprintln(out, "councilctl", buildinfo.Read())
 		return err
 	}
 	if fs.NArg() == 0 {

@@ -220,3 +220,10 @@ func TestParseInterleaved(t *testing.T) {
 		t.Errorf("positional %v, json %v, tier %q", pos, *asJSON, *tier)
 	}
 }
+
+func TestVersion(t *testing.T) {
+	out, err := ctl(t, "--version")
+	if err != nil || !strings.HasPrefix(out, "councilctl ") || !strings.Contains(out, "go1.") {
+		t.Errorf("--version = %q, %v", out, err)
+	}
+}

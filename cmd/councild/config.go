@@ -89,6 +89,10 @@ type config struct {
 	admission adaptiveAdmission
 }
 
+// errVersion is returned by loadConfig when -version asks for the version
+// instead of a server.
+var errVersion = errors.New("version requested")
+
 // rawConfig holds the settings that loadConfig checks and converts after
 // parsing.
 type rawConfig struct {
@@ -185,8 +189,12 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	}
 	s := newSettings(fs, getenv)
 	declareSettings(s, &c, &raw)
+	version := fs.Bool("version", false, "print the version, VCS revision and build time, and exit")
 	if err := fs.Parse(args); err != nil {
 		return config{}, nil, err
+	}
+	if *version {
+		return config{}, nil, errVersion
 	}
 	errs = append(errs, s.errs...)
 	if fs.NArg() > 0 {

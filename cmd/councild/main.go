@@ -21,6 +21,7 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 
+	"github.com/councilhq/council/buildinfo"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/outbound"
 	"github.com/councilhq/council/server"
@@ -33,6 +34,8 @@ func main() {
 	stop()
 	switch {
 	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errVersion):
+		fmt.Println("councild", buildinfo.Read())
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "councild:", err)
 		os.Exit(1)
@@ -51,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		log.Warn(w)
 	}
 	cfg.telemetry.Logger = log
+	build := buildinfo.Read()
+	cfg.telemetry.ServiceVersion = build.Version
 	tel, shutdownTelemetry, err := telemetry.Setup(ctx, cfg.telemetry)
 	if err != nil {
 		return err
@@ -75,6 +80,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	}
 	defer func() { _ = gauges.Unregister() }()
+	buildGauge, err := telemetry.ObserveBuildInfo(tel.MeterProvider, build.Version, build.Revision, build.GoVersion)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = buildGauge.Unregister() }()
 	lis, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
@@ -87,7 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		}
 		defer stopAdmin()
 	}
-	log.Info("listening", "addr", lis.Addr().String(), "provider", cfg.provider, "tier", cfg.council.Tier, "tracing", tel.Tracing,
+	log.Info("listening", "addr", lis.Addr().String(), "version", build.Version, "provider", cfg.provider, "tier", cfg.council.Tier, "tracing", tel.Tracing,
 		"tls", cfg.security.tls != nil, "mtls", cfg.security.tls != nil && cfg.security.tls.ClientCAs != nil,
 		"auth_tokens", len(cfg.security.tokens))
 	if len(cfg.security.tokens) == 0 && !isLoopback(lis.Addr().String()) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"io"
 	"os"
@@ -100,5 +101,11 @@ func TestFormatDuration(t *testing.T) {
 	}
 	if !strings.Contains(usage("X", "a `b`"), "a b (X)") {
 		t.Errorf("usage = %q", usage("X", "a `b`"))
+	}
+}
+
+func TestVersionFlagAsksForTheVersion(t *testing.T) {
+	if _, _, err := loadConfig([]string{"-version"}, envOf(nil), io.Discard); !errors.Is(err, errVersion) {
+		t.Errorf("loadConfig(-version) = %v, want errVersion", err)
 	}
 }

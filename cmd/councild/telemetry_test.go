@@ -41,7 +41,7 @@ func TestRunServesStatsAndMetrics(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	for _, want := range []string{"gen_ai_client_operation_duration_seconds_count", "council_stage_duration_seconds_count", "rpc_server_"} {
+	for _, want := range []string{"gen_ai_client_operation_duration_seconds_count", "council_stage_duration_seconds_count", "rpc_server_", "council_build_info{"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
