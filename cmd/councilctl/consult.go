@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -15,30 +17,48 @@ import (
 )
 
 // consult runs the consult command.
-func consult(ctx context.Context, conn *grpc.ClientConn, args []string, out io.Writer) error {
+func consult(ctx context.Context, conn *grpc.ClientConn, args []string, std stdio, getenv func(string) string) error {
 	fs := flag.NewFlagSet("consult", flag.ContinueOnError)
-	fs.SetOutput(out)
+	fs.SetOutput(std.out)
 	tier := fs.String("tier", "", "speed, balanced or cost (default: the server's)")
 	models := fs.String("models", "", "comma-separated council models (default: the tier's)")
 	chairman := fs.String("chairman", "", "chairman model (default: the tier's)")
 	requestID := fs.String("request-id", "", "correlation id echoed by the server")
 	asJSON := fs.Bool("json", false, "print every event as one line of protobuf JSON")
+	answerOnly := fs.Bool("answer-only", false, "print only the final answer on stdout; progress goes to stderr")
+	historyFile := fs.String("history", "", `JSON file of earlier turns: [{"role":"user","content":"…"},{"role":"assistant","content":"…"}]`)
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return errors.New(`consult takes one question (quote it): councilctl consult "Why is the sky blue?"`)
+		return badUsage(`consult takes one question (quote it, or give - to read it from stdin): councilctl consult "Why is the sky blue?"`)
+	}
+	if *asJSON && *answerOnly {
+		return badUsage("--json and --answer-only exclude each other")
+	}
+	query := pos[0]
+	if query == "-" {
+		b, err := io.ReadAll(std.in)
+		if err != nil {
+			return fmt.Errorf("reading the question from stdin: %w", err)
+		}
+		query = strings.TrimRight(string(b), "\r\n")
 	}
 	req := &councilv1.ConsultRequest{
-		Query:         pos[0],
+		Query:         query,
 		CouncilModels: splitList(*models),
 		ChairmanModel: strings.TrimSpace(*chairman),
 		RequestId:     *requestID,
 	}
 	if req.Tier, err = parseTier(*tier); err != nil {
-		return err
+		return badUsage("%w", err)
+	}
+	if *historyFile != "" {
+		if req.History, err = readHistory(*historyFile); err != nil {
+			return err
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -47,9 +67,14 @@ func consult(ctx context.Context, conn *grpc.ClientConn, args []string, out io.W
 	if err != nil {
 		return callError(err)
 	}
-	var p eventPrinter = &textPrinter{w: out}
-	if *asJSON {
-		p = &jsonPrinter{w: out}
+	var p eventPrinter
+	switch {
+	case *asJSON:
+		p = &jsonPrinter{w: std.out}
+	case *answerOnly:
+		p = &answerPrinter{progress: textPrinter{w: std.errOut, color: colorOK(std.errTTY, getenv), quiet: true}, w: std.out}
+	default:
+		p = &textPrinter{w: std.out, color: colorOK(std.outTTY, getenv)}
 	}
 	for {
 		msg, err := stream.Recv()
@@ -57,13 +82,46 @@ func consult(ctx context.Context, conn *grpc.ClientConn, args []string, out io.W
 			return p.end()
 		}
 		if err != nil {
-			_ = p.end()
+			_ = p.fail()
 			return callError(err)
 		}
 		if err := p.print(msg); err != nil {
 			return err
 		}
 	}
+}
+
+// colorOK reports whether output to a stream may be coloured: only on a
+// terminal, and never when NO_COLOR is set (https://no-color.org).
+func colorOK(tty bool, getenv func(string) string) bool {
+	return tty && getenv("NO_COLOR") == ""
+}
+
+// readHistory reads earlier turns from a JSON file: an array of objects
+// with a role (user or assistant, or ROLE_USER and ROLE_ASSISTANT) and a
+// content.
+func readHistory(path string) ([]*councilv1.Turn, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading --history: %w", err)
+	}
+	var turns []struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
+	}
+	if err := json.Unmarshal(data, &turns); err != nil {
+		return nil, badUsage("--history %s: want a JSON array of {\"role\", \"content\"} objects: %v", path, err)
+	}
+	out := make([]*councilv1.Turn, 0, len(turns))
+	for i, t := range turns {
+		name := strings.ToUpper(strings.TrimSpace(t.Role))
+		v, ok := councilv1.Role_value["ROLE_"+strings.TrimPrefix(name, "ROLE_")]
+		if !ok || v == int32(councilv1.Role_ROLE_UNSPECIFIED) {
+			return nil, badUsage("--history %s, turn %d: role %q: want user or assistant", path, i, t.Role)
+		}
+		out = append(out, &councilv1.Turn{Role: councilv1.Role(v), Content: t.Content})
+	}
+	return out, nil
 }
 
 // parseTier maps a tier name to the API enum; empty means unspecified.

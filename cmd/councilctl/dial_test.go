@@ -122,11 +122,8 @@ func serveSecure(t *testing.T, p testPKI, token string) string {
 // ctlEnv runs councilctl with the given environment.
 func ctlEnv(t *testing.T, env map[string]string, args ...string) (string, error) {
 	t.Helper()
-	var out strings.Builder
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := run(ctx, args, func(k string) string { return env[k] }, &out)
-	return out.String(), err
+	out, _, err := ctlWith(t, stdio{in: strings.NewReader("")}, env, args...)
+	return out, err
 }
 
 func TestTokenAndMutualTLS(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 
 // callError turns a failed call's status into an error that reads well on
 // a terminal: code, message, ErrorInfo reason and every field violation.
+// The error keeps the status, which sets councilctl's exit code.
 func callError(err error) error {
 	st, ok := status.FromError(err)
 	if !ok {
@@ -28,5 +28,5 @@ func callError(err error) error {
 			}
 		}
 	}
-	return errors.New(b.String())
+	return &statusError{st: st, msg: b.String()}
 }

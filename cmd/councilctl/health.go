@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
@@ -23,10 +25,10 @@ func health(ctx context.Context, conn *grpc.ClientConn, args []string, out io.Wr
 	fs.SetOutput(out)
 	wait := fs.Duration("wait", 0, "wait this long for the server to be up and SERVING")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return flagError(err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("health takes no arguments, got %q", fs.Args())
+		return badUsage("health takes no arguments, got %q", fs.Args())
 	}
 	if *wait <= 0 {
 		resp, err := check(ctx, conn, false)
@@ -34,7 +36,7 @@ func health(ctx context.Context, conn *grpc.ClientConn, args []string, out io.Wr
 			return callError(err)
 		}
 		if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-			return fmt.Errorf("%s", resp.GetStatus())
+			return notServing(resp.GetStatus().String())
 		}
 		_, err = fmt.Fprintln(out, resp.GetStatus())
 		return err
@@ -53,12 +55,18 @@ func health(ctx context.Context, conn *grpc.ClientConn, args []string, out io.Wr
 		case <-ctx.Done():
 			t.Stop()
 			if err != nil {
-				return callError(err)
+				return notServing(fmt.Sprintf("not up after %s: %v", *wait, callError(err)))
 			}
-			return fmt.Errorf("not serving after %s: %s", *wait, resp.GetStatus())
+			return notServing(fmt.Sprintf("not serving after %s: %s", *wait, resp.GetStatus()))
 		case <-t.C:
 		}
 	}
+}
+
+// notServing is the error of a server that answers but does not serve; it
+// exits as UNAVAILABLE does.
+func notServing(msg string) error {
+	return &statusError{st: status.New(codes.Unavailable, msg), msg: msg}
 }
 
 // check asks for the Council service's health; waitForReady makes the call

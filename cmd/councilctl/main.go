@@ -1,18 +1,24 @@
 // Command councilctl is a command-line client of the council.v1.Council
 // gRPC API.
 //
-//	councilctl [--addr host:port] consult "question" [--tier speed|balanced|cost]
-//	           [--models a,b,c] [--chairman m] [--request-id id] [--json] [--timeout 5m]
+//	councilctl [--addr host:port] consult "question"|- [--tier speed|balanced|cost]
+//	           [--models a,b,c] [--chairman m] [--request-id id] [--history file.json]
+//	           [--json | --answer-only] [--timeout 5m]
 //	councilctl [--addr host:port] tiers [--json]
 //	councilctl [--addr host:port] health [--wait 10s]
 //	councilctl [--addr host:port] stats [--json]
 //
 // consult prints a line per event as the consultation progresses, with the
 // chairman's text streamed inline, then the final answer; --json prints each
-// event as one line of protobuf JSON instead. health exits 0 once the server
-// reports SERVING. stats prints the server's latency percentiles in total,
-// per stage and per model. Every command exits non-zero with the status
-// message when the call fails.
+// event as one line of protobuf JSON instead, and --answer-only prints the
+// progress on stderr and only the final answer on stdout. A question of -
+// is read from stdin; --history names a JSON file of earlier turns. Colour
+// is used only on a terminal, and never when NO_COLOR is set. health exits
+// 0 once the server reports SERVING. stats prints the server's latency
+// percentiles in total, per stage and per model. A failed call exits with
+// a code for its status (see exit.go): 2 for a usage error, 3 invalid
+// argument, 4 deadline exceeded, 5 unavailable, 6 resource exhausted,
+// 7 unauthenticated, 8 cancelled, 9 any other status, 1 anything else.
 //
 // Global flags say how to reach the server: --token (or COUNCIL_TOKEN, or
 // the first line of --token-file) sends a bearer token with every call;
@@ -38,18 +44,36 @@ const defaultAddr = "127.0.0.1:50051"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	err := run(ctx, os.Args[1:], os.Getenv, stdio{
+		in: os.Stdin, out: os.Stdout, errOut: os.Stderr,
+		outTTY: isTerminal(os.Stdout), errTTY: isTerminal(os.Stderr),
+	})
 	stop()
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-	case err != nil:
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "councilctl:", err)
-		os.Exit(1)
 	}
+	os.Exit(exitCode(err))
 }
 
-// run parses the global flags and runs the command, printing to out.
-func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
+// stdio is where councilctl reads and writes.
+type stdio struct {
+	in          io.Reader
+	out, errOut io.Writer
+	// outTTY and errTTY say whether out and errOut are terminals, on
+	// which councilctl may use colour.
+	outTTY, errTTY bool
+}
+
+// isTerminal reports whether f is a terminal (a character device).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// run parses the global flags and runs the command, printing to std.out
+// (and, for consult --answer-only, progress to std.errOut).
+func run(ctx context.Context, args []string, getenv func(string) string, std stdio) error {
+	out := std.out
 	fs := flag.NewFlagSet("councilctl", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var d dialFlags
@@ -59,7 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		fmt.Fprintln(fs.Output(), `Usage: councilctl [--addr host:port] [--token t] [--tls] <command> [arguments]
 
 Commands:
-  consult "question" [--tier t] [--models a,b] [--chairman m] [--request-id id] [--json] [--timeout d]
+  consult "question"|- [--tier t] [--models a,b] [--chairman m] [--request-id id] [--history file]
+          [--json | --answer-only] [--timeout d]
   tiers [--json]
   health [--wait d]
   stats [--json]
@@ -68,7 +93,7 @@ Global flags:`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return flagError(err)
 	}
 	if *version {
 		_, err := fmt.Fprintln(out, "councilctl", buildinfo.Read())
@@ -76,7 +101,7 @@ Global flags:`)
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return errors.New("no command given")
+		return badUsage("no command given")
 	}
 	conn, err := d.dial()
 	if err != nil {
@@ -87,7 +112,7 @@ Global flags:`)
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
 	switch cmd {
 	case "consult":
-		return consult(ctx, conn, rest, out)
+		return consult(ctx, conn, rest, std, getenv)
 	case "tiers":
 		return tiers(ctx, conn, rest, out)
 	case "health":
@@ -96,7 +121,16 @@ Global flags:`)
 		return stats(ctx, conn, rest, out)
 	}
 	fs.Usage()
-	return fmt.Errorf("unknown command %q", cmd)
+	return badUsage("unknown command %q", cmd)
+}
+
+// flagError marks an error of flag parsing as a usage error; -h is not an
+// error.
+func flagError(err error) error {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usageError{err}
 }
 
 // parseInterleaved parses flags that may come before, between or after the
@@ -105,7 +139,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			return nil, flagError(err)
 		}
 		if fs.NArg() == 0 {
 			return positional, nil

@@ -7,12 +7,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
@@ -82,11 +86,20 @@ func serve(t *testing.T, c server.Consulter) string {
 
 func ctl(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	var out strings.Builder
+	out, _, err := ctlWith(t, stdio{in: strings.NewReader("")}, nil, args...)
+	return out, err
+}
+
+// ctlWith runs councilctl with std's stdin and terminal flags and the
+// environment env, and returns what it wrote to stdout and stderr.
+func ctlWith(t *testing.T, std stdio, env map[string]string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut strings.Builder
+	std.out, std.errOut = &out, &errOut
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := run(ctx, args, func(string) string { return "" }, &out)
-	return out.String(), err
+	err = run(ctx, args, func(k string) string { return env[k] }, std)
+	return out.String(), errOut.String(), err
 }
 
 func TestConsultText(t *testing.T) {
@@ -225,5 +238,122 @@ func TestVersion(t *testing.T) {
 	out, err := ctl(t, "--version")
 	if err != nil || !strings.HasPrefix(out, "councilctl ") || !strings.Contains(out, "go1.") {
 		t.Errorf("--version = %q, %v", out, err)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	addr := serve(t, &fakeCouncil{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := lis.Addr().String()
+	_ = lis.Close()
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"success", []string{"--addr", addr, "consult", "q"}, exitOK},
+		{"help", []string{"-h"}, exitOK},
+		{"unknown global flag", []string{"--port", "1", "tiers"}, exitUsage},
+		{"unknown command flag", []string{"--addr", addr, "consult", "q", "--colour"}, exitUsage},
+		{"no command", []string{"--addr", addr}, exitUsage},
+		{"unknown command", []string{"--addr", addr, "ask"}, exitUsage},
+		{"two questions", []string{"--addr", addr, "consult", "a", "b"}, exitUsage},
+		{"unknown tier", []string{"--addr", addr, "consult", "q", "--tier", "turbo"}, exitUsage},
+		{"stray argument", []string{"--addr", addr, "tiers", "x"}, exitUsage},
+		{"invalid argument", []string{"--addr", addr, "consult", " "}, exitInvalidArgument},
+		{"quorum not met", []string{"--addr", addr, "consult", "fail"}, exitUnavailable},
+		{"server down", []string{"--addr", down, "tiers"}, exitUnavailable},
+		{"server down, waiting", []string{"--addr", down, "health", "--wait", "200ms"}, exitUnavailable},
+		{"deadline", []string{"--addr", down, "consult", "q", "--timeout", "1ns"}, exitDeadlineExceeded},
+		{"missing history", []string{"--addr", addr, "consult", "q", "--history", "/nonexistent/history.json"}, exitFailure},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ctl(t, tc.args...)
+			if got := exitCode(err); got != tc.want {
+				t.Errorf("exit code %d (%v), want %d", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestStatusExitCodes(t *testing.T) {
+	for code, want := range map[codes.Code]int{
+		codes.ResourceExhausted: exitResourceExhausted,
+		codes.Unauthenticated:   exitUnauthenticated,
+		codes.PermissionDenied:  exitUnauthenticated,
+		codes.Canceled:          exitCanceled,
+		codes.Internal:          exitInternal,
+		codes.Unknown:           exitInternal,
+	} {
+		if got := exitCode(callError(status.Error(code, "x"))); got != want {
+			t.Errorf("%v: exit code %d, want %d", code, got, want)
+		}
+	}
+}
+
+func TestConsultAnswerOnly(t *testing.T) {
+	addr := serve(t, &fakeCouncil{})
+	out, progress, err := ctlWith(t, stdio{}, nil, "--addr", addr, "consult", "q", "--answer-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "Rayleigh scattering.\n" {
+		t.Errorf("stdout = %q, want the answer alone", out)
+	}
+	if !strings.Contains(progress, "final answer by c") || !strings.Contains(progress, "completed in 2s") || strings.Contains(progress, "Rayleigh") {
+		t.Errorf("stderr = %q, want the progress without the answer's text", progress)
+	}
+	out, _, err = ctlWith(t, stdio{}, nil, "--addr", addr, "consult", "fail", "--answer-only")
+	if err == nil || out != "" {
+		t.Errorf("failed consultation: stdout %q, error %v; want nothing on stdout and an error", out, err)
+	}
+}
+
+func TestConsultQuestionFromStdinAndHistory(t *testing.T) {
+	fake := &fakeCouncil{}
+	addr := serve(t, fake)
+	history := filepath.Join(t.TempDir(), "history.json")
+	if err := os.WriteFile(history, []byte(`[{"role":"user","content":"Why is the sky blue?"},{"role":"ROLE_ASSISTANT","content":"Rayleigh scattering."}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := ctlWith(t, stdio{in: strings.NewReader("And at sunset?\n")}, nil, "--addr", addr, "consult", "-", "--history", history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := fake.last()
+	if req.Query != "And at sunset?" || len(req.History) != 2 || req.History[0].Role != "user" || req.History[1].Content != "Rayleigh scattering." {
+		t.Errorf("request = %+v", req)
+	}
+	if err := os.WriteFile(history, []byte(`[{"role":"system","content":"x"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ctl(t, "--addr", addr, "consult", "q", "--history", history)
+	if exitCode(err) != exitUsage || !strings.Contains(err.Error(), "turn 0") {
+		t.Errorf("bad role: %v", err)
+	}
+}
+
+func TestColourOnlyOnATerminalWithoutNoColor(t *testing.T) {
+	addr := serve(t, &fakeCouncil{})
+	for _, tc := range []struct {
+		tty   bool
+		env   map[string]string
+		color bool
+	}{
+		{false, nil, false},
+		{true, nil, true},
+		{true, map[string]string{"NO_COLOR": "1"}, false},
+	} {
+		out, _, err := ctlWith(t, stdio{outTTY: tc.tty}, tc.env, "--addr", addr, "consult", "q")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(out, "\x1b["); got != tc.color {
+			t.Errorf("tty %v, env %v: colour %v, want %v:\n%q", tc.tty, tc.env, got, tc.color, out)
+		}
 	}
 }

@@ -16,8 +16,10 @@ import (
 type eventPrinter interface {
 	// print prints one event.
 	print(r *councilv1.ConsultResponse) error
-	// end is called once when the stream ends, successfully or not.
+	// end is called once when the stream ends successfully.
 	end() error
+	// fail is called instead of end when the stream ends with an error.
+	fail() error
 }
 
 // jsonPrinter prints each event as one line of protobuf JSON.
@@ -32,7 +34,34 @@ func (p *jsonPrinter) print(r *councilv1.ConsultResponse) error {
 	return err
 }
 
-func (p *jsonPrinter) end() error { return nil }
+func (p *jsonPrinter) end() error  { return nil }
+func (p *jsonPrinter) fail() error { return nil }
+
+// answerPrinter prints the progress of the consultation on one writer and,
+// once the stream has ended successfully, the final answer alone on
+// another, so that a script can take the answer from stdout.
+type answerPrinter struct {
+	progress textPrinter
+	w        io.Writer
+	answer   string
+}
+
+func (p *answerPrinter) print(r *councilv1.ConsultResponse) error {
+	if fa := r.GetFinalAnswer(); fa != nil {
+		p.answer = fa.GetContent()
+	}
+	return p.progress.print(r)
+}
+
+func (p *answerPrinter) end() error {
+	if err := p.progress.end(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(p.w, strings.TrimRight(p.answer, "\n"))
+	return err
+}
+
+func (p *answerPrinter) fail() error { return p.progress.end() }
 
 // textPrinter prints a line per event and streams the chairman's text
 // inline. Lines of events that arrive while the text is streaming (late
@@ -40,6 +69,10 @@ func (p *jsonPrinter) end() error { return nil }
 type textPrinter struct {
 	w   io.Writer
 	err error
+	// color marks stages, failures and the outcome with ANSI colours.
+	color bool
+	// quiet leaves out the chairman's text, which is printed elsewhere.
+	quiet bool
 
 	writer   string          // model whose text is streaming, if any
 	streamed strings.Builder // its text so far
@@ -51,7 +84,7 @@ func (p *textPrinter) print(r *councilv1.ConsultResponse) error {
 		p.delta(d.SynthesisDelta)
 		return p.err
 	}
-	line := p.line(r)
+	line := p.paint(r, p.line(r))
 	switch r.GetEvent().(type) {
 	case *councilv1.ConsultResponse_FinalAnswer, *councilv1.ConsultResponse_ModelFailed:
 		if p.writer != "" && (r.GetFinalAnswer().GetModel() == p.writer || r.GetModelFailed().GetModel() == p.writer) {
@@ -63,7 +96,7 @@ func (p *textPrinter) print(r *councilv1.ConsultResponse) error {
 	} else {
 		p.printf("%s\n", line)
 	}
-	if fa := r.GetFinalAnswer(); fa != nil && fa.GetContent() != p.streamed.String() {
+	if fa := r.GetFinalAnswer(); fa != nil && !p.quiet && fa.GetContent() != p.streamed.String() {
 		// The text seen so far is not the answer (nothing streamed, or a
 		// fallback chairman started over): show the answer itself.
 		p.printf("\n%s\n\n", strings.TrimRight(fa.GetContent(), "\n"))
@@ -76,16 +109,24 @@ func (p *textPrinter) end() error {
 	return p.err
 }
 
+func (p *textPrinter) fail() error { return p.end() }
+
 // delta streams a piece of the chairman's text.
 func (p *textPrinter) delta(d *councilv1.SynthesisDelta) {
 	if d.GetModel() != p.writer {
 		p.endText()
 		p.writer = d.GetModel()
 		p.streamed.Reset()
-		p.printf("[synthesize] %s is writing the final answer:\n\n", d.GetModel())
+		if p.quiet {
+			p.printf("%s %s is writing the final answer\n", p.paintTag("[synthesize]"), d.GetModel())
+		} else {
+			p.printf("%s %s is writing the final answer:\n\n", p.paintTag("[synthesize]"), d.GetModel())
+		}
 	}
 	p.streamed.WriteString(d.GetText())
-	p.printf("%s", d.GetText())
+	if !p.quiet {
+		p.printf("%s", d.GetText())
+	}
 }
 
 // endText ends the streaming text, if any, and prints the held lines.
@@ -94,7 +135,9 @@ func (p *textPrinter) endText() {
 		return
 	}
 	p.writer = ""
-	p.printf("\n\n")
+	if !p.quiet {
+		p.printf("\n\n")
+	}
 	for _, l := range p.held {
 		p.printf("%s\n", l)
 	}
@@ -105,6 +148,50 @@ func (p *textPrinter) printf(format string, args ...any) {
 	if p.err == nil {
 		_, p.err = fmt.Fprintf(p.w, format, args...)
 	}
+}
+
+// ANSI colours of the text output.
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiCyan   = "\x1b[36m"
+)
+
+// paint colours an event's line when colour is on: failures red, the
+// answer and a clean completion green, a degraded one yellow, the stage
+// tag cyan.
+func (p *textPrinter) paint(r *councilv1.ConsultResponse, line string) string {
+	if !p.color {
+		return line
+	}
+	switch r.GetEvent().(type) {
+	case *councilv1.ConsultResponse_ModelFailed:
+		return ansiRed + line + ansiReset
+	case *councilv1.ConsultResponse_FinalAnswer:
+		return ansiGreen + line + ansiReset
+	case *councilv1.ConsultResponse_ConsultCompleted:
+		if r.GetConsultCompleted().GetDegraded() {
+			return ansiBold + ansiYellow + line + ansiReset
+		}
+		return ansiBold + ansiGreen + line + ansiReset
+	case *councilv1.ConsultResponse_ConsultStarted:
+		return ansiBold + line + ansiReset
+	}
+	if tag, rest, ok := strings.Cut(line, "] "); ok && strings.HasPrefix(tag, "[") {
+		return p.paintTag(tag+"]") + " " + rest
+	}
+	return line
+}
+
+// paintTag colours a stage tag when colour is on.
+func (p *textPrinter) paintTag(tag string) string {
+	if !p.color {
+		return tag
+	}
+	return ansiCyan + tag + ansiReset
 }
 
 // line describes an event in one line, tagged with the stage the event

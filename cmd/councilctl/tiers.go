@@ -52,10 +52,10 @@ func jsonFlag(name string, args []string, out io.Writer) (bool, error) {
 	fs.SetOutput(out)
 	asJSON := fs.Bool("json", false, "print the response as protobuf JSON")
 	if err := fs.Parse(args); err != nil {
-		return false, err
+		return false, flagError(err)
 	}
 	if fs.NArg() > 0 {
-		return false, fmt.Errorf("%s takes no arguments, got %q", name, fs.Args())
+		return false, badUsage("%s takes no arguments, got %q", name, fs.Args())
 	}
 	return *asJSON, nil
 }
