@@ -7,12 +7,12 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
-	"github.com/councilhq/council/telemetry"
+	"github.com/councilhq/council/monitor"
 )
 
-// StatsSource is what GetStats reports; *telemetry.Monitor is one.
+// StatsSource is what GetStats reports; *monitor.Monitor is one.
 type StatsSource interface {
-	Stats() telemetry.Snapshot
+	Stats() monitor.Snapshot
 }
 
 // GetStats reports the admission limit, the consultations in flight and
@@ -29,7 +29,7 @@ func (s *service) GetStats(context.Context, *councilv1.GetStatsRequest) (*counci
 }
 
 // toStatsResponse converts a monitor snapshot.
-func toStatsResponse(snap telemetry.Snapshot) *councilv1.GetStatsResponse {
+func toStatsResponse(snap monitor.Snapshot) *councilv1.GetStatsResponse {
 	resp := &councilv1.GetStatsResponse{
 		Window:              toInt32(snap.Window),
 		Consultations:       snap.Consultations,
@@ -59,7 +59,7 @@ func toStatsResponse(snap telemetry.Snapshot) *councilv1.GetStatsResponse {
 }
 
 // toDistribution converts a latency distribution.
-func toDistribution(d telemetry.Distribution) *councilv1.LatencyDistribution {
+func toDistribution(d monitor.Distribution) *councilv1.LatencyDistribution {
 	return &councilv1.LatencyDistribution{
 		Count: toInt32(d.Count),
 		Min:   durationpb.New(d.Min),

@@ -12,13 +12,13 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
-	"github.com/councilhq/council/telemetry"
 )
 
 func TestGetStatsReportsTheMonitor(t *testing.T) {
 	t.Parallel()
-	mon := telemetry.NewMonitor(telemetry.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	mon := monitor.New(monitor.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	mon.ConsultationFinished(orchestrator.Summary{
 		Tier:     "speed",
 		Duration: 9 * time.Second,
@@ -46,7 +46,7 @@ func TestGetStatsReportsTheMonitor(t *testing.T) {
 	speed, _ := orchestrator.LookupTier("speed")
 	collectBudget := time.Duration(float64(speed.ExpectedLatency) * float64(5*time.Second) / float64(17*time.Second))
 	want := &councilv1.GetStatsResponse{
-		Window:         telemetry.DefaultWindow,
+		Window:         monitor.DefaultWindow,
 		Consultations:  1,
 		AdmissionLimit: DefaultMaxConsultations,
 		Total:          one(9 * time.Second),

@@ -37,7 +37,6 @@ const (
 	AttrAttempts       = attribute.Key("council.attempts")
 	AttrWaited         = attribute.Key("council.waited_ms")
 	AttrCost           = attribute.Key("council.usage.cost")
-	AttrOutcome        = attribute.Key("council.outcome")
 )
 
 // Span event names. Interceptors inside [GenAIInterceptor] add these to
@@ -58,13 +57,11 @@ const DefaultProviderName = "openrouter"
 
 // Metric names.
 const (
-	MetricOperationDuration    = "gen_ai.client.operation.duration"
-	MetricTokenUsage           = "gen_ai.client.token.usage"
-	MetricModelFailures        = "council.model.failures"
-	MetricModelRetries         = "council.model.retries"
-	MetricModelRateLimited     = "council.model.rate_limited"
-	MetricConsultationDuration = "council.consultation.duration"
-	MetricStageDuration        = "council.stage.duration"
+	MetricOperationDuration = "gen_ai.client.operation.duration"
+	MetricTokenUsage        = "gen_ai.client.token.usage"
+	MetricModelFailures     = "council.model.failures"
+	MetricModelRetries      = "council.model.retries"
+	MetricModelRateLimited  = "council.model.rate_limited"
 )
 
 // operationDurationBuckets are the GenAI convention's advised boundaries for
@@ -74,8 +71,3 @@ var operationDurationBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.6
 // tokenUsageBuckets are the GenAI convention's advised boundaries for
 // gen_ai.client.token.usage.
 var tokenUsageBuckets = []float64{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
-
-// councilDurationBuckets are the boundaries, in seconds, of the consultation
-// and stage duration histograms: fine around the 5–7 s stage thresholds and
-// the 12–27 s tier targets.
-var councilDurationBuckets = []float64{0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 18, 20, 25, 30, 45, 60, 90, 120}

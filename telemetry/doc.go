@@ -1,5 +1,4 @@
-// Package telemetry instruments the council with OpenTelemetry and keeps the
-// performance monitor.
+// Package telemetry instruments the council with OpenTelemetry.
 //
 // # Setup
 //
@@ -26,14 +25,7 @@
 //
 // [GenAIInterceptor] records gen_ai.client.operation.duration,
 // gen_ai.client.token.usage and the per-model failure, retry and rate-limit
-// counters; [Monitor] records the consultation and stage duration
-// histograms.
-//
-// # Performance monitor
-//
-// [Monitor] is an orchestrator.Observer. After every consultation it logs one
-// line with the total, each stage's duration and each responding model's own
-// response time, warns when a stage runs past its threshold, keeps latency
-// percentiles over a bounded window, and warns when a model's observed p90 is
-// slower than its tier promises. [Monitor.Stats] returns the percentiles.
+// counters; [ObserveAdmission] reports the admission limit and the
+// consultations in flight. The consultation and stage duration histograms
+// are the performance monitor's (package monitor).
 package telemetry

@@ -8,7 +8,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider"
 )
 
@@ -84,35 +83,4 @@ func (s *eventCountingSpan) AddEvent(name string, opts ...trace.EventOption) {
 		}
 	}
 	s.Span.AddEvent(name, opts...)
-}
-
-// monitorInstruments are the metrics [Monitor] records.
-type monitorInstruments struct {
-	consultation metric.Float64Histogram
-	stage        metric.Float64Histogram
-}
-
-// newMonitorInstruments creates the consultation and stage histograms; see
-// [newCallInstruments] about errors.
-func newMonitorInstruments(m metric.Meter) monitorInstruments {
-	var c monitorInstruments
-	c.consultation, _ = m.Float64Histogram(MetricConsultationDuration,
-		metric.WithDescription("End-to-end consultation duration, by tier and outcome."),
-		metric.WithUnit("s"),
-		metric.WithExplicitBucketBoundaries(councilDurationBuckets...))
-	c.stage, _ = m.Float64Histogram(MetricStageDuration,
-		metric.WithDescription("Consultation stage duration, by tier and stage."),
-		metric.WithUnit("s"),
-		metric.WithExplicitBucketBoundaries(councilDurationBuckets...))
-	return c
-}
-
-// record records one consultation's duration and its stages' durations.
-func (c monitorInstruments) record(s orchestrator.Summary, stages []orchestrator.Stage) {
-	ctx := context.Background()
-	tier := AttrTier.String(s.Tier)
-	c.consultation.Record(ctx, s.Duration.Seconds(), metric.WithAttributes(tier, AttrOutcome.String(outcome(s))))
-	for _, st := range stages {
-		c.stage.Record(ctx, s.StageDurations[st].Seconds(), metric.WithAttributes(tier, AttrStage.String(st.String())))
-	}
 }

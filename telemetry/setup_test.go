@@ -15,6 +15,7 @@ import (
 	colltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 
+	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider"
 )
@@ -57,7 +58,7 @@ func TestSetupServesPrometheus(t *testing.T) {
 	if _, err := c.Complete(context.Background(), chatRequest("openai/gpt-4o-mini")); err != nil {
 		t.Fatal(err)
 	}
-	NewMonitor(WithLogger(slog.New(slog.DiscardHandler)), WithMeterProvider(p.MeterProvider)).ConsultationFinished(orchestrator.Summary{
+	monitor.New(monitor.WithLogger(slog.New(slog.DiscardHandler)), monitor.WithMeterProvider(p.MeterProvider)).ConsultationFinished(orchestrator.Summary{
 		Tier: "speed", Duration: 3 * time.Second, StageDurations: map[orchestrator.Stage]time.Duration{orchestrator.StageCollect: time.Second},
 	})
 

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/sim"
@@ -50,7 +51,7 @@ func (s *syncBuffer) String() string {
 // in-memory telemetry.
 type stack struct {
 	spans   *tracetest.SpanRecorder
-	monitor *telemetry.Monitor
+	monitor *monitor.Monitor
 	logs    *syncBuffer
 	client  councilv1.CouncilClient
 }
@@ -64,7 +65,7 @@ func startStack(t *testing.T, base provider.Completer, inner ...provider.Interce
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	logger := slog.New(slog.NewJSONHandler(st.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	st.monitor = telemetry.NewMonitor(telemetry.WithLogger(logger), telemetry.WithMeterProvider(mp))
+	st.monitor = monitor.New(monitor.WithLogger(logger), monitor.WithMeterProvider(mp))
 	chain := provider.Chain(base, append([]provider.Interceptor{
 		telemetry.GenAIInterceptor(telemetry.WithTracerProvider(tp), telemetry.WithMeterProvider(mp)),
 	}, inner...)...)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/server"
 	"github.com/councilhq/council/telemetry"
@@ -105,7 +106,7 @@ type rawConfig struct {
 // parsed values in c and raw. Its order is the order of the README tables.
 func declareSettings(s *settings, c *config, raw *rawConfig) {
 	defaults := orchestrator.DefaultConfig()
-	th := telemetry.DefaultThresholds()
+	th := monitor.DefaultThresholds()
 	defaultProvider := providerSim
 	if s.env(envAPIKey) != "" {
 		defaultProvider = providerOpenRouter

@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 
 	"github.com/councilhq/council/buildinfo"
+	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/outbound"
 	"github.com/councilhq/council/server"
@@ -66,12 +67,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		defer cancel()
 		err = errors.Join(err, shutdownTelemetry(sctx))
 	}()
-	monitor := telemetry.NewMonitor(
-		telemetry.WithLogger(log),
-		telemetry.WithMeterProvider(tel.MeterProvider),
-		telemetry.WithThresholds(cfg.thresholds))
+	mon := monitor.New(
+		monitor.WithLogger(log),
+		monitor.WithMeterProvider(tel.MeterProvider),
+		monitor.WithThresholds(cfg.thresholds))
 
-	srv, err := newServer(ctx, cfg, log, tel, monitor)
+	srv, err := newServer(ctx, cfg, log, tel, mon)
 	if err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 }
 
 // newServer builds the provider client, the council and the gRPC server.
-func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.Providers, monitor *telemetry.Monitor) (*server.Server, error) {
+func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.Providers, mon *monitor.Monitor) (*server.Server, error) {
 	client, err := newProvider(cfg)
 	if err != nil {
 		return nil, err
@@ -119,11 +120,11 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 	if err := checkModels(ctx, client, &cfg.council, log); err != nil {
 		return nil, err
 	}
-	monitor.LogTier(defaultTier(cfg.council))
+	mon.LogTier(defaultTier(cfg.council))
 	council, err := orchestrator.New(outbound.New(client, outbound.Config{Telemetry: tel, CaptureContent: cfg.telemetry.CaptureContent, MaxInFlight: cfg.upstreamInFlight, Hedge: cfg.hedge}), cfg.council,
 		orchestrator.WithLogger(log),
 		orchestrator.WithTracerProvider(tel.TracerProvider),
-		orchestrator.WithObserver(monitor))
+		orchestrator.WithObserver(mon))
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +143,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 		server.WithTiers(cfg.council.Tier, orchestrator.Tiers()),
 		server.WithMaxConsultDuration(cfg.maxConsult),
 		server.WithDrainTimeout(cfg.drainTimeout),
-		server.WithStats(monitor),
+		server.WithStats(mon),
 		server.WithStatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(tel.TracerProvider),
 			otelgrpc.WithMeterProvider(tel.MeterProvider),

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/sim"
@@ -204,7 +205,7 @@ func runConsultation(t *testing.T, j *jaeger, service string) {
 		telemetry.WithTracerProvider(p.TracerProvider), telemetry.WithMeterProvider(p.MeterProvider)))
 	council, err := orchestrator.New(chain, orchestrator.Config{},
 		orchestrator.WithTracerProvider(p.TracerProvider),
-		orchestrator.WithObserver(telemetry.NewMonitor(telemetry.WithLogger(logger), telemetry.WithMeterProvider(p.MeterProvider))),
+		orchestrator.WithObserver(monitor.New(monitor.WithLogger(logger), monitor.WithMeterProvider(p.MeterProvider))),
 		orchestrator.WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,9 @@
-package telemetry
+package monitor
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"pgregory.net/rapid"
 
 	"github.com/councilhq/council/orchestrator"
@@ -105,7 +109,7 @@ func TestMonitorLogsEveryTiming(t *testing.T) {
 	models := []string{"openai/gpt-4o-mini", "anthropic/claude-3-haiku", "google/gemini-flash-1.5", "mistralai/mistral-small"}
 	rapid.Check(t, func(t *rapid.T) {
 		var logs logCapture
-		m := NewMonitor(WithLogger(logs.logger()))
+		m := New(WithLogger(logs.logger()))
 		s := drawSummary(t, models)
 		m.ConsultationFinished(s)
 
@@ -177,7 +181,7 @@ func TestMonitorWarnsExactlyWhenThresholdExceeded(t *testing.T) {
 			th[st] = time.Duration(rapid.Int64Range(-1, int64(10*time.Second)).Draw(t, "threshold"))
 		}
 		var logs logCapture
-		m := NewMonitor(WithLogger(logs.logger()), WithThresholds(th))
+		m := New(WithLogger(logs.logger()), WithThresholds(th))
 		s := orchestrator.Summary{ConsultationID: "c", Tier: "balanced", StageDurations: map[orchestrator.Stage]time.Duration{}}
 		want := map[string]bool{}
 		for _, st := range stages {
@@ -230,7 +234,7 @@ func stageByName(t *rapid.T, name string) orchestrator.Stage {
 func TestMonitorDefaultThresholds(t *testing.T) {
 	t.Parallel()
 	var logs logCapture
-	m := NewMonitor(WithLogger(logs.logger()))
+	m := New(WithLogger(logs.logger()))
 	m.ConsultationFinished(orchestrator.Summary{StageDurations: map[orchestrator.Stage]time.Duration{
 		orchestrator.StageCollect:    5 * time.Second,                      // at, not over
 		orchestrator.StageReview:     5*time.Second + time.Millisecond,     // over
@@ -348,7 +352,7 @@ func TestMonitorStatsMatchReference(t *testing.T) {
 	models := []string{"m/a", "m/b", "m/c"}
 	rapid.Check(t, func(t *rapid.T) {
 		size := rapid.IntRange(1, 8).Draw(t, "window")
-		m := NewMonitor(WithLogger(slog.New(slog.DiscardHandler)), WithWindow(size))
+		m := New(WithLogger(slog.New(slog.DiscardHandler)), WithWindow(size))
 		var total []time.Duration
 		stageSamples := map[orchestrator.Stage][]time.Duration{}
 		modelSamples := map[seriesKey][]time.Duration{}
@@ -421,7 +425,7 @@ func TestMonitorStatsMatchReference(t *testing.T) {
 // so memory does not grow with the number of distinct models.
 func TestMonitorBoundsModelSeries(t *testing.T) {
 	t.Parallel()
-	m := NewMonitor(WithLogger(slog.New(slog.DiscardHandler)), WithMaxModelSeries(4), WithWindow(2))
+	m := New(WithLogger(slog.New(slog.DiscardHandler)), WithMaxModelSeries(4), WithWindow(2))
 	call := func(model string) {
 		m.ConsultationFinished(orchestrator.Summary{Calls: []orchestrator.CallSummary{
 			{Stage: orchestrator.StageCollect, Model: model, Latency: time.Second, OK: true},
@@ -453,7 +457,7 @@ func TestMonitorBoundsModelSeries(t *testing.T) {
 func TestMonitorWarnsWhenModelSlowerThanTier(t *testing.T) {
 	t.Parallel()
 	var logs logCapture
-	m := NewMonitor(WithLogger(logs.logger()), WithMinSamples(5), WithWindow(10))
+	m := New(WithLogger(logs.logger()), WithMinSamples(5), WithWindow(10))
 	// Balanced promises 18 s; collect's share is 5/17 of it.
 	expected, share := 18*time.Second, 5.0/17.0
 	budget := time.Duration(float64(expected) * share)
@@ -512,7 +516,7 @@ func TestMonitorWarnsWhenModelSlowerThanTier(t *testing.T) {
 func TestMonitorLogTier(t *testing.T) {
 	t.Parallel()
 	var logs logCapture
-	m := NewMonitor(WithLogger(logs.logger()))
+	m := New(WithLogger(logs.logger()))
 	tier, _ := orchestrator.LookupTier("speed")
 	m.LogTier(tier)
 	recs := withMsg(logs.records(t), "council tier")
@@ -537,23 +541,47 @@ func TestMonitorLogTier(t *testing.T) {
 
 func TestMonitorMetrics(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	m := NewMonitor(WithLogger(slog.New(slog.DiscardHandler)), WithMeterProvider(h.mp))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	m := New(WithLogger(slog.New(slog.DiscardHandler)), WithMeterProvider(mp))
 	m.ConsultationFinished(orchestrator.Summary{Tier: "speed", Duration: 9 * time.Second, StageDurations: map[orchestrator.Stage]time.Duration{
 		orchestrator.StageCollect: 3 * time.Second, orchestrator.StageReview: 2 * time.Second, orchestrator.StageSynthesize: 4 * time.Second,
 	}})
 	m.ConsultationFinished(orchestrator.Summary{Tier: "speed", Duration: time.Second, Err: orchestrator.ErrQuorumNotMet,
 		StageDurations: map[orchestrator.Stage]time.Duration{orchestrator.StageCollect: time.Second}})
-	ms := h.metrics(t)
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatalf("collect: %v", err)
+	}
+	ms := map[string]metricdata.Metrics{}
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name != InstrumentationName {
+			t.Errorf("scope %q, want %q", sm.Scope.Name, InstrumentationName)
+		}
+		for _, m := range sm.Metrics {
+			ms[m.Name] = m
+		}
+	}
+	points := func(name string) []metricdata.HistogramDataPoint[float64] {
+		h, ok := ms[name].Data.(metricdata.Histogram[float64])
+		if !ok {
+			t.Fatalf("%s: data is %T, want Histogram[float64]", name, ms[name].Data)
+		}
+		return h.DataPoints
+	}
+	attr := func(set attribute.Set, key string) string {
+		v, _ := set.Value(attribute.Key(key))
+		return v.Emit()
+	}
 
 	got := map[string]float64{}
-	for _, dp := range histogramPoints(t, ms[MetricConsultationDuration]) {
-		a := attrMap(dp.Attributes.ToSlice())
-		got["consultation|"+a["council.tier"]+"|"+a["council.outcome"]] += dp.Sum
+	for _, dp := range points(MetricConsultationDuration) {
+		got["consultation|"+attr(dp.Attributes, "council.tier")+"|"+attr(dp.Attributes, "council.outcome")] += dp.Sum
 	}
-	for _, dp := range histogramPoints(t, ms[MetricStageDuration]) {
-		a := attrMap(dp.Attributes.ToSlice())
-		got["stage|"+a["council.tier"]+"|"+a["council.stage"]] += dp.Sum
+	for _, dp := range points(MetricStageDuration) {
+		got["stage|"+attr(dp.Attributes, "council.tier")+"|"+attr(dp.Attributes, "council.stage")] += dp.Sum
 	}
 	want := map[string]float64{
 		"consultation|speed|ok":             9,

@@ -1,4 +1,4 @@
-package telemetry
+package monitor
 
 import (
 	"context"
@@ -27,7 +27,7 @@ type Monitor struct {
 	window     int
 	maxSeries  int
 	minSamples int
-	inst       monitorInstruments
+	inst       instruments
 
 	mu            sync.Mutex
 	consultations uint64
@@ -64,10 +64,8 @@ type modelSeries struct {
 // monitoredStages are the stages whose series exist from the start.
 var monitoredStages = []orchestrator.Stage{orchestrator.StageCollect, orchestrator.StageReview, orchestrator.StageSynthesize}
 
-// NewMonitor returns a Monitor. It understands [WithLogger],
-// [WithThresholds], [WithWindow], [WithMaxModelSeries], [WithMinSamples],
-// [WithTiers] and [WithMeterProvider].
-func NewMonitor(opts ...Option) *Monitor {
+// New returns a Monitor configured by opts.
+func New(opts ...Option) *Monitor {
 	o := newOptions(opts)
 	m := &Monitor{
 		log:        o.logger,
@@ -76,7 +74,7 @@ func NewMonitor(opts ...Option) *Monitor {
 		window:     o.window,
 		maxSeries:  o.maxSeries,
 		minSamples: o.minSamples,
-		inst:       newMonitorInstruments(o.meterProvider.Meter(InstrumentationName)),
+		inst:       newInstruments(o.meterProvider.Meter(InstrumentationName)),
 		total:      newWindow(o.window),
 		stages:     make(map[orchestrator.Stage]*stageSeries),
 		models:     make(map[seriesKey]*modelSeries),
