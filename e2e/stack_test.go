@@ -18,6 +18,8 @@ import (
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/orchestrator"
+	"github.com/councilhq/council/outbound"
+	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
 	"github.com/councilhq/council/server"
 )
@@ -68,6 +70,10 @@ type stackConfig struct {
 	council  orchestrator.Config
 	server   []server.Option
 	upstream []openroutertest.Option
+	// outbound, when set, puts the production outbound chain (retries,
+	// rate limits, cooldowns, the in-flight cap and, if configured,
+	// hedging) between the orchestrator and the client.
+	outbound *outbound.Config
 }
 
 // defaultCallTimeout bounds each model call unless a test says otherwise;
@@ -101,7 +107,11 @@ func newStack(t testing.TB, cfg stackConfig) *stack {
 			*d = defaultCallTimeout
 		}
 	}
-	c, err := orchestrator.New(client, cc, orchestrator.WithLogger(log))
+	var completer provider.Completer = client
+	if cfg.outbound != nil {
+		completer = outbound.New(client, *cfg.outbound)
+	}
+	c, err := orchestrator.New(completer, cc, orchestrator.WithLogger(log))
 	if err != nil {
 		up.Close()
 		t.Fatalf("orchestrator.New: %v", err)

@@ -41,12 +41,18 @@ const (
 
 // Span event names. Interceptors inside [GenAIInterceptor] add these to
 // trace.SpanFromContext(ctx); a retry event carries the failed attempt's
-// kind as error.type.
+// kind as error.type, a retry stop and a wait their cause as
+// council.reason ([AttrReason]).
 const (
 	EventRetry         = "council.retry"
+	EventRetryStop     = "council.retry.stop"
 	EventRateLimitWait = "council.ratelimit.wait"
 	EventCooldown      = "council.cooldown"
+	EventCooldownStart = "council.cooldown.start"
 )
+
+// AttrReason is the short snake_case cause a span event carries.
+const AttrReason = attribute.Key("council.reason")
 
 // OperationChat is the gen_ai.operation.name of a chat completion.
 const OperationChat = "chat"
@@ -62,6 +68,9 @@ const (
 	MetricModelFailures     = "council.model.failures"
 	MetricModelRetries      = "council.model.retries"
 	MetricModelRateLimited  = "council.model.rate_limited"
+	MetricModelCooldowns    = "council.model.cooldowns"
+	MetricModelRetryStops   = "council.model.retry_stops"
+	MetricModelWaits        = "council.model.waits"
 )
 
 // operationDurationBuckets are the GenAI convention's advised boundaries for

@@ -23,14 +23,15 @@ import (
 //
 // Interceptors inside it add span events on trace.SpanFromContext(ctx):
 // [EventRetry] for each failed attempt that is retried (with the attempt's
-// kind as error.type), [EventRateLimitWait] and [EventCooldown]. The span in
-// ctx counts the retry events so that 429s are counted per model even when
-// tracing is off; such interceptors should add events whether or not the
-// span is recording.
+// kind as error.type), [EventRetryStop], [EventRateLimitWait],
+// [EventCooldown] and [EventCooldownStart]. The span in ctx counts the
+// events, and reports itself as recording so that interceptors add them,
+// even when tracing is off; the events reach the trace only when it is on.
 //
 // Every call records gen_ai.client.operation.duration, and on success
-// gen_ai.client.token.usage; failures, retries and rate-limited attempts are
-// counted per model. The returned interceptor is safe for concurrent use.
+// gen_ai.client.token.usage; failures, retries, rate-limited attempts,
+// cooldowns started, retry stops by reason and waits by reason are counted
+// per model. The returned interceptor is safe for concurrent use.
 func GenAIInterceptor(opts ...Option) provider.Interceptor {
 	o := newOptions(opts)
 	tracer := o.tracerProvider.Tracer(InstrumentationName)
@@ -43,7 +44,7 @@ func GenAIInterceptor(opts ...Option) provider.Interceptor {
 		ctx, span := tracer.Start(ctx, OperationChat+" "+req.Model,
 			trace.WithSpanKind(trace.SpanKindClient),
 			trace.WithAttributes(requestAttributes(req, providerAttr)...))
-		counted := &eventCountingSpan{Span: span}
+		counted := &eventCountingSpan{Span: span, inst: &inst, model: AttrRequestModel.String(req.Model)}
 		if o.captureContent && span.IsRecording() {
 			span.SetAttributes(AttrInputMessages.String(inputMessagesJSON(req.Messages)))
 		}

@@ -243,6 +243,42 @@ func TestGenAIInterceptorCountsRateLimitsWithTracingOff(t *testing.T) {
 	}
 }
 
+func TestGenAIInterceptorCountsLimiterEventsWithTracingOff(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	// Like the limiter, add events only to a recording span.
+	limiting := func(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
+		span := trace.SpanFromContext(ctx)
+		if !span.IsRecording() {
+			return next.Complete(ctx, req)
+		}
+		span.AddEvent(EventRateLimitWait, trace.WithAttributes(AttrReason.String("in_flight")))
+		span.AddEvent(EventRateLimitWait, trace.WithAttributes(AttrReason.String("budget")))
+		span.AddEvent(EventRetryStop, trace.WithAttributes(AttrReason.String("retry_budget")))
+		span.AddEvent(EventCooldownStart)
+		return next.Complete(ctx, req)
+	}
+	base := provider.CompleterFunc(func(context.Context, *provider.Request) (*provider.Response, error) {
+		return nil, &provider.Error{Kind: provider.KindUpstream, Attempts: 1}
+	})
+	c := provider.Chain(base, GenAIInterceptor(WithMeterProvider(h.mp)), limiting)
+	for range 2 {
+		_, _ = c.Complete(context.Background(), chatRequest("m/c"))
+	}
+	ms := h.metrics(t)
+	model := map[string]string{"gen_ai.request.model": "m/c"}
+	if v, _ := sumOf(t, ms[MetricModelCooldowns], model); v != 2 {
+		t.Errorf("cooldowns = %d, want 2", v)
+	}
+	for _, tc := range []struct {
+		metric, reason string
+	}{{MetricModelWaits, "in_flight"}, {MetricModelWaits, "budget"}, {MetricModelRetryStops, "retry_budget"}} {
+		if v, _ := sumOf(t, ms[tc.metric], map[string]string{"gen_ai.request.model": "m/c", "council.reason": tc.reason}); v != 2 {
+			t.Errorf("%s{%s} = %d, want 2", tc.metric, tc.reason, v)
+		}
+	}
+}
+
 func TestGenAIInterceptorMetrics(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

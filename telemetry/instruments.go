@@ -18,6 +18,9 @@ type callInstruments struct {
 	failures    metric.Int64Counter
 	retries     metric.Int64Counter
 	rateLimited metric.Int64Counter
+	cooldowns   metric.Int64Counter
+	retryStops  metric.Int64Counter
+	waits       metric.Int64Counter
 }
 
 // newCallInstruments creates the call instruments. The API never returns a
@@ -42,6 +45,15 @@ func newCallInstruments(m metric.Meter) callInstruments {
 	c.rateLimited, _ = m.Int64Counter(MetricModelRateLimited,
 		metric.WithDescription("Upstream attempts refused with a rate limit (HTTP 429), by model."),
 		metric.WithUnit("{attempt}"))
+	c.cooldowns, _ = m.Int64Counter(MetricModelCooldowns,
+		metric.WithDescription("Cooldowns started: failures after which a model's calls are refused for a while, by model."),
+		metric.WithUnit("{cooldown}"))
+	c.retryStops, _ = m.Int64Counter(MetricModelRetryStops,
+		metric.WithDescription("Retryable failures that were not retried, by model and council.reason (retry_budget, max_retries, deadline, retry_after)."),
+		metric.WithUnit("{attempt}"))
+	c.waits, _ = m.Int64Counter(MetricModelWaits,
+		metric.WithDescription("Attempts held back before they were sent, by model and council.reason (budget: the provider's rate limit; in_flight: the in-flight cap)."),
+		metric.WithUnit("{attempt}"))
 	return c
 }
 
@@ -65,22 +77,47 @@ func addRetries(ctx context.Context, c callInstruments, n int, opt metric.AddOpt
 }
 
 // eventCountingSpan is the call span as the interceptors inside
-// [GenAIInterceptor] see it: it forwards everything to the real span and
-// counts the retried attempts that were rate limited.
+// [GenAIInterceptor] see it: it forwards everything to the real span,
+// counts the retried attempts that were rate limited, and counts
+// cooldowns, retry stops and waits on their counters. It reports itself
+// as recording even when the real span is not, so that the interceptors
+// inside add their events and they are counted with tracing off.
 type eventCountingSpan struct {
 	trace.Span
+	inst        *callInstruments
+	model       attribute.KeyValue
 	rateLimited atomic.Int64
 }
 
-// AddEvent forwards the event and counts rate-limited retries.
+// IsRecording reports true: events are always counted.
+func (s *eventCountingSpan) IsRecording() bool { return true }
+
+// AddEvent forwards the event and counts it.
 func (s *eventCountingSpan) AddEvent(name string, opts ...trace.EventOption) {
-	if name == EventRetry {
-		cfg := trace.NewEventConfig(opts...)
-		for _, kv := range cfg.Attributes() {
-			if kv.Key == AttrErrorType && kv.Value.AsString() == provider.KindRateLimited.String() {
-				s.rateLimited.Add(1)
-			}
+	switch name {
+	case EventRetry:
+		if attr(opts, AttrErrorType) == provider.KindRateLimited.String() {
+			s.rateLimited.Add(1)
+		}
+	case EventCooldownStart:
+		s.inst.cooldowns.Add(context.Background(), 1, metric.WithAttributes(s.model))
+	case EventRetryStop:
+		s.inst.retryStops.Add(context.Background(), 1, metric.WithAttributes(s.model, AttrReason.String(attr(opts, AttrReason))))
+	case EventRateLimitWait:
+		s.inst.waits.Add(context.Background(), 1, metric.WithAttributes(s.model, AttrReason.String(attr(opts, AttrReason))))
+	}
+	if s.Span.IsRecording() {
+		s.Span.AddEvent(name, opts...)
+	}
+}
+
+// attr returns the string value of key among the event's attributes.
+func attr(opts []trace.EventOption, key attribute.Key) string {
+	cfg := trace.NewEventConfig(opts...)
+	for _, kv := range cfg.Attributes() {
+		if kv.Key == key {
+			return kv.Value.AsString()
 		}
 	}
-	s.Span.AddEvent(name, opts...)
+	return ""
 }

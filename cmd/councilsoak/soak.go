@@ -9,7 +9,11 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/internal/consultcheck"
+	"github.com/councilhq/council/server"
 )
 
 // tailTimeout bounds how long consultations still running when the
@@ -19,6 +23,16 @@ const tailTimeout = 2 * time.Minute
 // settleTimeout bounds the wait for goroutines to wind down after the
 // stack is torn down.
 const settleTimeout = 10 * time.Second
+
+// rules are what every stream is checked against. The only failures
+// upstream faults may explain are too few answers and no synthesis.
+var rules = consultcheck.Rules{
+	Secrets: []string{apiKey},
+	Statuses: []string{
+		consultcheck.Outcome(codes.Unavailable, server.ReasonQuorumNotMet),
+		consultcheck.Outcome(codes.Unavailable, server.ReasonNoSynthesis),
+	},
+}
 
 // tally counts outcomes; it is safe for concurrent use.
 type tally struct {
@@ -48,24 +62,24 @@ func (t *tally) begin() {
 
 // add records one finished consultation; cutOff means the soak cancelled
 // it at the end of its tail.
-func (t *tally) add(v verdict, d time.Duration, cutOff bool) {
+func (t *tally) add(v consultcheck.Verdict, d time.Duration, cutOff bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.running--
 	switch {
 	case cutOff:
 		t.cutOff++
-	case v.ok:
+	case v.OK:
 		t.completed++
-		if v.degraded {
+		if v.Completed.GetDegraded() {
 			t.degraded++
 		}
 		t.latencies = append(t.latencies, d)
 	default:
-		t.failed[v.status]++
+		t.failed[v.Status]++
 	}
-	t.problems += len(v.problems)
-	for _, p := range v.problems {
+	t.problems += len(v.Problems)
+	for _, p := range v.Problems {
 		if len(t.examples) < maxExamples {
 			t.examples = append(t.examples, p)
 		}
@@ -78,7 +92,7 @@ func (t *tally) add(v verdict, d time.Duration, cutOff bool) {
 func consultOnce(tail context.Context, client councilv1.CouncilClient, t *tally) {
 	t.begin()
 	began := time.Now()
-	c := newChecker()
+	c := rules.Stream()
 	err := func() error {
 		stream, err := client.Consult(tail, &councilv1.ConsultRequest{Query: "Why is the sky blue?"})
 		if err != nil {
@@ -92,14 +106,14 @@ func consultOnce(tail context.Context, client councilv1.CouncilClient, t *tally)
 			if err != nil {
 				return err
 			}
-			c.event(ev)
+			c.Event(ev)
 		}
 	}()
 	if tail.Err() != nil && err != nil {
-		t.add(verdict{}, 0, true)
+		t.add(consultcheck.Verdict{}, 0, true)
 		return
 	}
-	t.add(c.end(err), time.Since(began), false)
+	t.add(c.End(err), time.Since(began), false)
 }
 
 // soak runs the workers against a fresh stack and returns the report.

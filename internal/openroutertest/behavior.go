@@ -134,17 +134,20 @@ func (s *Server) SetScript(script func(model string, n int) Behavior) {
 	s.script = script
 }
 
-// behavior returns the behavior of the n-th request for model.
-func (s *Server) behavior(model string, n int) Behavior {
+// behavior returns the behavior of req, the req.N-th request for its model.
+func (s *Server) behavior(req Request) Behavior {
 	s.mu.Lock()
-	script := s.script
-	b, ok := s.behaviors[model]
+	script, reqScript := s.script, s.reqScript
+	b, ok := s.behaviors[req.Model]
 	if !ok {
 		b = s.fallback
 	}
 	s.mu.Unlock()
-	if script != nil {
-		b = script(model, n)
+	switch {
+	case reqScript != nil:
+		b = reqScript(req)
+	case script != nil:
+		b = script(req.Model, req.N)
 	}
 	return b.resolved()
 }

@@ -41,12 +41,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if readErr != nil || decodeErr != nil || msgErr != nil || cr.Model == "" || len(msgs) == 0 {
-		writeError(w, http.StatusBadRequest, errorBody(http.StatusBadRequest, "Invalid request body", map[string]any{"error_type": "invalid_request"}))
+		writeError(w, http.StatusBadRequest, errorBody(http.StatusBadRequest, invalidBodyMessage, map[string]any{"error_type": "invalid_request"}))
 		return
 	}
 	ex := &exchange{
 		s: s, w: w, r: r, rc: http.NewResponseController(w),
-		b: s.behavior(req.Model, req.N), req: req,
+		b: s.behavior(req), req: req,
 		id: fmt.Sprintf("gen-%d-%s", s.seq.Add(1), strconv.FormatInt(time.Now().UnixNano(), 36)), start: time.Now(),
 	}
 	ex.serve()

@@ -28,6 +28,7 @@ type Server struct {
 	behaviors map[string]Behavior
 	fallback  Behavior
 	script    func(model string, n int) Behavior
+	reqScript func(req Request) Behavior
 	models    map[string]bool
 
 	onAnswer func(req Request, lastByte time.Time) // WithAnswerHook
@@ -51,6 +52,14 @@ func WithDefault(b Behavior) Option { return func(s *Server) { s.fallback = b } 
 // WithScript sets the script, as [Server.SetScript] does.
 func WithScript(script func(model string, n int) Behavior) Option {
 	return func(s *Server) { s.script = script }
+}
+
+// WithRequestScript sets a function that decides every request's behavior
+// from the whole request (its messages, for example); it overrides
+// [WithScript], [WithBehavior] and [WithDefault]. The function may be
+// called concurrently and must not keep req.
+func WithRequestScript(script func(req Request) Behavior) Option {
+	return func(s *Server) { s.reqScript = script }
 }
 
 // WithModels adds models to the list GET /api/v1/models returns, which

@@ -3,6 +3,7 @@ package openroutertest
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -149,6 +150,25 @@ var errorMessages = map[int]string{
 	503: "Provider is overloaded",
 }
 
+// midStreamMessage is the message of FaultMidStreamError's error chunk.
+const midStreamMessage = "Provider disconnected unexpectedly"
+
+// invalidBodyMessage is the message of the 400 a malformed request gets.
+const invalidBodyMessage = "Invalid request body"
+
+// ErrorTexts returns every message the server writes into its error bodies
+// and error chunks, and the parts of them that are the upstream's own
+// (such as a rate limit's name), for tests that check no upstream text
+// reaches a client.
+func ErrorTexts() []string {
+	texts := []string{midStreamMessage, invalidBodyMessage, "free-models-per-min"}
+	for _, m := range errorMessages {
+		texts = append(texts, m)
+	}
+	slices.Sort(texts)
+	return texts
+}
+
 // errorBody builds an error document for status. A nil metadata gets none.
 func errorBody(status int, msg string, metadata map[string]any) errorDoc {
 	return errorDoc{Error: apiError{Code: status, Message: msg, Metadata: metadata}}
@@ -187,7 +207,7 @@ var rateLimitHeaders = []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X
 
 // midStreamError builds the error of FaultMidStreamError.
 func midStreamError(b Behavior) *apiError {
-	e := &apiError{Code: "server_error", Message: "Provider disconnected unexpectedly", Metadata: map[string]any{"error_type": "provider_unavailable"}}
+	e := &apiError{Code: "server_error", Message: midStreamMessage, Metadata: map[string]any{"error_type": "provider_unavailable"}}
 	if b.Status != 0 {
 		e.Code = b.Status
 	}
