@@ -61,7 +61,9 @@ func WriteReport(w io.Writer, r *Result) error {
 		if l.Errors > 0 {
 			notes = append(notes, fmt.Sprintf("%d of %d consultations at %d concurrent failed; first error: %s", l.Errors, l.Latency.N+l.Errors, l.Concurrency, l.FirstError))
 		}
-		if l.Failures > 0 || l.Degraded > 0 || l.Unmatched > 0 {
+		// Reviews cancelled because the final answer was ready first are
+		// the early transition at work, not a problem.
+		if l.Failures > l.FailureReasons["canceled"] || l.Degraded > 0 || l.Unmatched > 0 {
 			notes = append(notes, fmt.Sprintf("at %d concurrent: %d model failures%s, %d degraded consultations, %d events without an upstream time",
 				l.Concurrency, l.Failures, reasons(l.FailureReasons), l.Degraded, l.Unmatched))
 		}
