@@ -101,7 +101,7 @@ func newStack(t testing.TB, cfg stackConfig) *stack {
 		t.Fatalf("ListModels: %v", err)
 	}
 	cc := cfg.council
-	cc.KnownModels = known
+	cc.KnownModels = provider.ModelIDs(known)
 	for _, d := range []*time.Duration{&cc.CollectTimeout, &cc.ReviewTimeout, &cc.SynthesizeTimeout} {
 		if *d == 0 {
 			*d = defaultCallTimeout

@@ -110,9 +110,42 @@ func (f CompleterFunc) Complete(ctx context.Context, req *Request) (*Response, e
 	return f(ctx, req)
 }
 
-// ModelLister lists the model ids a provider serves.
+// Price is what a model charges, in US dollars per token.
+type Price struct {
+	Prompt     float64
+	Completion float64
+}
+
+// Cost returns the price of a call of in prompt tokens and out completion tokens.
+func (p Price) Cost(in, out int64) float64 {
+	return float64(in)*p.Prompt + float64(out)*p.Completion
+}
+
+// Model describes one model a provider serves.
+type Model struct {
+	// ID is the model's id in requests, e.g. "openai/gpt-4o-mini".
+	ID string
+	// Name is its display name; it may be empty.
+	Name string
+	// ContextLength is the most tokens of prompt and completion together;
+	// zero when unknown.
+	ContextLength int
+	// Price is what it charges; zero for a free model or an unknown price.
+	Price Price
+}
+
+// ModelLister lists the models a provider serves.
 type ModelLister interface {
-	ListModels(ctx context.Context) ([]string, error)
+	ListModels(ctx context.Context) ([]Model, error)
+}
+
+// ModelIDs returns the ids of models, in order.
+func ModelIDs(models []Model) []string {
+	out := make([]string, len(models))
+	for i, m := range models {
+		out[i] = m.ID
+	}
+	return out
 }
 
 // Metadata keys the orchestrator sets on every request.

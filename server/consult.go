@@ -27,6 +27,8 @@ type service struct {
 	defaultTier string
 	maxDuration time.Duration
 	stats       StatsSource
+	catalog     ModelCatalog
+	tierCost    func(orchestrator.Tier) float64
 }
 
 var _ councilv1.CouncilServer = (*service)(nil)
@@ -61,9 +63,18 @@ func (s *service) Consult(req *councilv1.ConsultRequest, stream grpc.ServerStrea
 	return nil
 }
 
-// ListTiers reports the configured tiers.
+// ListTiers reports the configured tiers, priced by the tier cost function
+// when there is one (see [WithTierCost]).
 func (s *service) ListTiers(context.Context, *councilv1.ListTiersRequest) (*councilv1.ListTiersResponse, error) {
-	return &councilv1.ListTiersResponse{Tiers: toTierInfos(s.tiers, s.defaultTier)}, nil
+	tiers := s.tiers
+	if s.tierCost != nil {
+		tiers = make([]orchestrator.Tier, len(s.tiers))
+		for i, t := range s.tiers {
+			t.CostPerQuery = s.tierCost(t)
+			tiers[i] = t
+		}
+	}
+	return &councilv1.ListTiersResponse{Tiers: toTierInfos(tiers, s.defaultTier)}, nil
 }
 
 // errStreamClosed is returned by emit after the handler has returned.

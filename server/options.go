@@ -50,6 +50,8 @@ type options struct {
 	maxConsultations   int
 	maxPerCaller       int
 	adaptive           *AdaptiveAdmission
+	catalog            ModelCatalog
+	tierCost           func(orchestrator.Tier) float64
 }
 
 func newOptions(opts []Option) options {
@@ -89,6 +91,19 @@ func WithTiers(defaultTier string, tiers []orchestrator.Tier) Option {
 		o.defaultTier = defaultTier
 		o.tiers = append([]orchestrator.Tier(nil), tiers...)
 	})
+}
+
+// WithModelCatalog sets what ListModels reports. Default none:
+// ListModels fails with Unimplemented.
+func WithModelCatalog(c ModelCatalog) Option {
+	return optionFunc(func(o *options) { o.catalog = c })
+}
+
+// WithTierCost sets how ListTiers prices a consultation of a tier, called
+// on every ListTiers so that it follows the current prices. Default: the
+// tier's CostPerQuery.
+func WithTierCost(f func(orchestrator.Tier) float64) Option {
+	return optionFunc(func(o *options) { o.tierCost = f })
 }
 
 // WithStatsHandler installs a gRPC stats handler, such as otelgrpc's server

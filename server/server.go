@@ -56,6 +56,8 @@ func New(c Consulter, opts ...Option) (*Server, error) {
 		defaultTier: o.defaultTier,
 		maxDuration: o.maxConsultDuration,
 		stats:       o.stats,
+		catalog:     o.catalog,
+		tierCost:    o.tierCost,
 	}
 	s := &Server{
 		grpc:         newGRPCServer(o, tokens, adm),

@@ -38,6 +38,19 @@ const (
 	// ReasonShuttingDown: the server stopped before the consultation
 	// finished; retrying reaches another instance or a restarted one.
 	ReasonShuttingDown = "SHUTTING_DOWN"
+	// ReasonModelsUnavailable: the provider's model list could not be
+	// fetched and none is cached.
+	ReasonModelsUnavailable = "MODELS_UNAVAILABLE"
+	// ReasonNotConfigured: the call needs something the server was started
+	// without.
+	ReasonNotConfigured = "NOT_CONFIGURED"
+)
+
+var (
+	// errNoCatalog: ListModels on a server without a model catalog.
+	errNoCatalog = errors.New("server: no model catalog")
+	// errModelsUnavailable: the model catalog failed.
+	errModelsUnavailable = errors.New("server: the provider's model list is unavailable")
 )
 
 // maxViolations bounds the field violations reported for one request.
@@ -62,6 +75,11 @@ func toStatus(err error) error {
 		return newStatus(codes.Unauthenticated, ReasonUnauthenticated, "missing or invalid bearer token", nil)
 	case errors.Is(err, errShuttingDown):
 		return newStatus(codes.Unavailable, ReasonShuttingDown, "the server is shutting down; retry the consultation", nil,
+			&errdetails.RetryInfo{RetryDelay: durationpb.New(admissionRetryDelay)})
+	case errors.Is(err, errNoCatalog):
+		return newStatus(codes.Unimplemented, ReasonNotConfigured, "this server has no model catalog", nil)
+	case errors.Is(err, errModelsUnavailable):
+		return newStatus(codes.Unavailable, ReasonModelsUnavailable, "the provider's model list is unavailable; retry later", nil,
 			&errdetails.RetryInfo{RetryDelay: durationpb.New(admissionRetryDelay)})
 	case errors.Is(err, orchestrator.ErrQuorumNotMet):
 		return newStatus(codes.Unavailable, ReasonQuorumNotMet,

@@ -5,6 +5,7 @@
 //	           [--models a,b,c] [--chairman m] [--request-id id] [--history file.json]
 //	           [--json | --answer-only] [--timeout 5m]
 //	councilctl [--addr host:port] tiers [--json]
+//	councilctl [--addr host:port] models [--json]
 //	councilctl [--addr host:port] health [--wait 10s]
 //	councilctl [--addr host:port] stats [--json]
 //
@@ -14,7 +15,8 @@
 // progress on stderr and only the final answer on stdout. A question of -
 // is read from stdin; --history names a JSON file of earlier turns. Colour
 // is used only on a terminal, and never when NO_COLOR is set. health exits
-// 0 once the server reports SERVING. stats prints the server's latency
+// 0 once the server reports SERVING. models lists the provider's models
+// with their context length and prices per million tokens. stats prints the server's latency
 // percentiles in total, per stage and per model. A failed call exits with
 // a code for its status (see exit.go): 2 for a usage error, 3 invalid
 // argument, 4 deadline exceeded, 5 unavailable, 6 resource exhausted,
@@ -86,6 +88,7 @@ Commands:
   consult "question"|- [--tier t] [--models a,b] [--chairman m] [--request-id id] [--history file]
           [--json | --answer-only] [--timeout d]
   tiers [--json]
+  models [--json]
   health [--wait d]
   stats [--json]
 
@@ -115,6 +118,8 @@ Global flags:`)
 		return consult(ctx, conn, rest, std, getenv)
 	case "tiers":
 		return tiers(ctx, conn, rest, out)
+	case "models":
+		return models(ctx, conn, rest, out)
 	case "health":
 		return health(ctx, conn, rest, out)
 	case "stats":

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -19,8 +20,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/councilhq/council/cost"
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/orchestrator"
+	"github.com/councilhq/council/provider/sim"
 	"github.com/councilhq/council/server"
 )
 
@@ -62,9 +65,9 @@ func (f *fakeCouncil) last() orchestrator.Request {
 
 // serve starts a council server on loopback for the test and returns its
 // address.
-func serve(t *testing.T, c server.Consulter) string {
+func serve(t *testing.T, c server.Consulter, opts ...server.Option) string {
 	t.Helper()
-	srv, err := server.New(c, server.WithLogger(slog.New(slog.DiscardHandler)))
+	srv, err := server.New(c, append(opts, server.WithLogger(slog.New(slog.DiscardHandler)))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +198,35 @@ func TestTiers(t *testing.T) {
 	var resp councilv1.ListTiersResponse
 	if err := protojson.Unmarshal([]byte(out), &resp); err != nil || len(resp.GetTiers()) != 3 {
 		t.Errorf("tiers --json = %d tiers, %v:\n%s", len(resp.GetTiers()), err, out)
+	}
+}
+
+func TestModels(t *testing.T) {
+	catalog := cost.NewCatalog(sim.New(sim.DefaultConfig()))
+	if _, err := catalog.ListModels(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	addr := serve(t, &fakeCouncil{}, server.WithModelCatalog(catalog))
+	out, err := ctl(t, "--addr", addr, "models")
+	if err != nil {
+		t.Fatalf("models: %v", err)
+	}
+	// gpt-4o-mini lists at $0.15 and $0.60 per million tokens.
+	if !strings.Contains(out, "MODEL") || !regexp.MustCompile(`openai/gpt-4o-mini\s+128000\s+0\.150\s+0\.600`).MatchString(out) ||
+		!strings.Contains(out, "prices as of") {
+		t.Errorf("models output:\n%s", out)
+	}
+	out, err = ctl(t, "--addr", addr, "models", "--json")
+	if err != nil {
+		t.Fatalf("models --json: %v", err)
+	}
+	var resp councilv1.ListModelsResponse
+	if err := protojson.Unmarshal([]byte(out), &resp); err != nil || len(resp.GetModels()) != len(sim.Models()) {
+		t.Errorf("models --json = %d models, %v:\n%s", len(resp.GetModels()), err, out)
+	}
+	// A server without a catalog says so.
+	if _, err := ctl(t, "--addr", serve(t, &fakeCouncil{}), "models"); err == nil || !strings.Contains(err.Error(), "Unimplemented") {
+		t.Errorf("models without a catalog: %v", err)
 	}
 }
 

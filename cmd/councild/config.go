@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/councilhq/council/cost"
 	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/server"
@@ -34,6 +35,7 @@ const (
 	envSimScale          = "COUNCIL_SIM_SCALE"
 	envUpstreamInFlight  = "COUNCIL_UPSTREAM_MAX_IN_FLIGHT"
 	envHedge             = "COUNCIL_HEDGE"
+	envModelsTTL         = "COUNCIL_MODELS_TTL"
 	envLogLevel          = "COUNCIL_LOG_LEVEL"
 	envAdminAddr         = "COUNCIL_ADMIN_ADDR"
 	envCollectThreshold  = "COUNCIL_COLLECT_THRESHOLD"
@@ -76,7 +78,10 @@ type config struct {
 	// upstreamInFlight caps the model calls in flight to the provider.
 	upstreamInFlight int
 	// hedge maps a model to the backup a slow call to it is hedged with.
-	hedge        map[string]string
+	hedge map[string]string
+	// modelsTTL is how long the provider's model list and prices are used
+	// before they are fetched again.
+	modelsTTL    time.Duration
 	maxConsult   time.Duration
 	drainTimeout time.Duration
 
@@ -139,6 +144,8 @@ func declareSettings(s *settings, c *config, raw *rawConfig) {
 	s.String(&raw.hedge, "hedge", envHedge, "",
 		"hedged calls: comma-separated `model=backup` pairs; a call slower than the model's observed p90 is also sent to the backup and the first answer wins").
 		Shown("none")
+	s.Duration(&c.modelsTTL, "models-ttl", envModelsTTL, cost.DefaultTTL,
+		"how long the provider's model list and prices are used before they are fetched again")
 	s.Float(&c.simScale, "sim-scale", envSimScale, 1, "multiplier of the simulated models' latencies")
 	s.String(&raw.logLevel, "log-level", envLogLevel, "info", "`debug`, `info`, `warn` or `error`")
 	s.String(&c.adminAddr, "admin-addr", envAdminAddr, "", "address of the admin HTTP server with Prometheus `/metrics`; empty means none")

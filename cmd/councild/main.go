@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 
 	"github.com/councilhq/council/buildinfo"
+	"github.com/councilhq/council/cost"
 	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/outbound"
@@ -72,10 +73,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		monitor.WithMeterProvider(tel.MeterProvider),
 		monitor.WithThresholds(cfg.thresholds))
 
-	srv, err := newServer(ctx, cfg, log, tel, mon)
+	srv, catalog, err := newServer(ctx, cfg, log, tel, mon)
 	if err != nil {
 		return err
 	}
+	refreshCtx, stopRefresh := context.WithCancel(ctx)
+	refreshDone := make(chan struct{})
+	go func() {
+		defer close(refreshDone)
+		catalog.Run(refreshCtx)
+	}()
+	defer func() {
+		stopRefresh()
+		<-refreshDone
+	}()
 	gauges, err := telemetry.ObserveAdmission(tel.MeterProvider, srv.AdmissionLimit, srv.ConsultationsInFlight)
 	if err != nil {
 		return err
@@ -111,14 +122,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	return nil
 }
 
-// newServer builds the provider client, the council and the gRPC server.
-func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.Providers, mon *monitor.Monitor) (*server.Server, error) {
+// newServer builds the provider client, the model catalog, the council and
+// the gRPC server. The catalog's one fetch at startup serves both the model
+// check and the prices.
+func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.Providers, mon *monitor.Monitor) (*server.Server, *cost.Catalog, error) {
 	client, err := newProvider(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := checkModels(ctx, client, &cfg.council, log); err != nil {
-		return nil, err
+	catalog := cost.NewCatalog(client, cost.WithTTL(cfg.modelsTTL), cost.WithLogger(log))
+	if err := checkModels(ctx, catalog, &cfg.council, log); err != nil {
+		return nil, nil, err
 	}
 	mon.LogTier(defaultTier(cfg.council))
 	council, err := orchestrator.New(outbound.New(client, outbound.Config{Telemetry: tel, CaptureContent: cfg.telemetry.CaptureContent, MaxInFlight: cfg.upstreamInFlight, Hedge: cfg.hedge}), cfg.council,
@@ -126,7 +140,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 		orchestrator.WithTracerProvider(tel.TracerProvider),
 		orchestrator.WithObserver(mon))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts := []server.Option{
 		server.WithReflection(cfg.security.reflection),
@@ -138,8 +152,9 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 	if len(cfg.security.tokens) > 0 {
 		opts = append(opts, server.WithBearerTokens(cfg.security.tokens...))
 	}
-	return server.New(council, append(opts,
+	srv, err := server.New(council, append(opts,
 		server.WithLogger(log),
+		server.WithModelCatalog(catalog),
 		server.WithTiers(cfg.council.Tier, orchestrator.Tiers()),
 		server.WithMaxConsultDuration(cfg.maxConsult),
 		server.WithDrainTimeout(cfg.drainTimeout),
@@ -149,6 +164,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 			otelgrpc.WithMeterProvider(tel.MeterProvider),
 			otelgrpc.WithPropagators(tel.Propagator))),
 	)...)
+	return srv, catalog, err
 }
 
 // defaultTier is the tier requests without one get, with the configured

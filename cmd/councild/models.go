@@ -23,10 +23,11 @@ const listModelsTimeout = 30 * time.Second
 func checkModels(ctx context.Context, lister provider.ModelLister, cfg *orchestrator.Config, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, listModelsTimeout)
 	defer cancel()
-	served, err := lister.ListModels(ctx)
+	models, err := lister.ListModels(ctx)
 	if err != nil {
 		return fmt.Errorf("listing the provider's models: %w", err)
 	}
+	served := provider.ModelIDs(models)
 	if len(served) == 0 {
 		return fmt.Errorf("the provider serves no models")
 	}

@@ -14,12 +14,16 @@ import (
 )
 
 // listerFunc adapts a function to provider.ModelLister.
-type listerFunc func(ctx context.Context) ([]string, error)
+type listerFunc func(ctx context.Context) ([]provider.Model, error)
 
-func (f listerFunc) ListModels(ctx context.Context) ([]string, error) { return f(ctx) }
+func (f listerFunc) ListModels(ctx context.Context) ([]provider.Model, error) { return f(ctx) }
 
 func served(ids ...string) provider.ModelLister {
-	return listerFunc(func(context.Context) ([]string, error) { return ids, nil })
+	models := make([]provider.Model, len(ids))
+	for i, id := range ids {
+		models[i] = provider.Model{ID: id}
+	}
+	return listerFunc(func(context.Context) ([]provider.Model, error) { return models, nil })
 }
 
 func TestCheckModels(t *testing.T) {
@@ -97,7 +101,7 @@ func TestCheckModelsFails(t *testing.T) {
 		want   string
 	}{
 		{"listing fails", orchestrator.Config{Tier: "speed"},
-			listerFunc(func(context.Context) ([]string, error) {
+			listerFunc(func(context.Context) ([]provider.Model, error) {
 				return nil, &provider.Error{Kind: provider.KindAuth, Message: "bad key"}
 			}),
 			"listing"},
@@ -120,7 +124,7 @@ func TestCheckModelsBoundsTheListing(t *testing.T) {
 	cfg := orchestrator.Config{Tier: "speed"}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := checkModels(ctx, listerFunc(func(ctx context.Context) ([]string, error) {
+	err := checkModels(ctx, listerFunc(func(ctx context.Context) ([]provider.Model, error) {
 		<-ctx.Done()
 		return nil, provider.AsError(ctx.Err())
 	}), &cfg, slog.New(slog.DiscardHandler))

@@ -146,7 +146,7 @@ func (ex *exchange) stream(content string) {
 	case FaultTruncate:
 		return
 	}
-	u := usageOf(sim.Usage(&provider.Request{Model: ex.req.Model, Messages: ex.req.Messages}, content))
+	u := ex.s.usage(ex.req, content)
 	if ex.sleep(ex.start.Add(b.Latency), false) && ex.event(ex.chunk("", "stop", nil)) && ex.event(ex.chunk("", "stop", u)) {
 		ex.sendLast(done)
 	}
@@ -158,7 +158,7 @@ func (ex *exchange) document(content string) {
 	doc := completion{
 		ID: ex.id, Provider: providerOf(ex.req.Model), Model: ex.req.Model, Object: "chat.completion", Created: ex.start.Unix(),
 		Choices: []choice{{Message: &message{Role: "assistant", Content: content}, FinishReason: ptr("stop"), NativeFinishReason: ptr("stop")}},
-		Usage:   usageOf(sim.Usage(&provider.Request{Model: ex.req.Model, Messages: ex.req.Messages}, content)),
+		Usage:   ex.s.usage(ex.req, content),
 	}
 	if b.Fault == FaultMidStreamError {
 		runes := []rune(content)

@@ -3,7 +3,9 @@
 //
 // The [Server] serves POST /api/v1/chat/completions (server-sent events when
 // the request has "stream": true, one JSON document otherwise) and
-// GET /api/v1/models. Both require "Authorization: Bearer <key>".
+// GET /api/v1/models, which lists each model's id, name, context length and
+// pricing (US dollars per token, by default the simulator's list prices).
+// Both require "Authorization: Bearer <key>".
 //
 // By default every model answers at once with the text [sim.Write] produces
 // for the request, so rankings name exactly the labels of their prompt.

@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/sim"
 )
 
@@ -30,6 +32,8 @@ type Server struct {
 	script    func(model string, n int) Behavior
 	reqScript func(req Request) Behavior
 	models    map[string]bool
+	prices    map[string]provider.Price
+	markup    float64
 
 	onAnswer func(req Request, lastByte time.Time) // WithAnswerHook
 	st       stats
@@ -63,8 +67,9 @@ func WithRequestScript(script func(req Request) Behavior) Option {
 }
 
 // WithModels adds models to the list GET /api/v1/models returns, which
-// always holds every model [sim.Models] knows and every model given a
-// behavior with [WithBehavior] or [Server.SetBehavior].
+// always holds every model [sim.Models] knows, every model given a price
+// with [WithPrice] and every model given a behavior with [WithBehavior] or
+// [Server.SetBehavior].
 func WithModels(ids ...string) Option {
 	return func(s *Server) {
 		for _, id := range ids {
@@ -73,6 +78,19 @@ func WithModels(ids ...string) Option {
 	}
 }
 
+// WithPrice sets the price GET /api/v1/models lists for model and charges
+// in usage.cost, as [Server.SetPrice] does, and adds model to the list.
+func WithPrice(model string, p provider.Price) Option {
+	return func(s *Server) {
+		s.prices[model] = p
+		s.models[model] = true
+	}
+}
+
+// WithCostMarkup multiplies the usage.cost the server reports by f, so that
+// the cost charged differs from the listed price times the tokens. Default 1.
+func WithCostMarkup(f float64) Option { return func(s *Server) { s.markup = f } }
+
 // NewServer starts a server on a loopback port. The caller must Close it.
 func NewServer(opts ...Option) *Server {
 	s := &Server{
@@ -80,6 +98,8 @@ func NewServer(opts ...Option) *Server {
 		closing:   make(chan struct{}),
 		behaviors: make(map[string]Behavior),
 		models:    make(map[string]bool),
+		prices:    make(map[string]provider.Price),
+		markup:    1,
 		st:        stats{perModel: make(map[string]int), changed: make(chan struct{})},
 	}
 	for _, id := range sim.Models() {
@@ -121,6 +141,33 @@ func (s *Server) Close() {
 	s.srv.Close()
 }
 
+// SetPrice sets the price of model, in US dollars per token, that GET
+// /api/v1/models lists and usage.cost charges. Default: the simulator's
+// list price ([sim.PriceOf]).
+func (s *Server) SetPrice(model string, p provider.Price) {
+	s.mu.Lock()
+	s.prices[model] = p
+	s.mu.Unlock()
+}
+
+// price returns model's price.
+func (s *Server) price(model string) provider.Price {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.prices[model]; ok {
+		return p
+	}
+	return sim.PriceOf(model)
+}
+
+// usage returns the usage of answering req with content: the simulator's
+// token counts, charged at the model's price times the markup.
+func (s *Server) usage(req Request, content string) *usage {
+	u := sim.Usage(&provider.Request{Model: req.Model, Messages: req.Messages}, content)
+	u.Cost = s.price(req.Model).Cost(u.InputTokens, u.OutputTokens) * s.markup
+	return usageOf(u)
+}
+
 // authorized reports whether r carries the server's key, answering 401
 // when it does not.
 func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
@@ -152,15 +199,27 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	sort.Strings(ids)
+	type pricing struct {
+		Prompt     string `json:"prompt"`
+		Completion string `json:"completion"`
+		Request    string `json:"request"`
+	}
 	type model struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
+		ID            string  `json:"id"`
+		Name          string  `json:"name"`
+		ContextLength int     `json:"context_length"`
+		Pricing       pricing `json:"pricing"`
 	}
 	list := struct {
 		Data []model `json:"data"`
 	}{Data: make([]model, len(ids))}
 	for i, id := range ids {
-		list.Data[i] = model{ID: id, Name: id}
+		p := s.price(id)
+		list.Data[i] = model{ID: id, Name: id, ContextLength: sim.ContextLength, Pricing: pricing{
+			Prompt:     strconv.FormatFloat(p.Prompt, 'g', -1, 64),
+			Completion: strconv.FormatFloat(p.Completion, 'g', -1, 64),
+			Request:    "0",
+		}}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(list)

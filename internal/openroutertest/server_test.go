@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/provider"
+	"github.com/councilhq/council/provider/openrouter"
 	"github.com/councilhq/council/provider/sim"
 )
 
@@ -312,5 +314,46 @@ func TestCloseEndsHangingRequests(t *testing.T) {
 	}
 	if s.Disconnected() != 0 {
 		t.Errorf("Close counted %d disconnects", s.Disconnected())
+	}
+}
+
+func TestModelsListPricesAndUsageChargesThem(t *testing.T) {
+	custom := provider.Price{Prompt: 2e-6, Completion: 8e-6}
+	s := start(t, openroutertest.WithPrice("acme/priced", custom), openroutertest.WithCostMarkup(1.5))
+	c, err := openrouter.New(s.Client(), openrouter.Config{BaseURL: s.URL(), APIKey: s.Key()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	models, err := c.ListModels(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prices := make(map[string]provider.Price)
+	for _, m := range models {
+		prices[m.ID] = m.Price
+		if m.ContextLength != sim.ContextLength {
+			t.Errorf("%s: context length %d", m.ID, m.ContextLength)
+		}
+	}
+	if prices["acme/priced"] != custom {
+		t.Errorf("acme/priced listed at %+v, want %+v", prices["acme/priced"], custom)
+	}
+	if want := sim.PriceOf("openai/gpt-4o-mini"); prices["openai/gpt-4o-mini"] != want {
+		t.Errorf("gpt-4o-mini listed at %+v, want the simulator's %+v", prices["openai/gpt-4o-mini"], want)
+	}
+	for _, stream := range []bool{false, true} {
+		req := &provider.Request{Model: "acme/priced", Messages: []provider.Message{{Role: provider.RoleUser, Content: question}}}
+		if stream {
+			req.OnDelta = func(string) {}
+		}
+		resp, err := c.Complete(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := resp.Usage
+		want := custom.Cost(u.InputTokens, u.OutputTokens) * 1.5
+		if u.InputTokens == 0 || u.OutputTokens == 0 || math.Abs(u.Cost-want) > 1e-12 {
+			t.Errorf("stream %v: usage %+v, want cost %g", stream, u, want)
+		}
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"math"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -166,9 +168,11 @@ func (c *Client) Complete(ctx context.Context, req *provider.Request) (*provider
 	}, nil
 }
 
-// ListModels returns the ids of the models the server offers, in its order.
-// Every error is a [*provider.Error].
-func (c *Client) ListModels(ctx context.Context) ([]string, error) {
+// ListModels returns the models the server offers, in its order, with
+// their prices (OpenRouter's pricing.prompt and pricing.completion, US
+// dollars per token as decimal strings; a missing or unparsable price is
+// zero). Every error is a [*provider.Error].
+func (c *Client) ListModels(ctx context.Context) ([]provider.Model, error) {
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, c.modelsURL, nil)
 	if err != nil {
 		return nil, &provider.Error{Kind: provider.KindUnknown, Message: "request cannot be built", Err: err}
@@ -190,24 +194,36 @@ func (c *Client) ListModels(ctx context.Context) ([]string, error) {
 	if len(body) > maxBodyBytes {
 		return nil, c.fail(malformed("model list too large", errBodyTooLong), resp.Header, resp.StatusCode)
 	}
-	var list struct {
-		Data *[]struct {
-			ID string `json:"id"`
-		} `json:"data"`
-	}
+	var list modelList
 	if err := json.Unmarshal(body, &list); err != nil || list.Data == nil {
 		if err == nil {
 			err = errors.New(`no "data" array`)
 		}
 		return nil, c.fail(malformed("malformed model list", err), resp.Header, resp.StatusCode)
 	}
-	ids := make([]string, 0, len(*list.Data))
+	models := make([]provider.Model, 0, len(*list.Data))
 	for _, m := range *list.Data {
-		if m.ID != "" {
-			ids = append(ids, m.ID)
+		if m.ID == "" {
+			continue
 		}
+		models = append(models, provider.Model{
+			ID:            m.ID,
+			Name:          m.Name,
+			ContextLength: m.ContextLength,
+			Price:         provider.Price{Prompt: perToken(m.Pricing.Prompt), Completion: perToken(m.Pricing.Completion)},
+		})
 	}
-	return ids, nil
+	return models, nil
+}
+
+// perToken parses a price in US dollars per token; anything but a finite,
+// non-negative number is zero.
+func perToken(s string) float64 {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0
+	}
+	return v
 }
 
 // chatRequest builds the wire request; max_tokens is always set.

@@ -463,11 +463,20 @@ func TestListModels(t *testing.T) {
 		name     string
 		status   int
 		body     string
-		want     []string
+		want     []provider.Model
 		wantKind provider.Kind
 	}{
-		{name: "ok", status: 200, body: `{"data":[{"id":"openai/gpt-4o-mini","name":"GPT-4o mini","context_length":128000},{"id":""},{"id":"anthropic/claude-3.5-haiku"}]}`, want: []string{"openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"}},
-		{name: "empty list", status: 200, body: `{"data":[]}`, want: []string{}},
+		{
+			name: "ok", status: 200,
+			body: `{"data":[{"id":"openai/gpt-4o-mini","name":"GPT-4o mini","context_length":128000,"pricing":{"prompt":"0.00000015","completion":"0.0000006","request":"0"}},` +
+				`{"id":""},{"id":"anthropic/claude-3.5-haiku"},{"id":"x/bad-price","pricing":{"prompt":"-1","completion":"NaN"}}]}`,
+			want: []provider.Model{
+				{ID: "openai/gpt-4o-mini", Name: "GPT-4o mini", ContextLength: 128000, Price: provider.Price{Prompt: 0.00000015, Completion: 0.0000006}},
+				{ID: "anthropic/claude-3.5-haiku"},
+				{ID: "x/bad-price"},
+			},
+		},
+		{name: "empty list", status: 200, body: `{"data":[]}`, want: []provider.Model{}},
 		{name: "unauthorized", status: 401, body: `{"error":{"code":401,"message":"No auth credentials found"}}`, wantKind: provider.KindAuth},
 		{name: "overloaded", status: 503, body: ``, wantKind: provider.KindOverloaded},
 		{name: "no data", status: 200, body: `{"models":[]}`, wantKind: provider.KindMalformed},

@@ -55,8 +55,14 @@ type usage struct {
 
 // modelList is the body of GET /models.
 type modelList struct {
-	Data []struct {
-		ID string `json:"id"`
+	Data *[]struct {
+		ID            string `json:"id"`
+		Name          string `json:"name"`
+		ContextLength int    `json:"context_length"`
+		Pricing       struct {
+			Prompt     string `json:"prompt"`
+			Completion string `json:"completion"`
+		} `json:"pricing"`
 	} `json:"data"`
 }
 

@@ -111,12 +111,21 @@ func Usage(req *provider.Request, content string) provider.Usage {
 		in += len(m.Content)
 	}
 	u := provider.Usage{InputTokens: tokens(in), OutputTokens: tokens(len(content))}
+	u.Cost = PriceOf(req.Model).Cost(u.InputTokens, u.OutputTokens)
+	return u
+}
+
+// ContextLength is the context length the simulator reports for every model.
+const ContextLength = 128000
+
+// PriceOf returns the list price of model, or the default price of models
+// the simulator does not know.
+func PriceOf(model string) provider.Price {
 	inPrice, outPrice := defaultInPrice, defaultOutPrice
-	if m, ok := models[req.Model]; ok {
+	if m, ok := models[model]; ok {
 		inPrice, outPrice = m.inPrice, m.outPrice
 	}
-	u.Cost = (float64(u.InputTokens)*inPrice + float64(u.OutputTokens)*outPrice) / 1e6
-	return u
+	return provider.Price{Prompt: inPrice / 1e6, Completion: outPrice / 1e6}
 }
 
 // tokens estimates the token count of n bytes of text.

@@ -38,16 +38,21 @@ func New(cfg Config) *Provider {
 	return &Provider{cfg: cfg, calls: make(map[string]uint64)}
 }
 
-// ListModels returns the models that have a profile, sorted.
-func (p *Provider) ListModels(ctx context.Context) ([]string, error) {
+// ListModels returns the models that have a profile, sorted, with the
+// prices [Usage] charges.
+func (p *Provider) ListModels(ctx context.Context) ([]provider.Model, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, provider.AsError(err)
 	}
-	out := make([]string, 0, len(p.cfg.Profiles))
+	ids := make([]string, 0, len(p.cfg.Profiles))
 	for id := range p.cfg.Profiles {
-		out = append(out, id)
+		ids = append(ids, id)
 	}
-	sort.Strings(out)
+	sort.Strings(ids)
+	out := make([]provider.Model, len(ids))
+	for i, id := range ids {
+		out[i] = provider.Model{ID: id, Name: id, ContextLength: ContextLength, Price: PriceOf(id)}
+	}
 	return out, nil
 }
 

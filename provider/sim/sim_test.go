@@ -249,8 +249,19 @@ func TestListModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := sim.Models(); strings.Join(got, ",") != strings.Join(want, ",") {
+	if want := sim.Models(); strings.Join(provider.ModelIDs(got), ",") != strings.Join(want, ",") {
 		t.Errorf("ListModels = %v, want %v", got, want)
+	}
+	for _, m := range got {
+		if m.Price != sim.PriceOf(m.ID) || m.Price.Prompt <= 0 || m.Price.Completion <= 0 {
+			t.Errorf("model %s: price %+v, want the positive list price %+v", m.ID, m.Price, sim.PriceOf(m.ID))
+		}
+	}
+	// Usage charges the listed price.
+	req := &provider.Request{Model: "openai/gpt-4o-mini", Messages: []provider.Message{{Role: provider.RoleUser, Content: strings.Repeat("x", 400)}}}
+	u := sim.Usage(req, strings.Repeat("y", 800))
+	if want := sim.PriceOf(req.Model).Cost(100, 200); u.Cost != want {
+		t.Errorf("Usage cost = %g, want %g", u.Cost, want)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

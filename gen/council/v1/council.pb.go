@@ -663,6 +663,180 @@ func (x *TierInfo) GetServerDefault() bool {
 	return false
 }
 
+// ListModelsRequest asks for the models the provider serves.
+type ListModelsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelsRequest) Reset() {
+	*x = ListModelsRequest{}
+	mi := &file_council_v1_council_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelsRequest) ProtoMessage() {}
+
+func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_council_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
+func (*ListModelsRequest) Descriptor() ([]byte, []int) {
+	return file_council_v1_council_proto_rawDescGZIP(), []int{6}
+}
+
+// ListModelsResponse lists the models the provider serves.
+type ListModelsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every model, in the provider's order.
+	Models []*ModelInfo `protobuf:"bytes,1,rep,name=models" json:"models,omitempty"`
+	// When the server fetched the list from the provider.
+	FetchTime     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=fetch_time,json=fetchTime" json:"fetch_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelsResponse) Reset() {
+	*x = ListModelsResponse{}
+	mi := &file_council_v1_council_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelsResponse) ProtoMessage() {}
+
+func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_council_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
+func (*ListModelsResponse) Descriptor() ([]byte, []int) {
+	return file_council_v1_council_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListModelsResponse) GetModels() []*ModelInfo {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+func (x *ListModelsResponse) GetFetchTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FetchTime
+	}
+	return nil
+}
+
+// ModelInfo describes one model the provider serves.
+type ModelInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Provider model id, as requests name it.
+	Id string `protobuf:"bytes,1,opt,name=id" json:"id,omitempty"`
+	// Display name; may be empty.
+	Name string `protobuf:"bytes,2,opt,name=name" json:"name,omitempty"`
+	// Most tokens of prompt and completion together; zero when unknown.
+	ContextLength int64 `protobuf:"varint,3,opt,name=context_length,json=contextLength" json:"context_length,omitempty"`
+	// Price of a prompt token in US dollars; zero for a free model.
+	PromptPriceUsd float64 `protobuf:"fixed64,4,opt,name=prompt_price_usd,json=promptPriceUsd" json:"prompt_price_usd,omitempty"`
+	// Price of a completion token in US dollars; zero for a free model.
+	CompletionPriceUsd float64 `protobuf:"fixed64,5,opt,name=completion_price_usd,json=completionPriceUsd" json:"completion_price_usd,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ModelInfo) Reset() {
+	*x = ModelInfo{}
+	mi := &file_council_v1_council_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelInfo) ProtoMessage() {}
+
+func (x *ModelInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_council_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
+func (*ModelInfo) Descriptor() ([]byte, []int) {
+	return file_council_v1_council_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ModelInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetContextLength() int64 {
+	if x != nil {
+		return x.ContextLength
+	}
+	return 0
+}
+
+func (x *ModelInfo) GetPromptPriceUsd() float64 {
+	if x != nil {
+		return x.PromptPriceUsd
+	}
+	return 0
+}
+
+func (x *ModelInfo) GetCompletionPriceUsd() float64 {
+	if x != nil {
+		return x.CompletionPriceUsd
+	}
+	return 0
+}
+
 // GetStatsRequest asks for the latency statistics.
 type GetStatsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -672,7 +846,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_council_v1_council_proto_msgTypes[6]
+	mi := &file_council_v1_council_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -684,7 +858,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[6]
+	mi := &file_council_v1_council_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -697,7 +871,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{6}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{9}
 }
 
 // GetStatsResponse holds the latency statistics of recent consultations.
@@ -728,7 +902,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_council_v1_council_proto_msgTypes[7]
+	mi := &file_council_v1_council_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +914,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[7]
+	mi := &file_council_v1_council_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +927,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{7}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetStatsResponse) GetWindow() int32 {
@@ -839,7 +1013,7 @@ type LatencyDistribution struct {
 
 func (x *LatencyDistribution) Reset() {
 	*x = LatencyDistribution{}
-	mi := &file_council_v1_council_proto_msgTypes[8]
+	mi := &file_council_v1_council_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +1025,7 @@ func (x *LatencyDistribution) String() string {
 func (*LatencyDistribution) ProtoMessage() {}
 
 func (x *LatencyDistribution) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[8]
+	mi := &file_council_v1_council_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +1038,7 @@ func (x *LatencyDistribution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatencyDistribution.ProtoReflect.Descriptor instead.
 func (*LatencyDistribution) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{8}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LatencyDistribution) GetCount() int32 {
@@ -940,7 +1114,7 @@ type StageLatency struct {
 
 func (x *StageLatency) Reset() {
 	*x = StageLatency{}
-	mi := &file_council_v1_council_proto_msgTypes[9]
+	mi := &file_council_v1_council_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1126,7 @@ func (x *StageLatency) String() string {
 func (*StageLatency) ProtoMessage() {}
 
 func (x *StageLatency) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[9]
+	mi := &file_council_v1_council_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1139,7 @@ func (x *StageLatency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageLatency.ProtoReflect.Descriptor instead.
 func (*StageLatency) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{9}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StageLatency) GetStage() Stage {
@@ -1020,7 +1194,7 @@ type ModelLatency struct {
 
 func (x *ModelLatency) Reset() {
 	*x = ModelLatency{}
-	mi := &file_council_v1_council_proto_msgTypes[10]
+	mi := &file_council_v1_council_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1206,7 @@ func (x *ModelLatency) String() string {
 func (*ModelLatency) ProtoMessage() {}
 
 func (x *ModelLatency) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[10]
+	mi := &file_council_v1_council_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1219,7 @@ func (x *ModelLatency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelLatency.ProtoReflect.Descriptor instead.
 func (*ModelLatency) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{10}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ModelLatency) GetStage() Stage {
@@ -1140,7 +1314,18 @@ const file_council_v1_council_proto_rawDesc = "" +
 	"\x0echairman_model\x18\x03 \x01(\tR\rchairmanModel\x12D\n" +
 	"\x10expected_latency\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x0fexpectedLatency\x12+\n" +
 	"\x12cost_per_query_usd\x18\x05 \x01(\x01R\x0fcostPerQueryUsd\x12%\n" +
-	"\x0eserver_default\x18\x06 \x01(\bR\rserverDefault\"\x11\n" +
+	"\x0eserver_default\x18\x06 \x01(\bR\rserverDefault\"\x13\n" +
+	"\x11ListModelsRequest\"~\n" +
+	"\x12ListModelsResponse\x12-\n" +
+	"\x06models\x18\x01 \x03(\v2\x15.council.v1.ModelInfoR\x06models\x129\n" +
+	"\n" +
+	"fetch_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tfetchTime\"\xb2\x01\n" +
+	"\tModelInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
+	"\x0econtext_length\x18\x03 \x01(\x03R\rcontextLength\x12(\n" +
+	"\x10prompt_price_usd\x18\x04 \x01(\x01R\x0epromptPriceUsd\x120\n" +
+	"\x14completion_price_usd\x18\x05 \x01(\x01R\x12completionPriceUsd\"\x11\n" +
 	"\x0fGetStatsRequest\"\xff\x02\n" +
 	"\x10GetStatsResponse\x12\x16\n" +
 	"\x06window\x18\x01 \x01(\x05R\x06window\x12$\n" +
@@ -1177,11 +1362,13 @@ const file_council_v1_council_proto_rawDesc = "" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tROLE_USER\x10\x01\x12\x12\n" +
-	"\x0eROLE_ASSISTANT\x10\x022\xe0\x01\n" +
+	"\x0eROLE_ASSISTANT\x10\x022\xad\x02\n" +
 	"\aCouncil\x12D\n" +
 	"\aConsult\x12\x1a.council.v1.ConsultRequest\x1a\x1b.council.v1.ConsultResponse0\x01\x12H\n" +
 	"\tListTiers\x12\x1c.council.v1.ListTiersRequest\x1a\x1d.council.v1.ListTiersResponse\x12E\n" +
-	"\bGetStats\x12\x1b.council.v1.GetStatsRequest\x1a\x1c.council.v1.GetStatsResponseB\xa3\x01\n" +
+	"\bGetStats\x12\x1b.council.v1.GetStatsRequest\x1a\x1c.council.v1.GetStatsResponse\x12K\n" +
+	"\n" +
+	"ListModels\x12\x1d.council.v1.ListModelsRequest\x1a\x1e.council.v1.ListModelsResponseB\xa3\x01\n" +
 	"\x0ecom.council.v1B\fCouncilProtoP\x01Z5github.com/councilhq/council/gen/council/v1;councilv1\xa2\x02\x03CXX\xaa\x02\n" +
 	"Council.V1\xca\x02\n" +
 	"Council\\V1\xe2\x02\x16Council\\V1\\GPBMetadata\xea\x02\vCouncil::V1\x92\x03\x02\b\x02b\beditionsp\xe8\a"
@@ -1199,7 +1386,7 @@ func file_council_v1_council_proto_rawDescGZIP() []byte {
 }
 
 var file_council_v1_council_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_council_v1_council_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_council_v1_council_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_council_v1_council_proto_goTypes = []any{
 	(Role)(0),                     // 0: council.v1.Role
 	(*ConsultRequest)(nil),        // 1: council.v1.ConsultRequest
@@ -1208,73 +1395,80 @@ var file_council_v1_council_proto_goTypes = []any{
 	(*ListTiersRequest)(nil),      // 4: council.v1.ListTiersRequest
 	(*ListTiersResponse)(nil),     // 5: council.v1.ListTiersResponse
 	(*TierInfo)(nil),              // 6: council.v1.TierInfo
-	(*GetStatsRequest)(nil),       // 7: council.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),      // 8: council.v1.GetStatsResponse
-	(*LatencyDistribution)(nil),   // 9: council.v1.LatencyDistribution
-	(*StageLatency)(nil),          // 10: council.v1.StageLatency
-	(*ModelLatency)(nil),          // 11: council.v1.ModelLatency
-	(Tier)(0),                     // 12: council.v1.Tier
-	(Stage)(0),                    // 13: council.v1.Stage
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(*ConsultStarted)(nil),        // 15: council.v1.ConsultStarted
-	(*StageStarted)(nil),          // 16: council.v1.StageStarted
-	(*ModelAnswered)(nil),         // 17: council.v1.ModelAnswered
-	(*ModelRanked)(nil),           // 18: council.v1.ModelRanked
-	(*ModelFailed)(nil),           // 19: council.v1.ModelFailed
-	(*RankingsAggregated)(nil),    // 20: council.v1.RankingsAggregated
-	(*SynthesisDelta)(nil),        // 21: council.v1.SynthesisDelta
-	(*FinalAnswer)(nil),           // 22: council.v1.FinalAnswer
-	(*StageCompleted)(nil),        // 23: council.v1.StageCompleted
-	(*ConsultCompleted)(nil),      // 24: council.v1.ConsultCompleted
-	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
+	(*ListModelsRequest)(nil),     // 7: council.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),    // 8: council.v1.ListModelsResponse
+	(*ModelInfo)(nil),             // 9: council.v1.ModelInfo
+	(*GetStatsRequest)(nil),       // 10: council.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),      // 11: council.v1.GetStatsResponse
+	(*LatencyDistribution)(nil),   // 12: council.v1.LatencyDistribution
+	(*StageLatency)(nil),          // 13: council.v1.StageLatency
+	(*ModelLatency)(nil),          // 14: council.v1.ModelLatency
+	(Tier)(0),                     // 15: council.v1.Tier
+	(Stage)(0),                    // 16: council.v1.Stage
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*ConsultStarted)(nil),        // 18: council.v1.ConsultStarted
+	(*StageStarted)(nil),          // 19: council.v1.StageStarted
+	(*ModelAnswered)(nil),         // 20: council.v1.ModelAnswered
+	(*ModelRanked)(nil),           // 21: council.v1.ModelRanked
+	(*ModelFailed)(nil),           // 22: council.v1.ModelFailed
+	(*RankingsAggregated)(nil),    // 23: council.v1.RankingsAggregated
+	(*SynthesisDelta)(nil),        // 24: council.v1.SynthesisDelta
+	(*FinalAnswer)(nil),           // 25: council.v1.FinalAnswer
+	(*StageCompleted)(nil),        // 26: council.v1.StageCompleted
+	(*ConsultCompleted)(nil),      // 27: council.v1.ConsultCompleted
+	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
 }
 var file_council_v1_council_proto_depIdxs = []int32{
-	12, // 0: council.v1.ConsultRequest.tier:type_name -> council.v1.Tier
+	15, // 0: council.v1.ConsultRequest.tier:type_name -> council.v1.Tier
 	2,  // 1: council.v1.ConsultRequest.history:type_name -> council.v1.Turn
 	0,  // 2: council.v1.Turn.role:type_name -> council.v1.Role
-	13, // 3: council.v1.ConsultResponse.stage:type_name -> council.v1.Stage
-	14, // 4: council.v1.ConsultResponse.emit_time:type_name -> google.protobuf.Timestamp
-	15, // 5: council.v1.ConsultResponse.consult_started:type_name -> council.v1.ConsultStarted
-	16, // 6: council.v1.ConsultResponse.stage_started:type_name -> council.v1.StageStarted
-	17, // 7: council.v1.ConsultResponse.model_answered:type_name -> council.v1.ModelAnswered
-	18, // 8: council.v1.ConsultResponse.model_ranked:type_name -> council.v1.ModelRanked
-	19, // 9: council.v1.ConsultResponse.model_failed:type_name -> council.v1.ModelFailed
-	20, // 10: council.v1.ConsultResponse.rankings_aggregated:type_name -> council.v1.RankingsAggregated
-	21, // 11: council.v1.ConsultResponse.synthesis_delta:type_name -> council.v1.SynthesisDelta
-	22, // 12: council.v1.ConsultResponse.final_answer:type_name -> council.v1.FinalAnswer
-	23, // 13: council.v1.ConsultResponse.stage_completed:type_name -> council.v1.StageCompleted
-	24, // 14: council.v1.ConsultResponse.consult_completed:type_name -> council.v1.ConsultCompleted
+	16, // 3: council.v1.ConsultResponse.stage:type_name -> council.v1.Stage
+	17, // 4: council.v1.ConsultResponse.emit_time:type_name -> google.protobuf.Timestamp
+	18, // 5: council.v1.ConsultResponse.consult_started:type_name -> council.v1.ConsultStarted
+	19, // 6: council.v1.ConsultResponse.stage_started:type_name -> council.v1.StageStarted
+	20, // 7: council.v1.ConsultResponse.model_answered:type_name -> council.v1.ModelAnswered
+	21, // 8: council.v1.ConsultResponse.model_ranked:type_name -> council.v1.ModelRanked
+	22, // 9: council.v1.ConsultResponse.model_failed:type_name -> council.v1.ModelFailed
+	23, // 10: council.v1.ConsultResponse.rankings_aggregated:type_name -> council.v1.RankingsAggregated
+	24, // 11: council.v1.ConsultResponse.synthesis_delta:type_name -> council.v1.SynthesisDelta
+	25, // 12: council.v1.ConsultResponse.final_answer:type_name -> council.v1.FinalAnswer
+	26, // 13: council.v1.ConsultResponse.stage_completed:type_name -> council.v1.StageCompleted
+	27, // 14: council.v1.ConsultResponse.consult_completed:type_name -> council.v1.ConsultCompleted
 	6,  // 15: council.v1.ListTiersResponse.tiers:type_name -> council.v1.TierInfo
-	12, // 16: council.v1.TierInfo.tier:type_name -> council.v1.Tier
-	25, // 17: council.v1.TierInfo.expected_latency:type_name -> google.protobuf.Duration
-	9,  // 18: council.v1.GetStatsResponse.total:type_name -> council.v1.LatencyDistribution
-	10, // 19: council.v1.GetStatsResponse.stages:type_name -> council.v1.StageLatency
-	11, // 20: council.v1.GetStatsResponse.models:type_name -> council.v1.ModelLatency
-	25, // 21: council.v1.LatencyDistribution.min:type_name -> google.protobuf.Duration
-	25, // 22: council.v1.LatencyDistribution.mean:type_name -> google.protobuf.Duration
-	25, // 23: council.v1.LatencyDistribution.p50:type_name -> google.protobuf.Duration
-	25, // 24: council.v1.LatencyDistribution.p90:type_name -> google.protobuf.Duration
-	25, // 25: council.v1.LatencyDistribution.p95:type_name -> google.protobuf.Duration
-	25, // 26: council.v1.LatencyDistribution.p99:type_name -> google.protobuf.Duration
-	25, // 27: council.v1.LatencyDistribution.max:type_name -> google.protobuf.Duration
-	13, // 28: council.v1.StageLatency.stage:type_name -> council.v1.Stage
-	25, // 29: council.v1.StageLatency.threshold:type_name -> google.protobuf.Duration
-	9,  // 30: council.v1.StageLatency.latency:type_name -> council.v1.LatencyDistribution
-	13, // 31: council.v1.ModelLatency.stage:type_name -> council.v1.Stage
-	12, // 32: council.v1.ModelLatency.tier:type_name -> council.v1.Tier
-	25, // 33: council.v1.ModelLatency.budget:type_name -> google.protobuf.Duration
-	9,  // 34: council.v1.ModelLatency.latency:type_name -> council.v1.LatencyDistribution
-	1,  // 35: council.v1.Council.Consult:input_type -> council.v1.ConsultRequest
-	4,  // 36: council.v1.Council.ListTiers:input_type -> council.v1.ListTiersRequest
-	7,  // 37: council.v1.Council.GetStats:input_type -> council.v1.GetStatsRequest
-	3,  // 38: council.v1.Council.Consult:output_type -> council.v1.ConsultResponse
-	5,  // 39: council.v1.Council.ListTiers:output_type -> council.v1.ListTiersResponse
-	8,  // 40: council.v1.Council.GetStats:output_type -> council.v1.GetStatsResponse
-	38, // [38:41] is the sub-list for method output_type
-	35, // [35:38] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	15, // 16: council.v1.TierInfo.tier:type_name -> council.v1.Tier
+	28, // 17: council.v1.TierInfo.expected_latency:type_name -> google.protobuf.Duration
+	9,  // 18: council.v1.ListModelsResponse.models:type_name -> council.v1.ModelInfo
+	17, // 19: council.v1.ListModelsResponse.fetch_time:type_name -> google.protobuf.Timestamp
+	12, // 20: council.v1.GetStatsResponse.total:type_name -> council.v1.LatencyDistribution
+	13, // 21: council.v1.GetStatsResponse.stages:type_name -> council.v1.StageLatency
+	14, // 22: council.v1.GetStatsResponse.models:type_name -> council.v1.ModelLatency
+	28, // 23: council.v1.LatencyDistribution.min:type_name -> google.protobuf.Duration
+	28, // 24: council.v1.LatencyDistribution.mean:type_name -> google.protobuf.Duration
+	28, // 25: council.v1.LatencyDistribution.p50:type_name -> google.protobuf.Duration
+	28, // 26: council.v1.LatencyDistribution.p90:type_name -> google.protobuf.Duration
+	28, // 27: council.v1.LatencyDistribution.p95:type_name -> google.protobuf.Duration
+	28, // 28: council.v1.LatencyDistribution.p99:type_name -> google.protobuf.Duration
+	28, // 29: council.v1.LatencyDistribution.max:type_name -> google.protobuf.Duration
+	16, // 30: council.v1.StageLatency.stage:type_name -> council.v1.Stage
+	28, // 31: council.v1.StageLatency.threshold:type_name -> google.protobuf.Duration
+	12, // 32: council.v1.StageLatency.latency:type_name -> council.v1.LatencyDistribution
+	16, // 33: council.v1.ModelLatency.stage:type_name -> council.v1.Stage
+	15, // 34: council.v1.ModelLatency.tier:type_name -> council.v1.Tier
+	28, // 35: council.v1.ModelLatency.budget:type_name -> google.protobuf.Duration
+	12, // 36: council.v1.ModelLatency.latency:type_name -> council.v1.LatencyDistribution
+	1,  // 37: council.v1.Council.Consult:input_type -> council.v1.ConsultRequest
+	4,  // 38: council.v1.Council.ListTiers:input_type -> council.v1.ListTiersRequest
+	10, // 39: council.v1.Council.GetStats:input_type -> council.v1.GetStatsRequest
+	7,  // 40: council.v1.Council.ListModels:input_type -> council.v1.ListModelsRequest
+	3,  // 41: council.v1.Council.Consult:output_type -> council.v1.ConsultResponse
+	5,  // 42: council.v1.Council.ListTiers:output_type -> council.v1.ListTiersResponse
+	11, // 43: council.v1.Council.GetStats:output_type -> council.v1.GetStatsResponse
+	8,  // 44: council.v1.Council.ListModels:output_type -> council.v1.ListModelsResponse
+	41, // [41:45] is the sub-list for method output_type
+	37, // [37:41] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_council_v1_council_proto_init() }
@@ -1301,7 +1495,7 @@ func file_council_v1_council_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_council_v1_council_proto_rawDesc), len(file_council_v1_council_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

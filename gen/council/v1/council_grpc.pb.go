@@ -19,9 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Council_Consult_FullMethodName   = "/council.v1.Council/Consult"
-	Council_ListTiers_FullMethodName = "/council.v1.Council/ListTiers"
-	Council_GetStats_FullMethodName  = "/council.v1.Council/GetStats"
+	Council_Consult_FullMethodName    = "/council.v1.Council/Consult"
+	Council_ListTiers_FullMethodName  = "/council.v1.Council/ListTiers"
+	Council_GetStats_FullMethodName   = "/council.v1.Council/GetStats"
+	Council_ListModels_FullMethodName = "/council.v1.Council/ListModels"
 )
 
 // CouncilClient is the client API for Council service.
@@ -51,6 +52,10 @@ type CouncilClient interface {
 	// GetStats reports the latency of recent consultations: percentiles in
 	// total, per stage and per model, over a bounded window of samples.
 	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error)
+	// ListModels lists the models the provider serves, with their context
+	// length and prices, from the provider's model list. The server caches
+	// the list and fetches it again when it is older than its time to live.
+	ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error)
 }
 
 type councilClient struct {
@@ -100,6 +105,16 @@ func (c *councilClient) GetStats(ctx context.Context, in *GetStatsRequest, opts 
 	return out, nil
 }
 
+func (c *councilClient) ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListModelsResponse)
+	err := c.cc.Invoke(ctx, Council_ListModels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CouncilServer is the server API for Council service.
 // All implementations must embed UnimplementedCouncilServer
 // for forward compatibility.
@@ -127,6 +142,10 @@ type CouncilServer interface {
 	// GetStats reports the latency of recent consultations: percentiles in
 	// total, per stage and per model, over a bounded window of samples.
 	GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error)
+	// ListModels lists the models the provider serves, with their context
+	// length and prices, from the provider's model list. The server caches
+	// the list and fetches it again when it is older than its time to live.
+	ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error)
 	mustEmbedUnimplementedCouncilServer()
 }
 
@@ -145,6 +164,9 @@ func (UnimplementedCouncilServer) ListTiers(context.Context, *ListTiersRequest) 
 }
 func (UnimplementedCouncilServer) GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStats not implemented")
+}
+func (UnimplementedCouncilServer) ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListModels not implemented")
 }
 func (UnimplementedCouncilServer) mustEmbedUnimplementedCouncilServer() {}
 func (UnimplementedCouncilServer) testEmbeddedByValue()                 {}
@@ -214,6 +236,24 @@ func _Council_GetStats_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Council_ListModels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListModelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CouncilServer).ListModels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Council_ListModels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CouncilServer).ListModels(ctx, req.(*ListModelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Council_ServiceDesc is the grpc.ServiceDesc for Council service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -228,6 +268,10 @@ var Council_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStats",
 			Handler:    _Council_GetStats_Handler,
+		},
+		{
+			MethodName: "ListModels",
+			Handler:    _Council_ListModels_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
