@@ -47,8 +47,9 @@ lint: ## buf lint, buf format, go vet and gofmt
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed:" >&2; echo "$$unformatted" >&2; exit 1; fi
 
 .PHONY: test
-test: build checkgenerate lint ## Build, check generated code, lint, and run every test with the race detector
+test: build checkgenerate lint ## Build, check generated code, lint, run every test with the race detector, then the soak tests without it
 	go test -race -count=1 ./...
+	go test -count=1 -run '^TestSoak' ./cmd/councilsoak
 
 .PHONY: readme
 readme: ## Regenerate the README's tables of councild's variables and flags from cmd/councild
@@ -83,8 +84,8 @@ fuzz: ## Run every fuzz target (go test -list '^Fuzz') for FUZZTIME each (defaul
 SOAK_FLAGS ?=
 
 .PHONY: soak
-soak: ## Hold 1000 concurrent consultations for 60 s against the fake upstream with 5% faults (SOAK_FLAGS to change)
-	go run ./cmd/councilsoak $(SOAK_FLAGS)
+soak: build ## Hold 1000 concurrent consultations for 60 s against councild (own process) and the fake upstream with 5% faults (SOAK_FLAGS to change)
+	ulimit -n "$$(ulimit -Hn)"; go run ./cmd/councilsoak -councild $(BIN)/councild $(SOAK_FLAGS)
 
 .PHONY: bench-limits
 bench-limits: ## Measure rate-limit handling against rate-limited fake upstreams (about 15 s)

@@ -1,23 +1,34 @@
-// Command councilsoak holds many concurrent consultations against the whole
-// council service, in-process and on loopback only, while the fake
-// OpenRouter injects faults into a share of the model calls, and reports
-// what happened.
+// Command councilsoak holds many concurrent consultations against councild,
+// run as its own process so that its memory and goroutines are its own,
+// while a fake OpenRouter in this process injects faults into a share of
+// the model calls, and reports what happened. Everything is on loopback.
 //
-//	councilsoak [-concurrency 1000] [-duration 60s] [-fault-rate 0.05]
+//	councilsoak [-councild bin/councild] [-concurrency 1000] [-duration 60s] [-fault-rate 0.05]
 //
-// It starts the fake OpenRouter of package openroutertest, the OpenRouter
-// client, the orchestrator and the gRPC server on 127.0.0.1, then runs
-// -concurrency workers, each consulting again as soon as its consultation
-// ends, for -duration. Each upstream request fails with probability
-// -fault-rate, with a fault drawn evenly from 429, 500, 502, hang,
-// connection reset, malformed JSON, empty content, mid-stream error and a
-// slow trickle. Every stream is checked as it arrives. The report gives the
-// consultations completed, degraded and failed by status, the errors that
-// should not happen (broken sequences, failures shown as answers, upstream
-// text reaching a client, undocumented statuses), and the goroutines and
-// resident memory of the process at the start and the end. councilsoak
-// exits 1 when an error that should not happen occurred or goroutines
-// leaked.
+// It starts the fake OpenRouter of package openroutertest and councild
+// pointed at it (with the soak's call timeouts, adaptive admission off and
+// its metrics on a free port; -server-env adds to its environment), then
+// runs -concurrency workers, each consulting again as soon as its
+// consultation ends, for -duration. Each upstream request fails with
+// probability -fault-rate, with a fault drawn evenly from 429, 500, 502,
+// hang, connection reset, malformed JSON, empty content, mid-stream error
+// and a slow trickle. Every consultation's query carries its number, so
+// the fake upstream books each request's draw against its consultation,
+// stage and model.
+//
+// Every stream is checked as it arrives with package consultcheck. The
+// report gives the consultations completed, degraded and failed by status;
+// how many were expected to fail from the faults they drew (more council
+// models than the quorum spares, or every chairman tried, lost every
+// attempt to a fault) and how many failed without that explanation; the
+// ModelFailed events by stage, reason and model; councild's cooldowns,
+// retryable failures not retried and attempts held back, from its metrics;
+// the errors that should not happen (broken sequences, failures shown as
+// answers, upstream text reaching a client or councild's log, undocumented
+// statuses); and councild's goroutines and resident memory at the start,
+// at the end of the duration and at the end. councilsoak exits 1 when an
+// error that should not happen occurred, councild leaked goroutines or did
+// not shut down cleanly.
 package main
 
 import (
@@ -28,6 +39,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -54,6 +66,8 @@ type config struct {
 	callTimeout time.Duration
 	conns       int
 	seed        uint64
+	councild    string
+	serverEnv   []string
 }
 
 // Bounds of the flags: the soak stays a bounded load on one machine.
@@ -75,6 +89,14 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&c.callTimeout, "call-timeout", 10*time.Second, "time limit of every model call (hangs and trickles run into it)")
 	fs.IntVar(&c.conns, "conns", 16, "gRPC connections the workers share")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the fault draws")
+	fs.StringVar(&c.councild, "councild", "bin/councild", "councild binary to soak")
+	fs.Func("server-env", "KEY=VALUE added to councild's environment (repeatable)", func(s string) error {
+		if k, _, ok := strings.Cut(s, "="); !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", s)
+		}
+		c.serverEnv = append(c.serverEnv, s)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}

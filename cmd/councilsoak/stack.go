@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
-	"net"
-	"net/http"
+	"regexp"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,11 +15,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/internal/bench"
 	"github.com/councilhq/council/internal/openroutertest"
-	"github.com/councilhq/council/orchestrator"
-	"github.com/councilhq/council/outbound"
-	"github.com/councilhq/council/provider/openrouter"
-	"github.com/councilhq/council/server"
 )
 
 // apiKey is the fake upstream's key. No client may ever see it.
@@ -55,7 +50,8 @@ func newFaults() []*injected {
 }
 
 // script decides every upstream request's behavior: a fault with
-// probability rate, else a healthy answer after ttft and latency.
+// probability rate, else a healthy answer after ttft and latency. It books
+// every draw in the ledger.
 type script struct {
 	mu      sync.Mutex
 	rng     *rand.Rand
@@ -65,14 +61,16 @@ type script struct {
 	trickle time.Duration
 	faults  []*injected
 	total   atomic.Int64
+	ledger  *ledger
 }
 
-func (s *script) behavior(string, int) openroutertest.Behavior {
+func (s *script) behavior(req openroutertest.Request) openroutertest.Behavior {
 	s.total.Add(1)
 	s.mu.Lock()
 	hit := s.rng.Float64() < s.rate
 	i := s.rng.IntN(len(s.faults))
 	s.mu.Unlock()
+	s.ledger.record(req, hit)
 	if !hit {
 		return s.healthy
 	}
@@ -85,87 +83,120 @@ func (s *script) behavior(string, int) openroutertest.Behavior {
 	return b
 }
 
-// stack is the service in-process on loopback.
+// stack is the fake upstream in this process and councild in its own,
+// with cfg.conns gRPC connections to it.
 type stack struct {
 	upstream *openroutertest.Server
 	script   *script
+	councild *bench.Process
+	log      *syncBuffer
+	metrics  *scraper
 	conns    []*grpc.ClientConn
 	clients  []councilv1.CouncilClient
-	teardown func() error
 }
 
-// startStack starts the fake upstream, the client, the orchestrator and the
-// server on 127.0.0.1, and cfg.conns connections to it.
-func startStack(cfg config) (*stack, error) {
+// adminListening matches councild's log line announcing its admin address.
+var adminListening = regexp.MustCompile(`msg="admin listening" addr=(\S+)`)
+
+// serverEnv is councild's environment in a soak: the fake upstream, the
+// soak's call timeouts, room for every consultation, and the metrics
+// endpoint on a free port. Adaptive admission is off, so that the soak
+// holds its concurrency; -server-env can turn it on.
+func serverEnv(cfg config, upstreamURL string) []string {
+	timeout := cfg.callTimeout.String()
+	env := []string{
+		"COUNCIL_PROVIDER=openrouter",
+		"OPENROUTER_API_KEY=" + apiKey,
+		"OPENROUTER_BASE_URL=" + upstreamURL,
+		"COUNCIL_ADDR=127.0.0.1:0",
+		"COUNCIL_ADMIN_ADDR=127.0.0.1:0",
+		"COUNCIL_COLLECT_TIMEOUT=" + timeout,
+		"COUNCIL_REVIEW_TIMEOUT=" + timeout,
+		"COUNCIL_SYNTHESIZE_TIMEOUT=" + timeout,
+		"COUNCIL_MAX_CONSULTATIONS=" + strconv.Itoa(max(2000, 2*cfg.concurrency)),
+		"COUNCIL_ADAPTIVE_ADMISSION=false",
+		"COUNCIL_DRAIN_TIMEOUT=5s",
+	}
+	return append(env, cfg.serverEnv...)
+}
+
+// startStack starts the fake upstream, councild pointed at it, and the
+// connections to councild.
+func startStack(cfg config, l *ledger) (*stack, error) {
 	sc := &script{
 		rng:     rand.New(rand.NewPCG(cfg.seed, cfg.seed^0x9e3779b97f4a7c15)),
 		rate:    cfg.faultRate,
 		healthy: openroutertest.Behavior{TTFT: cfg.ttft, Latency: cfg.latency},
 		trickle: cfg.callTimeout + cfg.latency,
 		faults:  newFaults(),
+		ledger:  l,
 	}
 	up := openroutertest.NewServer(openroutertest.WithKey(apiKey), openroutertest.WithoutRecording(),
-		openroutertest.WithScript(sc.behavior))
-	transport := openrouter.NewTransport()
-	// Every call of every consultation may be in flight at once; keep
-	// their connections for reuse rather than closing all but a few.
-	transport.MaxIdleConns = 0
-	transport.MaxIdleConnsPerHost = 16 * cfg.concurrency
-	httpClient := &http.Client{Transport: transport}
-	closeUpstream := func() {
-		httpClient.CloseIdleConnections()
+		openroutertest.WithRequestScript(sc.behavior))
+	log := &syncBuffer{}
+	proc, err := bench.StartProcess(cfg.councild, nil, serverEnv(cfg, up.URL()), log)
+	if err != nil {
 		up.Close()
+		return nil, fmt.Errorf("starting %s: %w\n%s", cfg.councild, err, log.String())
 	}
-	client, err := openrouter.New(httpClient, openrouter.Config{BaseURL: up.URL(), APIKey: apiKey})
-	if err != nil {
-		closeUpstream()
-		return nil, err
+	s := &stack{upstream: up, script: sc, councild: proc, log: log}
+	m := adminListening.FindStringSubmatch(log.String())
+	if m == nil {
+		return nil, errors.Join(errors.New("councild logged no admin address"), s.stop())
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	// The production outbound chain: retries, rate limits and cooldowns
-	// behind the call spans, with no practical cap on calls in flight.
-	completer := outbound.New(client, outbound.Config{MaxInFlight: 16 * cfg.concurrency})
-	council, err := orchestrator.New(completer, orchestrator.Config{
-		CollectTimeout:    cfg.callTimeout,
-		ReviewTimeout:     cfg.callTimeout,
-		SynthesizeTimeout: cfg.callTimeout,
-	}, orchestrator.WithLogger(quiet))
-	if err != nil {
-		closeUpstream()
-		return nil, err
-	}
-	srv, err := server.New(council, server.WithLogger(quiet), server.WithDrainTimeout(time.Second))
-	if err != nil {
-		closeUpstream()
-		return nil, err
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		closeUpstream()
-		return nil, err
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, lis) }()
-
-	s := &stack{upstream: up, script: sc}
-	s.teardown = func() error {
-		var errs []error
-		for _, c := range s.conns {
-			errs = append(errs, c.Close())
-		}
-		stop()
-		errs = append(errs, <-served)
-		closeUpstream()
-		return errors.Join(errs...)
-	}
+	s.metrics = newScraper("http://" + m[1] + "/metrics")
 	for range cfg.conns {
-		conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient(proc.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
-			return nil, errors.Join(fmt.Errorf("connecting: %w", err), s.teardown())
+			return nil, errors.Join(fmt.Errorf("connecting: %w", err), s.stop())
 		}
 		s.conns = append(s.conns, conn)
 		s.clients = append(s.clients, councilv1.NewCouncilClient(conn))
 	}
 	return s, nil
+}
+
+// disconnect closes the soak's connections to councild and councild's to
+// the fake upstream, so that councild's goroutines can wind down.
+func (s *stack) disconnect() error {
+	var errs []error
+	for _, c := range s.conns {
+		errs = append(errs, c.Close())
+	}
+	s.conns = nil
+	s.upstream.CloseClientConnections()
+	return errors.Join(errs...)
+}
+
+// stop stops councild (SIGTERM, which it must survive with exit status 0)
+// and the fake upstream.
+func (s *stack) stop() error {
+	errs := []error{s.disconnect()}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.councild.Stop(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("councild: %w", err))
+	}
+	s.metrics.close()
+	s.upstream.Close()
+	return errors.Join(errs...)
+}
+
+// syncBuffer is a growing buffer safe for concurrent use: councild's log.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }

@@ -55,8 +55,9 @@ type Verdict struct {
 	Failures []Failure
 	// Answered are the council models with a ModelAnswered event.
 	Answered []string
-	// Final and Completed are the stream's FinalAnswer and
-	// ConsultCompleted, if any.
+	// Started, Final and Completed are the stream's ConsultStarted,
+	// FinalAnswer and ConsultCompleted, if any.
+	Started   *councilv1.ConsultStarted
 	Final     *councilv1.FinalAnswer
 	Completed *councilv1.ConsultCompleted
 	// Events is the number of events received.
@@ -127,6 +128,7 @@ func (s *Stream) Event(ev *councilv1.ConsultResponse) {
 		s.problem("empty consultation id")
 	case s.v.Events == 1:
 		s.id = ev.GetConsultationId()
+		s.v.Started = ev.GetConsultStarted()
 	case ev.GetConsultationId() != s.id:
 		s.problem("event %d: consultation id changed from %q to %q", n, s.id, ev.GetConsultationId())
 	}

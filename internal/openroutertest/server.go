@@ -126,6 +126,11 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // URL returns the API's base URL, like "http://127.0.0.1:port/api/v1".
 func (s *Server) URL() string { return s.srv.URL + "/api/v1" }
 
+// CloseClientConnections closes every connection clients hold to the
+// server, idle or not, so that a client process can be checked for
+// goroutines left behind without waiting for its idle timeout.
+func (s *Server) CloseClientConnections() { s.srv.CloseClientConnections() }
+
 // Key returns the API key the server accepts.
 func (s *Server) Key() string { return s.key }
 
