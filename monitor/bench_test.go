@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"context"
 	"log/slog"
 	"testing"
 	"time"
@@ -25,10 +26,10 @@ func BenchmarkMonitorConsultationFinished(b *testing.B) {
 	}
 	s.Calls = append(s.Calls, orchestrator.CallSummary{Stage: orchestrator.StageSynthesize, Model: tier.Chairman, Latency: 3 * time.Second, OK: true})
 	for range DefaultWindow {
-		m.ConsultationFinished(s)
+		m.ConsultationFinished(context.Background(), s)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		m.ConsultationFinished(s)
+		m.ConsultationFinished(context.Background(), s)
 	}
 }

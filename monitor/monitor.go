@@ -112,15 +112,15 @@ type budgetWarning struct {
 // (Property 11), one warning per stage that ran past its threshold
 // (Property 12), and one warning per model whose p90 has just gone past
 // what the consultation's tier promises (Requirement 5.5).
-func (m *Monitor) ConsultationFinished(s orchestrator.Summary) {
+func (m *Monitor) ConsultationFinished(ctx context.Context, s orchestrator.Summary) {
 	stages := sortedStages(s.StageDurations)
 	warnings := m.record(s, stages)
 
-	m.logSummary(s, stages)
+	m.logSummary(ctx, s, stages)
 	for _, st := range stages {
 		if d := s.StageDurations[st]; m.exceeds(st, d) {
 			th := m.thresholds[st]
-			m.log.LogAttrs(context.Background(), slog.LevelWarn, "stage exceeded threshold",
+			m.log.LogAttrs(ctx, slog.LevelWarn, "stage exceeded threshold",
 				slog.String("consultation_id", s.ConsultationID),
 				slog.String("stage", st.String()),
 				slog.Duration("duration", d),
@@ -129,7 +129,7 @@ func (m *Monitor) ConsultationFinished(s orchestrator.Summary) {
 		}
 	}
 	for _, w := range warnings {
-		m.log.LogAttrs(context.Background(), slog.LevelWarn, "model slower than its tier promises",
+		m.log.LogAttrs(ctx, slog.LevelWarn, "model slower than its tier promises",
 			slog.String("model", w.key.model),
 			slog.String("stage", w.key.stage.String()),
 			slog.String("tier", w.tier),

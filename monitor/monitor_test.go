@@ -111,7 +111,7 @@ func TestMonitorLogsEveryTiming(t *testing.T) {
 		var logs logCapture
 		m := New(WithLogger(logs.logger()))
 		s := drawSummary(t, models)
-		m.ConsultationFinished(s)
+		m.ConsultationFinished(context.Background(), s)
 
 		lines := withMsg(logs.records(t), "consultation finished")
 		if len(lines) != 1 {
@@ -196,7 +196,7 @@ func TestMonitorWarnsExactlyWhenThresholdExceeded(t *testing.T) {
 				want[st.String()] = true
 			}
 		}
-		m.ConsultationFinished(s)
+		m.ConsultationFinished(context.Background(), s)
 
 		got := map[string]bool{}
 		for _, r := range withMsg(logs.records(t), "stage exceeded threshold") {
@@ -235,7 +235,7 @@ func TestMonitorDefaultThresholds(t *testing.T) {
 	t.Parallel()
 	var logs logCapture
 	m := New(WithLogger(logs.logger()))
-	m.ConsultationFinished(orchestrator.Summary{StageDurations: map[orchestrator.Stage]time.Duration{
+	m.ConsultationFinished(context.Background(), orchestrator.Summary{StageDurations: map[orchestrator.Stage]time.Duration{
 		orchestrator.StageCollect:    5 * time.Second,                      // at, not over
 		orchestrator.StageReview:     5*time.Second + time.Millisecond,     // over
 		orchestrator.StageSynthesize: 7*time.Second + 500*time.Millisecond, // over
@@ -378,7 +378,7 @@ func TestMonitorStatsMatchReference(t *testing.T) {
 					failures[k]++
 				}
 			}
-			m.ConsultationFinished(s)
+			m.ConsultationFinished(context.Background(), s)
 		}
 		last := func(xs []time.Duration) []time.Duration { return xs[max(0, len(xs)-size):] }
 
@@ -427,7 +427,7 @@ func TestMonitorBoundsModelSeries(t *testing.T) {
 	t.Parallel()
 	m := New(WithLogger(slog.New(slog.DiscardHandler)), WithMaxModelSeries(4), WithWindow(2))
 	call := func(model string) {
-		m.ConsultationFinished(orchestrator.Summary{Calls: []orchestrator.CallSummary{
+		m.ConsultationFinished(context.Background(), orchestrator.Summary{Calls: []orchestrator.CallSummary{
 			{Stage: orchestrator.StageCollect, Model: model, Latency: time.Second, OK: true},
 		}})
 	}
@@ -462,7 +462,7 @@ func TestMonitorWarnsWhenModelSlowerThanTier(t *testing.T) {
 	expected, share := 18*time.Second, 5.0/17.0
 	budget := time.Duration(float64(expected) * share)
 	call := func(model string, d time.Duration) {
-		m.ConsultationFinished(orchestrator.Summary{Tier: "balanced", Calls: []orchestrator.CallSummary{
+		m.ConsultationFinished(context.Background(), orchestrator.Summary{Tier: "balanced", Calls: []orchestrator.CallSummary{
 			{Stage: orchestrator.StageCollect, Model: model, Latency: d, OK: true},
 		}})
 	}
@@ -545,10 +545,10 @@ func TestMonitorMetrics(t *testing.T) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	m := New(WithLogger(slog.New(slog.DiscardHandler)), WithMeterProvider(mp))
-	m.ConsultationFinished(orchestrator.Summary{Tier: "speed", Duration: 9 * time.Second, StageDurations: map[orchestrator.Stage]time.Duration{
+	m.ConsultationFinished(context.Background(), orchestrator.Summary{Tier: "speed", Duration: 9 * time.Second, StageDurations: map[orchestrator.Stage]time.Duration{
 		orchestrator.StageCollect: 3 * time.Second, orchestrator.StageReview: 2 * time.Second, orchestrator.StageSynthesize: 4 * time.Second,
 	}})
-	m.ConsultationFinished(orchestrator.Summary{Tier: "speed", Duration: time.Second, Err: orchestrator.ErrQuorumNotMet,
+	m.ConsultationFinished(context.Background(), orchestrator.Summary{Tier: "speed", Duration: time.Second, Err: orchestrator.ErrQuorumNotMet,
 		StageDurations: map[orchestrator.Stage]time.Duration{orchestrator.StageCollect: time.Second}})
 
 	var rm metricdata.ResourceMetrics

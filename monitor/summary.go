@@ -11,7 +11,7 @@ import (
 // logSummary writes the consultation's one INFO line: its total, each
 // stage's duration, each responding model's own response time grouped by
 // stage, and the reason of each failed call (Property 11).
-func (m *Monitor) logSummary(s orchestrator.Summary, stages []orchestrator.Stage) {
+func (m *Monitor) logSummary(ctx context.Context, s orchestrator.Summary, stages []orchestrator.Stage) {
 	stageAttrs := make([]any, 0, len(stages))
 	for _, st := range stages {
 		stageAttrs = append(stageAttrs, slog.Duration(st.String(), s.StageDurations[st]))
@@ -29,7 +29,7 @@ func (m *Monitor) logSummary(s orchestrator.Summary, stages []orchestrator.Stage
 	if g := callGroup(s.Calls, false); len(g) > 0 {
 		attrs = append(attrs, slog.Group("failed", g...))
 	}
-	m.log.LogAttrs(context.Background(), slog.LevelInfo, "consultation finished", attrs...)
+	m.log.LogAttrs(ctx, slog.LevelInfo, "consultation finished", attrs...)
 }
 
 // callGroup returns, per stage in order, a group of the calls whose OK is

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/councilhq/council/logctx"
 	"github.com/councilhq/council/provider"
 )
 
@@ -52,6 +54,19 @@ func New(c provider.Completer, cfg Config, opts ...Option) (*Council, error) {
 	}, nil
 }
 
+// idKey is the context key of a consultation id chosen by the caller.
+type idKey struct{}
+
+// WithConsultationID returns a context under which [Council.Consult] uses id
+// as the consultation's id instead of making one, so that a caller can log
+// it before the consultation starts.
+func WithConsultationID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, idKey{}, id)
+}
+
+// NewConsultationID returns a new random consultation id, 16 bytes in hex.
+func NewConsultationID() string { return randomID() }
+
 // Consult runs one consultation and reports it through emit, which is
 // called from the calling goroutine only, with strictly increasing sequence
 // numbers starting at 1. It returns:
@@ -67,17 +82,22 @@ func (c *Council) Consult(ctx context.Context, req Request, emit func(Event) err
 	if err != nil {
 		return err
 	}
+	id, ok := ctx.Value(idKey{}).(string)
+	if !ok {
+		id = c.opts.newID()
+	}
+	logctx.Add(ctx, slog.String("consultation_id", id))
 	r := &run{
 		c:              c,
 		p:              p,
-		id:             c.opts.newID(),
+		id:             id,
 		emit:           emit,
 		start:          time.Now(),
 		stageDurations: make(map[Stage]time.Duration, 3),
 	}
 	err = r.execute(ctx)
 	if c.opts.observer != nil {
-		c.opts.observer.ConsultationFinished(r.summary(err))
+		c.opts.observer.ConsultationFinished(ctx, r.summary(err))
 	}
 	return err
 }

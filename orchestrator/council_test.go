@@ -466,7 +466,7 @@ func TestConsultTierOverride(t *testing.T) {
 func TestObserverSeesEveryCall(t *testing.T) {
 	var got []Summary
 	f := newScripted().set("m/a", behavior{delay: 30 * time.Millisecond}, StageCollect)
-	c, err := New(f, Config{Council: testCouncil, Chairman: testChair}, WithObserver(ObserverFunc(func(s Summary) { got = append(got, s) })))
+	c, err := New(f, Config{Council: testCouncil, Chairman: testChair}, WithObserver(ObserverFunc(func(_ context.Context, s Summary) { got = append(got, s) })))
 	if err != nil {
 		t.Fatal(err)
 	}

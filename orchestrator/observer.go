@@ -1,6 +1,9 @@
 package orchestrator
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // CallSummary describes one model call of a finished consultation.
 type CallSummary struct {
@@ -31,12 +34,14 @@ type Summary struct {
 
 // Observer is told about every consultation when it ends. Implementations
 // must be safe for concurrent use and must not block.
+// ctx is the consultation's context, which may have ended; it is for
+// joining logs to the call and its trace, not for cancellation.
 type Observer interface {
-	ConsultationFinished(s Summary)
+	ConsultationFinished(ctx context.Context, s Summary)
 }
 
 // ObserverFunc adapts a function to [Observer].
-type ObserverFunc func(s Summary)
+type ObserverFunc func(ctx context.Context, s Summary)
 
-// ConsultationFinished calls f(s).
-func (f ObserverFunc) ConsultationFinished(s Summary) { f(s) }
+// ConsultationFinished calls f(ctx, s).
+func (f ObserverFunc) ConsultationFinished(ctx context.Context, s Summary) { f(ctx, s) }

@@ -122,7 +122,7 @@ func (r *run) call(ctx context.Context, index int, req *provider.Request, timeou
 	began := time.Now()
 	defer func() {
 		if v := recover(); v != nil {
-			r.c.opts.logger.Error("model call panicked", "model", req.Model, "consultation_id", r.id)
+			r.c.opts.logger.ErrorContext(ctx, "model call panicked", "model", req.Model, "consultation_id", r.id)
 			res.resp, res.err = nil, &provider.Error{Kind: provider.KindUnknown, Message: "internal error in model call", Err: fmt.Errorf("panic: %v", v)}
 		}
 		res.latency = time.Since(began)

@@ -48,7 +48,8 @@ var (
 var errPanic = errors.New("server: handler panicked")
 
 // newGRPCServer builds the grpc.Server with the interceptor chain, outermost
-// first: logging (skipped for health checks), recovery, bearer
+// first: correlation (log fields, consultation id, trace id header),
+// logging (skipped for health checks), recovery, bearer
 // authentication when tokens is not nil (skipped for health checks),
 // admission of consultations, then o's own.
 func newGRPCServer(o options, tokens *tokenSet, adm *admission) *grpc.Server {
@@ -63,10 +64,12 @@ func newGRPCServer(o options, tokens *tokenSet, adm *admission) *grpc.Server {
 	})
 
 	unary := []grpc.UnaryServerInterceptor{
+		correlateUnary,
 		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), notHealth),
 		recovery.UnaryServerInterceptor(recoverOpt),
 	}
 	stream := []grpc.StreamServerInterceptor{
+		correlateStream,
 		selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), notHealth),
 		recovery.StreamServerInterceptor(recoverOpt),
 	}

@@ -19,7 +19,7 @@ import (
 func TestGetStatsReportsTheMonitor(t *testing.T) {
 	t.Parallel()
 	mon := monitor.New(monitor.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	mon.ConsultationFinished(orchestrator.Summary{
+	mon.ConsultationFinished(context.Background(), orchestrator.Summary{
 		Tier:     "speed",
 		Duration: 9 * time.Second,
 		StageDurations: map[orchestrator.Stage]time.Duration{

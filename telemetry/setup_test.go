@@ -58,7 +58,7 @@ func TestSetupServesPrometheus(t *testing.T) {
 	if _, err := c.Complete(context.Background(), chatRequest("openai/gpt-4o-mini")); err != nil {
 		t.Fatal(err)
 	}
-	monitor.New(monitor.WithLogger(slog.New(slog.DiscardHandler)), monitor.WithMeterProvider(p.MeterProvider)).ConsultationFinished(orchestrator.Summary{
+	monitor.New(monitor.WithLogger(slog.New(slog.DiscardHandler)), monitor.WithMeterProvider(p.MeterProvider)).ConsultationFinished(context.Background(), orchestrator.Summary{
 		Tier: "speed", Duration: 3 * time.Second, StageDurations: map[orchestrator.Stage]time.Duration{orchestrator.StageCollect: time.Second},
 	})
 

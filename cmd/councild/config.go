@@ -37,6 +37,7 @@ const (
 	envHedge             = "COUNCIL_HEDGE"
 	envModelsTTL         = "COUNCIL_MODELS_TTL"
 	envLogLevel          = "COUNCIL_LOG_LEVEL"
+	envLogFormat         = "COUNCIL_LOG_FORMAT"
 	envAdminAddr         = "COUNCIL_ADMIN_ADDR"
 	envCollectThreshold  = "COUNCIL_COLLECT_THRESHOLD"
 	envReviewThreshold   = "COUNCIL_REVIEW_THRESHOLD"
@@ -49,6 +50,12 @@ const (
 	envReflection        = "COUNCIL_REFLECTION"
 	envMaxConsultations  = "COUNCIL_MAX_CONSULTATIONS"
 	envMaxPerCaller      = "COUNCIL_MAX_CONSULTATIONS_PER_CALLER"
+)
+
+// Log formats.
+const (
+	logText = "text"
+	logJSON = "json"
 )
 
 // Providers councild can use.
@@ -73,6 +80,8 @@ type config struct {
 	baseURL  string
 	simScale float64
 	logLevel slog.Level
+	// logFormat is logText or logJSON.
+	logFormat string
 
 	council orchestrator.Config
 	// upstreamInFlight caps the model calls in flight to the provider.
@@ -148,6 +157,8 @@ func declareSettings(s *settings, c *config, raw *rawConfig) {
 		"how long the provider's model list and prices are used before they are fetched again")
 	s.Float(&c.simScale, "sim-scale", envSimScale, 1, "multiplier of the simulated models' latencies")
 	s.String(&raw.logLevel, "log-level", envLogLevel, "info", "`debug`, `info`, `warn` or `error`")
+	s.String(&c.logFormat, "log-format", envLogFormat, logText,
+		"`text` (logfmt) or `json` (one object per line); every line of a consultation carries `consultation_id` and `request_id`, and `trace_id` and `span_id` when tracing is on")
 	s.String(&c.adminAddr, "admin-addr", envAdminAddr, "", "address of the admin HTTP server with Prometheus `/metrics`; empty means none")
 	s.Duration(&raw.collectTh, "collect-threshold", envCollectThreshold, th[orchestrator.StageCollect],
 		"Stage 1 duration past which a warning is logged")
@@ -229,6 +240,10 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	}
 	if c.simScale <= 0 {
 		errs = append(errs, fmt.Errorf("%s=%v: want a positive number", s.Source("sim-scale"), c.simScale))
+	}
+	c.logFormat = strings.ToLower(strings.TrimSpace(c.logFormat))
+	if c.logFormat != logText && c.logFormat != logJSON {
+		errs = append(errs, fmt.Errorf("%s=%q: want text or json", s.Source("log-format"), c.logFormat))
 	}
 	if err := c.logLevel.UnmarshalText([]byte(raw.logLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("%s=%q: want debug, info, warn or error", s.Source("log-level"), raw.logLevel))

@@ -23,6 +23,7 @@ import (
 
 	"github.com/councilhq/council/buildinfo"
 	"github.com/councilhq/council/cost"
+	"github.com/councilhq/council/logctx"
 	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/outbound"
@@ -51,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log := newLogger(cfg, logOut)
 	for _, w := range warnings {
 		log.Warn(w)
 	}
@@ -178,4 +179,16 @@ func defaultTier(c orchestrator.Config) orchestrator.Tier {
 		t.Chairman = c.Chairman
 	}
 	return t
+}
+
+// newLogger returns the logger of cfg's format and level writing to out.
+// Every line logged with a call's or a consultation's context carries its
+// correlation fields and trace ids (package logctx).
+func newLogger(cfg config, out io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	var h slog.Handler = slog.NewTextHandler(out, opts)
+	if cfg.logFormat == logJSON {
+		h = slog.NewJSONHandler(out, opts)
+	}
+	return slog.New(logctx.Handler(h))
 }

@@ -109,3 +109,34 @@ func TestVersionFlagAsksForTheVersion(t *testing.T) {
 		t.Errorf("loadConfig(-version) = %v, want errVersion", err)
 	}
 }
+
+func TestLogFormat(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		json bool
+		err  string
+	}{
+		{nil, nil, false, ""},
+		{map[string]string{envLogFormat: "JSON"}, nil, true, ""},
+		{map[string]string{envLogFormat: "json"}, []string{"-log-format", "text"}, false, ""},
+		{map[string]string{envLogFormat: "xml"}, nil, false, envLogFormat},
+		{nil, []string{"-log-format", "xml"}, false, "-log-format"},
+	} {
+		c, _, err := loadConfig(tc.args, envOf(tc.env), io.Discard)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("env %v args %q: error %v, want one naming %s", tc.env, tc.args, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		newLogger(c, &out).Info("hello", "k", "v")
+		if got := strings.HasPrefix(out.String(), `{"time":`); got != tc.json {
+			t.Errorf("env %v args %q: logged %q, want JSON %v", tc.env, tc.args, out.String(), tc.json)
+		}
+	}
+}
