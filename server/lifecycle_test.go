@@ -46,6 +46,7 @@ func TestHealthServingThenNotServingOnShutdown(t *testing.T) {
 	watch, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{Service: councilService})
 	if err != nil {
 		// The draining server already refuses new streams: as good.
+		cancel()
 		return
 	}
 	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
