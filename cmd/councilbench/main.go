@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -64,6 +65,7 @@ func run(ctx context.Context, args []string, out, progress io.Writer) error {
 	orchBench := fs.String("orchestrator-bench", "", "go test -bench -benchmem output holding BenchmarkConsult")
 	var serverEnv envList
 	fs.Var(&serverEnv, "server-env", "KEY=VALUE added to councild's environment, after the benchmark's own (repeatable)")
+	pin := fs.Bool("pin", true, "with taskset and at least 2 CPUs: run councild on CPU 0 and the benchmark (client and fake upstream) on the others, so that neither distorts the other's figures")
 	burst := fs.Bool("burst", false, "instead of the latency benchmark, measure the capacity and bursts of 1, 2 and 5 times it against adaptive admission")
 	burstCapacity := fs.Int("burst-capacity", 0, "with -burst: the capacity to use instead of measuring it")
 	if err := fs.Parse(args); err != nil {
@@ -122,13 +124,21 @@ func run(ctx context.Context, args []string, out, progress io.Writer) error {
 		return err
 	}
 	defer logFile.Close()
-	proc, err := bench.StartProcess(*councild, []string{
+	placement := "councild and the benchmark (client and fake upstream) share them"
+	command, args := *councild, []string{}
+	if *pin {
+		if cpus, ok := pinSelf(); ok {
+			command, args = "taskset", []string{"-c", "0", *councild}
+			placement = "councild pinned to CPU 0, the benchmark (client and fake upstream) to CPU " + cpus
+		}
+	}
+	proc, err := bench.StartProcess(command, append(args,
 		"-addr", "127.0.0.1:0",
 		"-provider", "openrouter",
 		"-openrouter-base-url", upstream.URL(),
 		"-models", strings.Join(profile.CouncilIDs(), ","),
 		"-chairman", profile.Chairman.ID,
-	}, append(env, serverEnv...), logFile)
+	), append(env, serverEnv...), logFile)
 	if err != nil {
 		return err
 	}
@@ -158,8 +168,8 @@ func run(ctx context.Context, args []string, out, progress io.Writer) error {
 		return err
 	}
 	res.Orchestrator = orch
-	fmt.Fprintf(out, "Measured on %d CPUs (%s, %s/%s), load average %s; councild and the benchmark (client and fake upstream) share them, over loopback.\n\n",
-		runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, loadAverage())
+	fmt.Fprintf(out, "Measured on %d CPUs (%s, %s/%s), load average %s; %s, over loopback.\n\n",
+		runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, loadAverage(), placement)
 	if err := bench.WriteReport(out, res); err != nil {
 		return err
 	}
@@ -167,6 +177,27 @@ func run(ctx context.Context, args []string, out, progress io.Writer) error {
 		return fmt.Errorf("%d consultations failed", n)
 	}
 	return nil
+}
+
+// pinSelf moves every thread of this process to CPUs 1 and up with
+// taskset, leaving CPU 0 to councild. It returns the CPU list and true,
+// or false when taskset is missing, there is a single CPU, or it failed.
+func pinSelf() (string, bool) {
+	n := runtime.NumCPU()
+	if n < 2 {
+		return "", false
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return "", false
+	}
+	cpus := "1"
+	if n > 2 {
+		cpus = fmt.Sprintf("1-%d", n-1)
+	}
+	if err := exec.Command("taskset", "-a", "-p", "-c", cpus, strconv.Itoa(os.Getpid())).Run(); err != nil {
+		return "", false
+	}
+	return cpus, true
 }
 
 // parseLevels parses a comma-separated list of positive integers.

@@ -72,6 +72,8 @@ type Trace struct {
 	// ConsultCompleted's flag.
 	Failures []string
 	Degraded bool
+	// Messages counts the stream's messages.
+	Messages int
 	// Completed is true when the stream ended after ConsultCompleted.
 	Completed bool
 	// Err is the stream's error, nil for status OK.
@@ -107,6 +109,7 @@ func (c *Client) consult(ctx context.Context, client councilv1.CouncilClient, tr
 		if err != nil {
 			return err
 		}
+		tr.Messages++
 		if tr.FirstEvent == 0 {
 			tr.FirstEvent = now.Sub(tr.Start)
 		}

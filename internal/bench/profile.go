@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/councilhq/council/orchestrator"
@@ -32,6 +33,9 @@ type Profile struct {
 	// reviewers' labels parse. Empty means answers written for each
 	// request by the simulated models.
 	Content string
+	// Chunks is the number of content deltas each streamed answer is cut
+	// into; zero means the fake upstream's default (8).
+	Chunks int
 }
 
 // answer is the default profile's fixed content: about as long as a
@@ -51,12 +55,14 @@ FINAL RANKING:
 
 // DefaultProfile is four council models answering in 300, 400, 500 and
 // 600 ms and a chairman answering in 700 ms, each with its first token
-// after 100 ms and the same answer of about 900 bytes.
+// after 100 ms and the same answer of about 900 bytes, streamed one word
+// per chunk as real providers stream tokens.
 func DefaultProfile() Profile {
 	const ttft = 100 * time.Millisecond
 	p := Profile{
 		Chairman: Model{ID: "bench/chairman-700ms", Latency: 700 * time.Millisecond, TTFT: ttft},
 		Content:  answer,
+		Chunks:   len(strings.Fields(answer)),
 	}
 	for _, ms := range []int{300, 400, 500, 600} {
 		p.Council = append(p.Council, Model{

@@ -131,6 +131,22 @@ type Level struct {
 	// show up as "canceled" failures.
 	Failures, Degraded int
 	FailureReasons     map[string]int
+	// Messages is the mean number of stream messages per completed
+	// consultation.
+	Messages float64
+	// ServerCPU is the CPU time the server used during the level (zero
+	// without a Probe).
+	ServerCPU time.Duration
+}
+
+// CPUPerConsultation returns the server's CPU time per consultation of
+// the level, zero when unknown.
+func (l Level) CPUPerConsultation() time.Duration {
+	n := l.Latency.N + l.Errors
+	if n == 0 {
+		return 0
+	}
+	return l.ServerCPU / time.Duration(n)
 }
 
 // Throughput is what the zero-latency run measured.
@@ -208,11 +224,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	began := time.Now()
 	dials, calls := cfg.Upstream.Connections(), cfg.Upstream.Requests()
+	cpu := r.serverCPU()
 	var single []Trace
 	for i := range cfg.Single {
 		single = append(single, r.consult(ctx, fmt.Sprintf("single-%d", i)))
 	}
 	res.Single = r.level(1, 1, single)
+	res.Single.ServerCPU = r.serverCPUSince(cpu)
 	res.Single.Dials, res.Single.Calls = cfg.Upstream.Connections()-dials, int64(cfg.Upstream.Requests()-calls)
 	r.progress("single", res.Single, began)
 	if err := ctx.Err(); err != nil {
@@ -277,11 +295,13 @@ func (r *runner) withMemory(ctx context.Context, n, rounds int, res *Result) (*M
 func (r *runner) runLevel(ctx context.Context, n, rounds int) Level {
 	began := time.Now()
 	dials, calls := r.cfg.Upstream.Connections(), r.cfg.Upstream.Requests()
+	cpu := r.serverCPU()
 	var all []Trace
 	for round := range rounds {
 		all = append(all, r.wave(ctx, fmt.Sprintf("c%d-r%d", n, round), n)...)
 	}
 	l := r.level(n, rounds, all)
+	l.ServerCPU = r.serverCPUSince(cpu)
 	l.Dials, l.Calls = r.cfg.Upstream.Connections()-dials, int64(r.cfg.Upstream.Requests()-calls)
 	r.progress(fmt.Sprintf("%d concurrent", n), l, began)
 	return l
@@ -308,6 +328,7 @@ func (r *runner) wave(ctx context.Context, prefix string, n int) []Trace {
 func (r *runner) level(n, rounds int, traces []Trace) Level {
 	l := Level{Concurrency: n, Rounds: rounds}
 	var lat, first, text, emit, overhead []time.Duration
+	messages := 0
 	models := append(r.cfg.Profile.CouncilIDs(), r.cfg.Profile.Chairman.ID)
 	upstreamLatency := make(map[string]time.Duration, len(r.cfg.Profile.Council))
 	for _, m := range r.cfg.Profile.Council {
@@ -347,6 +368,7 @@ func (r *runner) level(n, rounds int, traces []Trace) Level {
 			continue
 		}
 		lat = append(lat, tr.Done)
+		messages += tr.Messages
 		first = append(first, tr.FirstEvent)
 		if tr.FirstText > 0 {
 			text = append(text, tr.FirstText)
@@ -354,6 +376,9 @@ func (r *runner) level(n, rounds int, traces []Trace) Level {
 	}
 	l.Latency, l.FirstEvent, l.FirstText = Summarize(lat), Summarize(first), Summarize(text)
 	l.EmitDelay, l.CallOverhead = Summarize(emit), Summarize(overhead)
+	if len(lat) > 0 {
+		l.Messages = float64(messages) / float64(len(lat))
+	}
 	return l
 }
 
@@ -413,6 +438,16 @@ func (r *runner) serverCPU() time.Duration {
 		return -1
 	}
 	return d
+}
+
+// serverCPUSince returns the server's CPU time since it was before (a
+// serverCPU reading), or zero when unknown.
+func (r *runner) serverCPUSince(before time.Duration) time.Duration {
+	now := r.serverCPU()
+	if before < 0 || now < 0 {
+		return 0
+	}
+	return now - before
 }
 
 // selfCPU returns the CPU time this process has used so far.

@@ -86,7 +86,7 @@ func (u *Upstream) CertPEM() []byte { return u.certPEM }
 // SetProfile makes the models of p answer with its latencies from now on.
 func (u *Upstream) SetProfile(p Profile) {
 	for _, m := range append(append([]Model(nil), p.Council...), p.Chairman) {
-		u.fake.SetBehavior(m.ID, openroutertest.Behavior{Latency: m.Latency, TTFT: m.TTFT, Content: p.Content})
+		u.fake.SetBehavior(m.ID, openroutertest.Behavior{Latency: m.Latency, TTFT: m.TTFT, Content: p.Content, Chunks: p.Chunks})
 	}
 }
 
