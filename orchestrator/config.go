@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/councilhq/council/provider"
@@ -42,6 +43,46 @@ type Config struct {
 	AnswerMaxTokens    int
 	RankingMaxTokens   int
 	SynthesisMaxTokens int
+	// DeltaFlushWindow is how long streamed text is gathered into one
+	// event (see [SynthesisDelta]): a stream's first piece goes out at
+	// once, later pieces once the window has passed since the last event
+	// or 1 KiB is waiting. Default [DefaultDeltaFlushWindow]; negative
+	// sends every piece as it arrives. A request may set its own.
+	DeltaFlushWindow time.Duration
+	// StragglerCutoff bounds the wait for slow council models; the zero
+	// value, the default, waits for every model. A request may set its own.
+	StragglerCutoff StragglerCutoff
+}
+
+// StragglerCutoff bounds how long Stage 1 waits for slow council models.
+// Once Config.MinAnswers answers are in, the models still out get at most
+// max(Floor, Multiple × the median latency of the answers in so far); then
+// the review starts without them, a [StragglersCut] event is emitted and
+// the consultation is degraded ([DegradedStragglerCut]). Their answers are
+// still emitted, late and unreviewed, until the final answer is complete.
+// The zero value is off.
+type StragglerCutoff struct {
+	Floor    time.Duration
+	Multiple float64
+}
+
+// On reports whether the cut-off is on.
+func (s StragglerCutoff) On() bool { return s.Floor > 0 || s.Multiple > 0 }
+
+// wait returns how long to wait for the stragglers given the latencies of
+// the answers in so far, and whether the cut-off is on.
+func (s StragglerCutoff) wait(latencies []time.Duration) (time.Duration, bool) {
+	if !s.On() || len(latencies) == 0 {
+		return 0, false
+	}
+	sorted := slices.Clone(latencies)
+	slices.Sort(sorted)
+	n := len(sorted)
+	median := sorted[n/2]
+	if n%2 == 0 {
+		median = (sorted[n/2-1] + sorted[n/2]) / 2
+	}
+	return max(s.Floor, time.Duration(s.Multiple*float64(median))), true
 }
 
 // DefaultConfig returns the defaults of every field.
@@ -93,6 +134,12 @@ func (c Config) withDefaults() Config {
 	if c.SynthesisMaxTokens <= 0 {
 		c.SynthesisMaxTokens = d.SynthesisMaxTokens
 	}
+	switch {
+	case c.DeltaFlushWindow == 0:
+		c.DeltaFlushWindow = DefaultDeltaFlushWindow
+	case c.DeltaFlushWindow < 0:
+		c.DeltaFlushWindow = 0
+	}
 	return c
 }
 
@@ -113,6 +160,14 @@ type Request struct {
 	History []provider.Message
 	// RequestID is the caller's correlation id, echoed in ConsultStarted.
 	RequestID string
+	// DeltaFlushWindow, when set, replaces Config.DeltaFlushWindow; zero
+	// sends every piece of text as it arrives.
+	DeltaFlushWindow *time.Duration
+	// StreamAnswers emits each council model's answer as [AnswerDelta]
+	// events while it is written. Such calls are never hedged.
+	StreamAnswers bool
+	// StragglerCutoff, when set, replaces Config.StragglerCutoff.
+	StragglerCutoff *StragglerCutoff
 }
 
 // ErrQuorumNotMet ends a consultation whose Stage 1 produced fewer answers

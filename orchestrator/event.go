@@ -67,6 +67,28 @@ type ModelAnswered struct {
 	Usage   provider.Usage
 	// Attempts is the number of upstream attempts it took (1 when none failed).
 	Attempts int
+	// Late is true when the answer arrived after the straggler cut-off
+	// ended Stage 1, so it is not reviewed.
+	Late bool
+}
+
+// AnswerDelta is a piece of a council model's Stage 1 answer as it is
+// written, emitted only when the request streams answers. A model's
+// deltas concatenate to the content of its ModelAnswered, which follows
+// them.
+type AnswerDelta struct {
+	Model string
+	Text  string
+}
+
+// StragglersCut reports that the straggler cut-off ended Stage 1 without
+// the council models still out.
+type StragglersCut struct {
+	// Models are the models left out, in council order.
+	Models []string
+	// Waited is how long Stage 1 waited for them once the answer quorum
+	// was in.
+	Waited time.Duration
 }
 
 // ModelRanked is one reviewer's ranking of the other models' answers.
@@ -145,7 +167,10 @@ type RankingsAggregated struct {
 	Reviewers int
 }
 
-// SynthesisDelta is a piece of the chairman's text as it is written.
+// SynthesisDelta is a piece of the chairman's text as it is written,
+// gathered over the consultation's flush window (see
+// [Config.DeltaFlushWindow]): the deltas of one chairman call concatenate
+// to its FinalAnswer's content.
 type SynthesisDelta struct {
 	Model string
 	Text  string
@@ -175,7 +200,36 @@ type ConsultCompleted struct {
 	Duration       time.Duration
 	StageDurations map[Stage]time.Duration
 	Degraded       bool
+	// Reasons says why the consultation is degraded, each reason once.
+	Reasons []DegradedReason
 	// Excluded lists the council models whose Stage 1 answer is missing.
 	Excluded []string
 	Usage    provider.Usage
+}
+
+// DegradedReason says why a consultation's answer rests on less than was
+// planned. New reasons may be added.
+type DegradedReason int
+
+// Degraded reasons.
+const (
+	// DegradedModelFailed: a model call failed, so an answer or a ranking
+	// is missing.
+	DegradedModelFailed DegradedReason = iota + 1
+	// DegradedFallbackChairman: the configured chairman failed and a
+	// fallback model wrote the answer.
+	DegradedFallbackChairman
+	// DegradedStragglerCut: the straggler cut-off left slow council models
+	// out of the review.
+	DegradedStragglerCut
+)
+
+var degradedNames = [...]string{"unknown", "model_failed", "fallback_chairman", "straggler_cut"}
+
+// String returns the reason's snake_case name.
+func (d DegradedReason) String() string {
+	if d >= 0 && int(d) < len(degradedNames) {
+		return degradedNames[d]
+	}
+	return "unknown"
 }

@@ -19,6 +19,10 @@ type behavior struct {
 	hang  bool            // never replies; only ctx ends the call
 	err   *provider.Error // fail with this error
 	text  string          // reply with this text instead of the default
+	// deltas, when set, are streamed through OnDelta one by one, each
+	// after pause, and their concatenation is the reply.
+	deltas []string
+	pause  time.Duration
 }
 
 // scriptedCompleter is a provider.Completer whose replies are scripted by
@@ -94,7 +98,17 @@ func (f *scriptedCompleter) Complete(ctx context.Context, req *provider.Request)
 	if text == "" {
 		text = defaultReply(req, stage)
 	}
-	if req.OnDelta != nil {
+	if b.deltas != nil {
+		text = strings.Join(b.deltas, "")
+		for _, d := range b.deltas {
+			if b.pause > 0 {
+				time.Sleep(b.pause)
+			}
+			if req.OnDelta != nil {
+				req.OnDelta(d)
+			}
+		}
+	} else if req.OnDelta != nil {
 		for _, w := range strings.SplitAfter(text, " ") {
 			req.OnDelta(w)
 		}

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/councilhq/council/provider"
 )
@@ -15,6 +16,10 @@ type plan struct {
 	council   []string
 	chairman  string
 	requestID string
+	// flushWindow gathers streamed text; zero sends every piece at once.
+	flushWindow   time.Duration
+	streamAnswers bool
+	straggler     StragglerCutoff
 }
 
 // plan resolves req's tier, council and chairman, and checks what needs the
@@ -37,6 +42,16 @@ func (c *Council) plan(req Request) (plan, error) {
 		requestID: req.RequestID,
 		council:   c.known.filter(tier.Council),
 		chairman:  tier.Chairman,
+
+		flushWindow:   c.cfg.DeltaFlushWindow,
+		streamAnswers: req.StreamAnswers,
+		straggler:     c.cfg.StragglerCutoff,
+	}
+	if req.DeltaFlushWindow != nil {
+		p.flushWindow = max(*req.DeltaFlushWindow, 0)
+	}
+	if req.StragglerCutoff != nil {
+		p.straggler = *req.StragglerCutoff
 	}
 	if strings.TrimSpace(req.Tier) == "" {
 		if len(c.cfg.Council) > 0 {

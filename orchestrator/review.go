@@ -62,20 +62,29 @@ func (r *run) review(ctx context.Context, answers []answer) (*reviewing, error) 
 	ok, failed := 0, 0
 	for rv.pending > 0 && len(rv.ballots) < needed {
 		var res callResult
+		var err error
 		select {
 		case res = <-rv.out:
+		case m := <-r.stage1.messages():
+			err = r.straggled(m)
+		case <-r.stage1.timer.C():
+			err = r.stage1.flushDue(r)
 		case <-ctx.Done():
+			err = ctx.Err()
 		}
-		if err := ctx.Err(); err != nil {
+		if err != nil {
 			failSpan(span, err)
 			return nil, err
+		}
+		if res.model == "" {
+			continue // a late Stage 1 message
 		}
 		rv.pending--
 		if res.err == nil {
 			ok++
 		} else {
 			failed++
-			r.degraded = true
+			r.degrade(DegradedModelFailed)
 		}
 		if err := r.reviewed(rv, res, false); err != nil {
 			failSpan(span, err)

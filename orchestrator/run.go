@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,7 +26,10 @@ type run struct {
 	calls          []CallSummary
 	usage          provider.Usage
 	degraded       bool
+	reasons        []DegradedReason
 	excluded       []string
+	stage1         collecting // Stage 1's calls, some still out after a straggler cut-off
+	cutModels      []string   // council models left out by the straggler cut-off
 
 	wg sync.WaitGroup // model-call goroutines
 }
@@ -75,9 +79,18 @@ func (r *run) execute(ctx context.Context) error {
 		Duration:       time.Since(r.start),
 		StageDurations: r.stageDurations,
 		Degraded:       r.degraded,
+		Reasons:        r.reasons,
 		Excluded:       r.excluded,
 		Usage:          r.usage,
 	})
+}
+
+// degrade marks the consultation degraded for reason.
+func (r *run) degrade(reason DegradedReason) {
+	r.degraded = true
+	if !slices.Contains(r.reasons, reason) {
+		r.reasons = append(r.reasons, reason)
+	}
 }
 
 // send emits one event with the next sequence number.

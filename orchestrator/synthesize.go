@@ -43,7 +43,6 @@ func (r *run) synthesize(ctx context.Context, answers []answer, rv *reviewing) e
 		r.record(StageSynthesize, res)
 		if res.err != nil {
 			failed++
-			r.degraded = true
 			if err := r.failed(StageSynthesize, res); err != nil {
 				failSpan(span, err)
 				return err
@@ -51,6 +50,9 @@ func (r *run) synthesize(ctx context.Context, answers []answer, rv *reviewing) e
 			continue
 		}
 		ok++
+		if i > 0 {
+			r.degrade(DegradedFallbackChairman)
+		}
 		if err := r.send(&FinalAnswer{
 			Model:    chair,
 			Content:  res.resp.Content,
@@ -73,11 +75,16 @@ func (r *run) synthesize(ctx context.Context, answers []answer, rv *reviewing) e
 		failSpan(span, err)
 		return err
 	}
+	if err := r.finishStragglers(ctx); err != nil {
+		failSpan(span, err)
+		return err
+	}
 	return r.endStage(span, StageSynthesize, began, ok, failed)
 }
 
-// chair runs one chairman call, emitting its deltas and any late rankings
-// until the call ends. It fails only when ctx ends or an emit fails.
+// chair runs one chairman call, emitting its deltas, gathered by the
+// consultation's flush window, and any late rankings and answers until
+// the call ends. It fails only when ctx ends or an emit fails.
 func (r *run) chair(ctx context.Context, model string, msgs []provider.Message, rv *reviewing) (callResult, error) {
 	stream := make(chan synthMsg, 64)
 	req := r.request(StageSynthesize, model, msgs, r.c.cfg.SynthesisMaxTokens)
@@ -94,6 +101,15 @@ func (r *run) chair(ctx context.Context, model string, msgs []provider.Message, 
 		case <-ctx.Done():
 		}
 	})
+	text := coalescer{window: r.p.flushWindow}
+	var timer flushTimer
+	defer timer.stop()
+	flush := func(piece string) error {
+		if piece == "" {
+			return nil
+		}
+		return r.send(&SynthesisDelta{Model: model, Text: piece})
+	}
 	for {
 		lateOut := rv.out
 		if rv.pending == 0 {
@@ -102,14 +118,34 @@ func (r *run) chair(ctx context.Context, model string, msgs []provider.Message, 
 		select {
 		case m := <-stream:
 			if m.result != nil {
+				if err := flush(text.take(time.Now())); err != nil {
+					return callResult{}, err
+				}
 				return *m.result, nil
 			}
-			if err := r.send(&SynthesisDelta{Model: model, Text: m.delta}); err != nil {
+			if piece, ok := text.add(time.Now(), m.delta); ok {
+				if err := flush(piece); err != nil {
+					return callResult{}, err
+				}
+			} else if text.waiting() {
+				timer.arm(text.due())
+			}
+		case <-timer.C():
+			timer.fired()
+			if err := flush(text.take(time.Now())); err != nil {
 				return callResult{}, err
 			}
 		case res := <-lateOut:
 			rv.pending--
 			if err := r.reviewed(rv, res, true); err != nil {
+				return callResult{}, err
+			}
+		case m := <-r.stage1.messages():
+			if err := r.straggled(m); err != nil {
+				return callResult{}, err
+			}
+		case <-r.stage1.timer.C():
+			if err := r.stage1.flushDue(r); err != nil {
 				return callResult{}, err
 			}
 		case <-ctx.Done():

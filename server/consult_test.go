@@ -59,7 +59,9 @@ func TestConsultConvertsRequestAndEvents(t *testing.T) {
 	evs := numbered(t0,
 		orchestrator.Event{Payload: &orchestrator.ConsultStarted{RequestID: "r-1", Tier: "speed", Council: []string{"a", "b"}, Chairman: "c"}},
 		orchestrator.Event{Stage: orchestrator.StageCollect, Payload: &orchestrator.StageStarted{Stage: orchestrator.StageCollect, Models: []string{"a", "b"}}},
+		orchestrator.Event{Stage: orchestrator.StageCollect, Payload: &orchestrator.AnswerDelta{Model: "a", Text: "4"}},
 		orchestrator.Event{Stage: orchestrator.StageCollect, Payload: &orchestrator.ModelAnswered{Model: "a", Content: "42", Latency: 1200 * time.Millisecond, Usage: usage, Attempts: 2}},
+		orchestrator.Event{Stage: orchestrator.StageCollect, Payload: &orchestrator.StragglersCut{Models: []string{"d"}, Waited: time.Second}},
 		orchestrator.Event{Stage: orchestrator.StageCollect, Payload: &orchestrator.ModelFailed{Stage: orchestrator.StageCollect, Model: "b", Reason: orchestrator.ReasonRateLimited, Message: "rate limited", Attempts: 4, Latency: time.Second}},
 		orchestrator.Event{Stage: orchestrator.StageCollect, Payload: &orchestrator.StageCompleted{Stage: orchestrator.StageCollect, Duration: 2 * time.Second, Successes: 1, Failures: 1}},
 		orchestrator.Event{Stage: orchestrator.StageReview, Payload: &orchestrator.ModelRanked{Reviewer: "a", RawText: "FINAL RANKING:\n1. Response A", Ranking: []string{"b"}, Labels: map[string]string{"Response A": "b"}, Latency: time.Second, Usage: usage, Attempts: 1, Late: true}},
@@ -75,6 +77,7 @@ func TestConsultConvertsRequestAndEvents(t *testing.T) {
 			Degraded:       true,
 			Excluded:       []string{"b"},
 			Usage:          usage,
+			Reasons:        []orchestrator.DegradedReason{orchestrator.DegradedModelFailed, orchestrator.DegradedStragglerCut},
 		}},
 	)
 	fake := &script{events: evs}
@@ -89,11 +92,15 @@ func TestConsultConvertsRequestAndEvents(t *testing.T) {
 			{Role: councilv1.Role_ROLE_USER, Content: "hi"},
 			{Role: councilv1.Role_ROLE_ASSISTANT, Content: "hello"},
 		},
-		RequestId: "r-1",
+		RequestId:        "r-1",
+		DeltaFlushWindow: durationpb.New(5 * time.Millisecond),
+		StreamAnswers:    true,
+		StragglerCutoff:  &councilv1.StragglerCutoff{Floor: durationpb.New(time.Second), Multiple: 1.5},
 	})
 	if err != nil {
 		t.Fatalf("Consult: %v", err)
 	}
+	window := 5 * time.Millisecond
 
 	wantReq := []orchestrator.Request{{
 		Query:    "What is 6 × 7?",
@@ -104,7 +111,10 @@ func TestConsultConvertsRequestAndEvents(t *testing.T) {
 			{Role: provider.RoleUser, Content: "hi"},
 			{Role: provider.RoleAssistant, Content: "hello"},
 		},
-		RequestID: "r-1",
+		RequestID:        "r-1",
+		DeltaFlushWindow: &window,
+		StreamAnswers:    true,
+		StragglerCutoff:  &orchestrator.StragglerCutoff{Floor: time.Second, Multiple: 1.5},
 	}}
 	if diff := cmp.Diff(wantReq, fake.requests()); diff != "" {
 		t.Errorf("domain request mismatch (-want +got):\n%s", diff)
@@ -118,8 +128,14 @@ func TestConsultConvertsRequestAndEvents(t *testing.T) {
 		{Stage: councilv1.Stage_STAGE_COLLECT, Event: &councilv1.ConsultResponse_StageStarted{StageStarted: &councilv1.StageStarted{
 			Stage: councilv1.Stage_STAGE_COLLECT, Models: []string{"a", "b"},
 		}}},
+		{Stage: councilv1.Stage_STAGE_COLLECT, Event: &councilv1.ConsultResponse_AnswerDelta{AnswerDelta: &councilv1.AnswerDelta{
+			Model: "a", Text: "4",
+		}}},
 		{Stage: councilv1.Stage_STAGE_COLLECT, Event: &councilv1.ConsultResponse_ModelAnswered{ModelAnswered: &councilv1.ModelAnswered{
 			Model: "a", Content: "42", Latency: durationpb.New(1200 * time.Millisecond), Usage: pbUsage, Attempts: 2,
+		}}},
+		{Stage: councilv1.Stage_STAGE_COLLECT, Event: &councilv1.ConsultResponse_StragglersCut{StragglersCut: &councilv1.StragglersCut{
+			Models: []string{"d"}, Waited: durationpb.New(time.Second),
 		}}},
 		{Stage: councilv1.Stage_STAGE_COLLECT, Event: &councilv1.ConsultResponse_ModelFailed{ModelFailed: &councilv1.ModelFailed{
 			Stage: councilv1.Stage_STAGE_COLLECT, Model: "b", Reason: councilv1.ModelFailed_REASON_RATE_LIMITED,
@@ -152,6 +168,7 @@ func TestConsultConvertsRequestAndEvents(t *testing.T) {
 				{Stage: councilv1.Stage_STAGE_SYNTHESIZE, Duration: durationpb.New(3 * time.Second)},
 			},
 			Degraded: true, ExcludedModels: []string{"b"}, Usage: pbUsage,
+			DegradedReasons: []councilv1.DegradedReason{councilv1.DegradedReason_DEGRADED_REASON_MODEL_FAILED, councilv1.DegradedReason_DEGRADED_REASON_STRAGGLER_CUT},
 		}}},
 	}
 	for i, w := range want {

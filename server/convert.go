@@ -41,6 +41,15 @@ func toRequest(req *councilv1.ConsultRequest) orchestrator.Request {
 		Council:   slices.Clone(req.GetCouncilModels()),
 		Chairman:  req.GetChairmanModel(),
 		RequestID: req.GetRequestId(),
+
+		StreamAnswers: req.GetStreamAnswers(),
+	}
+	if w := req.GetDeltaFlushWindow(); w != nil {
+		d := w.AsDuration()
+		out.DeltaFlushWindow = &d
+	}
+	if sc := req.GetStragglerCutoff(); sc != nil {
+		out.StragglerCutoff = &orchestrator.StragglerCutoff{Floor: sc.GetFloor().AsDuration(), Multiple: sc.GetMultiple()}
 	}
 	for _, t := range req.GetHistory() {
 		role := provider.RoleUser
@@ -101,6 +110,17 @@ func toResponse(ev orchestrator.Event) (*councilv1.ConsultResponse, error) {
 			Latency:  durationpb.New(p.Latency),
 			Usage:    toUsage(p.Usage),
 			Attempts: toInt32(p.Attempts),
+			Late:     p.Late,
+		}}
+	case *orchestrator.AnswerDelta:
+		resp.Event = &councilv1.ConsultResponse_AnswerDelta{AnswerDelta: &councilv1.AnswerDelta{
+			Model: p.Model,
+			Text:  p.Text,
+		}}
+	case *orchestrator.StragglersCut:
+		resp.Event = &councilv1.ConsultResponse_StragglersCut{StragglersCut: &councilv1.StragglersCut{
+			Models: slices.Clone(p.Models),
+			Waited: durationpb.New(p.Waited),
 		}}
 	case *orchestrator.ModelRanked:
 		resp.Event = &councilv1.ConsultResponse_ModelRanked{ModelRanked: &councilv1.ModelRanked{
@@ -158,11 +178,12 @@ func toResponse(ev orchestrator.Event) (*councilv1.ConsultResponse, error) {
 		}}
 	case *orchestrator.ConsultCompleted:
 		resp.Event = &councilv1.ConsultResponse_ConsultCompleted{ConsultCompleted: &councilv1.ConsultCompleted{
-			Duration:       durationpb.New(p.Duration),
-			StageDurations: toStageDurations(p.StageDurations),
-			Degraded:       p.Degraded,
-			ExcludedModels: slices.Clone(p.Excluded),
-			Usage:          toUsage(p.Usage),
+			Duration:        durationpb.New(p.Duration),
+			StageDurations:  toStageDurations(p.StageDurations),
+			Degraded:        p.Degraded,
+			ExcludedModels:  slices.Clone(p.Excluded),
+			Usage:           toUsage(p.Usage),
+			DegradedReasons: toDegradedReasons(p.Reasons),
 		}}
 	default:
 		return nil, fmt.Errorf("server: unsupported event payload %T", ev.Payload)
@@ -204,6 +225,22 @@ func toReason(r orchestrator.FailureReason) councilv1.ModelFailed_Reason {
 		return councilv1.ModelFailed_REASON_CANCELED
 	}
 	return councilv1.ModelFailed_REASON_UNSPECIFIED
+}
+
+// toDegradedReasons converts degraded reasons, dropping unknown ones.
+func toDegradedReasons(rs []orchestrator.DegradedReason) []councilv1.DegradedReason {
+	var out []councilv1.DegradedReason
+	for _, r := range rs {
+		switch r {
+		case orchestrator.DegradedModelFailed:
+			out = append(out, councilv1.DegradedReason_DEGRADED_REASON_MODEL_FAILED)
+		case orchestrator.DegradedFallbackChairman:
+			out = append(out, councilv1.DegradedReason_DEGRADED_REASON_FALLBACK_CHAIRMAN)
+		case orchestrator.DegradedStragglerCut:
+			out = append(out, councilv1.DegradedReason_DEGRADED_REASON_STRAGGLER_CUT)
+		}
+	}
+	return out
 }
 
 func toUsage(u provider.Usage) *councilv1.Usage {

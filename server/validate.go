@@ -3,8 +3,12 @@ package server
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/orchestrator"
@@ -26,6 +30,12 @@ const (
 	MaxModelIDBytes = 256
 	// MaxRequestIDBytes is the longest request_id.
 	MaxRequestIDBytes = 128
+	// MaxDeltaFlushWindow is the longest delta_flush_window.
+	MaxDeltaFlushWindow = time.Second
+	// MaxStragglerFloor is the longest straggler_cutoff.floor.
+	MaxStragglerFloor = 10 * time.Minute
+	// MaxStragglerMultiple is the largest straggler_cutoff.multiple.
+	MaxStragglerMultiple = 100
 )
 
 // validate checks the request's shape: everything that can be checked
@@ -85,9 +95,28 @@ func validate(req *councilv1.ConsultRequest) error {
 		}
 	}
 	text("request_id", req.GetRequestId(), MaxRequestIDBytes, false)
+	if w := req.GetDeltaFlushWindow(); w != nil {
+		duration("delta_flush_window", w, MaxDeltaFlushWindow, add)
+	}
+	if sc := req.GetStragglerCutoff(); sc != nil {
+		duration("straggler_cutoff.floor", sc.GetFloor(), MaxStragglerFloor, add)
+		if m := sc.GetMultiple(); math.IsNaN(m) || m < 0 || m > MaxStragglerMultiple {
+			add("straggler_cutoff.multiple", fmt.Sprintf("must be between 0 and %d", MaxStragglerMultiple))
+		}
+	}
 
 	if len(errs) > maxViolations {
 		errs = errs[:maxViolations]
 	}
 	return errors.Join(errs...)
+}
+
+// duration checks that d, when set, is a valid duration between 0 and limit.
+func duration(field string, d *durationpb.Duration, limit time.Duration, add func(field, reason string)) {
+	if d == nil {
+		return
+	}
+	if err := d.CheckValid(); err != nil || d.AsDuration() < 0 || d.AsDuration() > limit {
+		add(field, fmt.Sprintf("must be a duration between 0 and %v", limit))
+	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 )
@@ -52,6 +54,14 @@ func TestConsultRejectsInvalidRequests(t *testing.T) {
 				r.History[i] = &councilv1.Turn{Role: councilv1.Role_ROLE_USER, Content: strings.Repeat("t", MaxQueryBytes)}
 			}
 		}), "history"},
+		{"flush window too long", ok(func(r *councilv1.ConsultRequest) { r.DeltaFlushWindow = durationpb.New(2 * time.Second) }), "delta_flush_window"},
+		{"negative flush window", ok(func(r *councilv1.ConsultRequest) { r.DeltaFlushWindow = durationpb.New(-time.Millisecond) }), "delta_flush_window"},
+		{"negative straggler floor", ok(func(r *councilv1.ConsultRequest) {
+			r.StragglerCutoff = &councilv1.StragglerCutoff{Floor: durationpb.New(-time.Second)}
+		}), "straggler_cutoff.floor"},
+		{"straggler multiple too large", ok(func(r *councilv1.ConsultRequest) {
+			r.StragglerCutoff = &councilv1.StragglerCutoff{Multiple: MaxStragglerMultiple + 1}
+		}), "straggler_cutoff.multiple"},
 		{"unspecified role", ok(func(r *councilv1.ConsultRequest) {
 			r.History = []*councilv1.Turn{{Role: councilv1.Role_ROLE_UNSPECIFIED, Content: "hi"}}
 		}), "history[0].role"},

@@ -213,8 +213,16 @@ func (p *textPrinter) line(r *councilv1.ConsultResponse) string {
 		return fmt.Sprintf("%sstarted: %s", tag(e.GetStage()), strings.Join(e.GetModels(), ", "))
 	case *councilv1.ConsultResponse_ModelAnswered:
 		e := ev.ModelAnswered
-		return fmt.Sprintf("%s%s answered in %s (%s%s)", tag(councilv1.Stage_STAGE_COLLECT), e.GetModel(), dur(e.GetLatency()),
+		s := fmt.Sprintf("%s%s answered in %s (%s%s)", tag(councilv1.Stage_STAGE_COLLECT), e.GetModel(), dur(e.GetLatency()),
 			usage(e.GetUsage()), attempts(e.GetAttempts()))
+		if e.GetLate() {
+			s += " (late: after the straggler cut-off, not reviewed)"
+		}
+		return s
+	case *councilv1.ConsultResponse_StragglersCut:
+		e := ev.StragglersCut
+		return fmt.Sprintf("%sstraggler cut-off after %s: going on without %s", tag(councilv1.Stage_STAGE_COLLECT),
+			dur(e.GetWaited()), strings.Join(e.GetModels(), ", "))
 	case *councilv1.ConsultResponse_ModelRanked:
 		e := ev.ModelRanked
 		s := fmt.Sprintf("%s%s ranked in %s: %s", tag(councilv1.Stage_STAGE_REVIEW), e.GetReviewerModel(), dur(e.GetLatency()),

@@ -50,6 +50,16 @@ const (
 	envReflection        = "COUNCIL_REFLECTION"
 	envMaxConsultations  = "COUNCIL_MAX_CONSULTATIONS"
 	envMaxPerCaller      = "COUNCIL_MAX_CONSULTATIONS_PER_CALLER"
+	envDeltaFlushWindow  = "COUNCIL_DELTA_FLUSH_WINDOW"
+	envStragglerCutoff   = "COUNCIL_STRAGGLER_CUTOFF"
+	envStragglerFloor    = "COUNCIL_STRAGGLER_FLOOR"
+	envStragglerMultiple = "COUNCIL_STRAGGLER_MULTIPLE"
+)
+
+// Defaults of the straggler cut-off's wait, when it is turned on.
+const (
+	defaultStragglerFloor    = 250 * time.Millisecond
+	defaultStragglerMultiple = 1.0
 )
 
 // Log formats.
@@ -114,6 +124,10 @@ type rawConfig struct {
 	tier, models, hedge, logLevel            string
 	collectTh, reviewTh, synthTh             time.Duration
 	tokensFile, tlsCert, tlsKey, tlsClientCA string
+	flushWindow                              time.Duration
+	straggler                                bool
+	stragglerFloor                           time.Duration
+	stragglerMultiple                        float64
 }
 
 // declareSettings declares every setting of councild on s, storing the
@@ -155,6 +169,14 @@ func declareSettings(s *settings, c *config, raw *rawConfig) {
 		Shown("none")
 	s.Duration(&c.modelsTTL, "models-ttl", envModelsTTL, cost.DefaultTTL,
 		"how long the provider's model list and prices are used before they are fetched again")
+	s.DurationOrZero(&raw.flushWindow, "delta-flush-window", envDeltaFlushWindow, orchestrator.DefaultDeltaFlushWindow,
+		"how long streamed text is gathered into one event (the first piece of a stream goes out at once; 1 KiB goes out at once); `0` sends every piece as it arrives; a request may set its own")
+	s.Bool(&raw.straggler, "straggler-cutoff", envStragglerCutoff, false,
+		"Stage 1 straggler cut-off: once enough answers are in, wait for the rest at most max(floor, multiple × the median answer latency), then review without them; a request may set its own")
+	s.Duration(&raw.stragglerFloor, "straggler-floor", envStragglerFloor, defaultStragglerFloor,
+		"the straggler cut-off's shortest wait")
+	s.Float(&raw.stragglerMultiple, "straggler-multiple", envStragglerMultiple, defaultStragglerMultiple,
+		"the straggler cut-off's wait as a multiple of the median answer latency")
 	s.Float(&c.simScale, "sim-scale", envSimScale, 1, "multiplier of the simulated models' latencies")
 	s.String(&raw.logLevel, "log-level", envLogLevel, "info", "`debug`, `info`, `warn` or `error`")
 	s.String(&c.logFormat, "log-format", envLogFormat, logText,
@@ -290,8 +312,21 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	c.council.Tier = t.Name
 	c.council.Council = splitList(raw.models)
 	c.council.Chairman = strings.TrimSpace(c.council.Chairman)
+	c.council.DeltaFlushWindow = raw.flushWindow
+	if raw.flushWindow <= 0 {
+		c.council.DeltaFlushWindow = -1 // every piece at once
+	}
+	if raw.flushWindow < 0 {
+		errs = append(errs, fmt.Errorf("%s=%v: want 0 or more", s.Source("delta-flush-window"), raw.flushWindow))
+	}
+	if raw.stragglerMultiple <= 0 {
+		errs = append(errs, fmt.Errorf("%s=%v: want a positive number", s.Source("straggler-multiple"), raw.stragglerMultiple))
+	}
+	if raw.straggler {
+		c.council.StragglerCutoff = orchestrator.StragglerCutoff{Floor: raw.stragglerFloor, Multiple: raw.stragglerMultiple}
+	}
 	for _, name := range []string{"collect-timeout", "review-timeout", "synthesize-timeout", "max-consult-duration", "drain-timeout",
-		"collect-threshold", "review-threshold", "synthesize-threshold"} {
+		"collect-threshold", "review-threshold", "synthesize-threshold", "straggler-floor"} {
 		if d := fs.Lookup(name).Value.(flag.Getter).Get().(time.Duration); d <= 0 {
 			errs = append(errs, fmt.Errorf("%s=%v: want a positive duration", s.Source(name), d))
 		}

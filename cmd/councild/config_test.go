@@ -39,6 +39,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		CollectTimeout:    d.CollectTimeout,
 		ReviewTimeout:     d.ReviewTimeout,
 		SynthesizeTimeout: d.SynthesizeTimeout,
+		DeltaFlushWindow:  orchestrator.DefaultDeltaFlushWindow,
 	}
 	if diff := cmp.Diff(want, c.council); diff != "" {
 		t.Errorf("council config (-want +got):\n%s", diff)
@@ -80,6 +81,7 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 		CollectTimeout:    3 * time.Second,
 		ReviewTimeout:     4 * time.Second,
 		SynthesizeTimeout: 5 * time.Second,
+		DeltaFlushWindow:  orchestrator.DefaultDeltaFlushWindow,
 	}
 	if diff := cmp.Diff(want, c.council); diff != "" {
 		t.Errorf("council config (-want +got):\n%s", diff)
@@ -215,4 +217,21 @@ func consultOnce(rt *rapid.T, c config) orchestrator.ConsultStarted {
 		rt.Fatalf("no ConsultStarted")
 	}
 	return *started
+}
+
+func TestLoadConfigFlushWindowAndStragglerCutoff(t *testing.T) {
+	c, _, err := loadConfig(nil, envOf(map[string]string{envDeltaFlushWindow: "0", envStragglerCutoff: "true", envStragglerMultiple: "1.5"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.council.DeltaFlushWindow >= 0 {
+		t.Errorf("%s=0: DeltaFlushWindow = %v, want negative (every piece at once)", envDeltaFlushWindow, c.council.DeltaFlushWindow)
+	}
+	want := orchestrator.StragglerCutoff{Floor: defaultStragglerFloor, Multiple: 1.5}
+	if c.council.StragglerCutoff != want {
+		t.Errorf("StragglerCutoff = %+v, want %+v", c.council.StragglerCutoff, want)
+	}
+	if _, _, err := loadConfig(nil, envOf(map[string]string{envStragglerMultiple: "-1"}), io.Discard); err == nil || !strings.Contains(err.Error(), envStragglerMultiple) {
+		t.Errorf("negative multiple: err = %v", err)
+	}
 }

@@ -106,6 +106,21 @@ func (s *settings) Duration(p *time.Duration, flag, env string, def time.Duratio
 	return s.add(env, flag, formatDuration(def), doc)
 }
 
+// DurationOrZero declares a setting holding a duration, 0 or more.
+func (s *settings) DurationOrZero(p *time.Duration, flag, env string, def time.Duration, doc string) *setting {
+	v := def
+	if raw := s.env(env); raw != "" {
+		d, err := time.ParseDuration(raw)
+		if err != nil || d < 0 {
+			s.errs = append(s.errs, fmt.Errorf("%s=%q: want a duration, 0 or more, such as 25ms", env, raw))
+		} else {
+			v = d
+		}
+	}
+	s.fs.DurationVar(p, flag, v, usage(env, doc))
+	return s.add(env, flag, formatDuration(def), doc)
+}
+
 // Int declares a setting holding a whole number, 0 or more.
 func (s *settings) Int(p *int, flag, env string, def int, doc string) *setting {
 	v := def

@@ -96,9 +96,23 @@ type ConsultRequest struct {
 	// Prior conversation turns, oldest first; at most 50.
 	History []*Turn `protobuf:"bytes,5,rep,name=history" json:"history,omitempty"`
 	// Caller's correlation id, echoed in ConsultStarted; at most 128 bytes.
-	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId" json:"request_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RequestId string `protobuf:"bytes,6,opt,name=request_id,json=requestId" json:"request_id,omitempty"`
+	// How long the server may gather streamed text (SynthesisDelta, and
+	// AnswerDelta with stream_answers) into one event: the first piece of a
+	// stream goes out at once, later pieces wait until the window has passed
+	// since the last event or 1 KiB is waiting. Zero sends every piece as it
+	// arrives; unset means the server's window (25 ms unless configured); at
+	// most 1 s.
+	DeltaFlushWindow *durationpb.Duration `protobuf:"bytes,7,opt,name=delta_flush_window,json=deltaFlushWindow" json:"delta_flush_window,omitempty"`
+	// Stream each council model's Stage 1 answer as AnswerDelta events while
+	// it is written, gathered like the synthesis deltas; ModelAnswered still
+	// closes every answer. Such calls are not hedged.
+	StreamAnswers bool `protobuf:"varint,8,opt,name=stream_answers,json=streamAnswers" json:"stream_answers,omitempty"`
+	// The Stage 1 straggler cut-off for this request; unset means the
+	// server's setting.
+	StragglerCutoff *StragglerCutoff `protobuf:"bytes,9,opt,name=straggler_cutoff,json=stragglerCutoff" json:"straggler_cutoff,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ConsultRequest) Reset() {
@@ -173,6 +187,86 @@ func (x *ConsultRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *ConsultRequest) GetDeltaFlushWindow() *durationpb.Duration {
+	if x != nil {
+		return x.DeltaFlushWindow
+	}
+	return nil
+}
+
+func (x *ConsultRequest) GetStreamAnswers() bool {
+	if x != nil {
+		return x.StreamAnswers
+	}
+	return false
+}
+
+func (x *ConsultRequest) GetStragglerCutoff() *StragglerCutoff {
+	if x != nil {
+		return x.StragglerCutoff
+	}
+	return nil
+}
+
+// StragglerCutoff bounds the wait for slow council models. Once enough
+// answers are in for the consultation to go on, the rest get at most
+// max(floor, multiple × the median latency of the answers in so far), then
+// the review starts without them (see StragglersCut). Both fields zero turn
+// the cut-off off.
+type StragglerCutoff struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The shortest wait; at most 10 min.
+	Floor *durationpb.Duration `protobuf:"bytes,1,opt,name=floor" json:"floor,omitempty"`
+	// The wait as a multiple of the median answer latency; 0 to 100.
+	Multiple      float64 `protobuf:"fixed64,2,opt,name=multiple" json:"multiple,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StragglerCutoff) Reset() {
+	*x = StragglerCutoff{}
+	mi := &file_council_v1_council_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StragglerCutoff) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StragglerCutoff) ProtoMessage() {}
+
+func (x *StragglerCutoff) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_council_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StragglerCutoff.ProtoReflect.Descriptor instead.
+func (*StragglerCutoff) Descriptor() ([]byte, []int) {
+	return file_council_v1_council_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StragglerCutoff) GetFloor() *durationpb.Duration {
+	if x != nil {
+		return x.Floor
+	}
+	return nil
+}
+
+func (x *StragglerCutoff) GetMultiple() float64 {
+	if x != nil {
+		return x.Multiple
+	}
+	return 0
+}
+
 // Turn is one prior message of the conversation.
 type Turn struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -187,7 +281,7 @@ type Turn struct {
 
 func (x *Turn) Reset() {
 	*x = Turn{}
-	mi := &file_council_v1_council_proto_msgTypes[1]
+	mi := &file_council_v1_council_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -199,7 +293,7 @@ func (x *Turn) String() string {
 func (*Turn) ProtoMessage() {}
 
 func (x *Turn) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[1]
+	mi := &file_council_v1_council_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -212,7 +306,7 @@ func (x *Turn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Turn.ProtoReflect.Descriptor instead.
 func (*Turn) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{1}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Turn) GetRole() Role {
@@ -255,6 +349,8 @@ type ConsultResponse struct {
 	//	*ConsultResponse_FinalAnswer
 	//	*ConsultResponse_StageCompleted
 	//	*ConsultResponse_ConsultCompleted
+	//	*ConsultResponse_AnswerDelta
+	//	*ConsultResponse_StragglersCut
 	Event         isConsultResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -262,7 +358,7 @@ type ConsultResponse struct {
 
 func (x *ConsultResponse) Reset() {
 	*x = ConsultResponse{}
-	mi := &file_council_v1_council_proto_msgTypes[2]
+	mi := &file_council_v1_council_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +370,7 @@ func (x *ConsultResponse) String() string {
 func (*ConsultResponse) ProtoMessage() {}
 
 func (x *ConsultResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[2]
+	mi := &file_council_v1_council_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +383,7 @@ func (x *ConsultResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsultResponse.ProtoReflect.Descriptor instead.
 func (*ConsultResponse) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{2}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ConsultResponse) GetSequence() uint64 {
@@ -415,6 +511,24 @@ func (x *ConsultResponse) GetConsultCompleted() *ConsultCompleted {
 	return nil
 }
 
+func (x *ConsultResponse) GetAnswerDelta() *AnswerDelta {
+	if x != nil {
+		if x, ok := x.Event.(*ConsultResponse_AnswerDelta); ok {
+			return x.AnswerDelta
+		}
+	}
+	return nil
+}
+
+func (x *ConsultResponse) GetStragglersCut() *StragglersCut {
+	if x != nil {
+		if x, ok := x.Event.(*ConsultResponse_StragglersCut); ok {
+			return x.StragglersCut
+		}
+	}
+	return nil
+}
+
 type isConsultResponse_Event interface {
 	isConsultResponse_Event()
 }
@@ -469,6 +583,16 @@ type ConsultResponse_ConsultCompleted struct {
 	ConsultCompleted *ConsultCompleted `protobuf:"bytes,19,opt,name=consult_completed,json=consultCompleted,oneof"`
 }
 
+type ConsultResponse_AnswerDelta struct {
+	// A council model wrote more of its answer (only with stream_answers).
+	AnswerDelta *AnswerDelta `protobuf:"bytes,20,opt,name=answer_delta,json=answerDelta,oneof"`
+}
+
+type ConsultResponse_StragglersCut struct {
+	// The straggler cut-off left slow council models out of the review.
+	StragglersCut *StragglersCut `protobuf:"bytes,21,opt,name=stragglers_cut,json=stragglersCut,oneof"`
+}
+
 func (*ConsultResponse_ConsultStarted) isConsultResponse_Event() {}
 
 func (*ConsultResponse_StageStarted) isConsultResponse_Event() {}
@@ -489,6 +613,10 @@ func (*ConsultResponse_StageCompleted) isConsultResponse_Event() {}
 
 func (*ConsultResponse_ConsultCompleted) isConsultResponse_Event() {}
 
+func (*ConsultResponse_AnswerDelta) isConsultResponse_Event() {}
+
+func (*ConsultResponse_StragglersCut) isConsultResponse_Event() {}
+
 // ListTiersRequest asks for the tiers.
 type ListTiersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -498,7 +626,7 @@ type ListTiersRequest struct {
 
 func (x *ListTiersRequest) Reset() {
 	*x = ListTiersRequest{}
-	mi := &file_council_v1_council_proto_msgTypes[3]
+	mi := &file_council_v1_council_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +638,7 @@ func (x *ListTiersRequest) String() string {
 func (*ListTiersRequest) ProtoMessage() {}
 
 func (x *ListTiersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[3]
+	mi := &file_council_v1_council_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +651,7 @@ func (x *ListTiersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTiersRequest.ProtoReflect.Descriptor instead.
 func (*ListTiersRequest) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{3}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{4}
 }
 
 // ListTiersResponse lists the tiers.
@@ -537,7 +665,7 @@ type ListTiersResponse struct {
 
 func (x *ListTiersResponse) Reset() {
 	*x = ListTiersResponse{}
-	mi := &file_council_v1_council_proto_msgTypes[4]
+	mi := &file_council_v1_council_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -549,7 +677,7 @@ func (x *ListTiersResponse) String() string {
 func (*ListTiersResponse) ProtoMessage() {}
 
 func (x *ListTiersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[4]
+	mi := &file_council_v1_council_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -562,7 +690,7 @@ func (x *ListTiersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTiersResponse.ProtoReflect.Descriptor instead.
 func (*ListTiersResponse) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{4}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListTiersResponse) GetTiers() []*TierInfo {
@@ -593,7 +721,7 @@ type TierInfo struct {
 
 func (x *TierInfo) Reset() {
 	*x = TierInfo{}
-	mi := &file_council_v1_council_proto_msgTypes[5]
+	mi := &file_council_v1_council_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +733,7 @@ func (x *TierInfo) String() string {
 func (*TierInfo) ProtoMessage() {}
 
 func (x *TierInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[5]
+	mi := &file_council_v1_council_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +746,7 @@ func (x *TierInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TierInfo.ProtoReflect.Descriptor instead.
 func (*TierInfo) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{5}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TierInfo) GetTier() Tier {
@@ -672,7 +800,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_council_v1_council_proto_msgTypes[6]
+	mi := &file_council_v1_council_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -684,7 +812,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[6]
+	mi := &file_council_v1_council_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -697,7 +825,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{6}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{7}
 }
 
 // ListModelsResponse lists the models the provider serves.
@@ -713,7 +841,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_council_v1_council_proto_msgTypes[7]
+	mi := &file_council_v1_council_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -725,7 +853,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[7]
+	mi := &file_council_v1_council_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -738,7 +866,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{7}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListModelsResponse) GetModels() []*ModelInfo {
@@ -774,7 +902,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_council_v1_council_proto_msgTypes[8]
+	mi := &file_council_v1_council_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +914,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[8]
+	mi := &file_council_v1_council_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +927,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{8}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ModelInfo) GetId() string {
@@ -846,7 +974,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_council_v1_council_proto_msgTypes[9]
+	mi := &file_council_v1_council_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +986,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[9]
+	mi := &file_council_v1_council_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +999,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{9}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{10}
 }
 
 // GetStatsResponse holds the latency statistics of recent consultations.
@@ -902,7 +1030,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_council_v1_council_proto_msgTypes[10]
+	mi := &file_council_v1_council_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +1042,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[10]
+	mi := &file_council_v1_council_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +1055,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{10}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetStatsResponse) GetWindow() int32 {
@@ -1013,7 +1141,7 @@ type LatencyDistribution struct {
 
 func (x *LatencyDistribution) Reset() {
 	*x = LatencyDistribution{}
-	mi := &file_council_v1_council_proto_msgTypes[11]
+	mi := &file_council_v1_council_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1153,7 @@ func (x *LatencyDistribution) String() string {
 func (*LatencyDistribution) ProtoMessage() {}
 
 func (x *LatencyDistribution) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[11]
+	mi := &file_council_v1_council_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1166,7 @@ func (x *LatencyDistribution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatencyDistribution.ProtoReflect.Descriptor instead.
 func (*LatencyDistribution) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{11}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LatencyDistribution) GetCount() int32 {
@@ -1114,7 +1242,7 @@ type StageLatency struct {
 
 func (x *StageLatency) Reset() {
 	*x = StageLatency{}
-	mi := &file_council_v1_council_proto_msgTypes[12]
+	mi := &file_council_v1_council_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1126,7 +1254,7 @@ func (x *StageLatency) String() string {
 func (*StageLatency) ProtoMessage() {}
 
 func (x *StageLatency) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[12]
+	mi := &file_council_v1_council_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1139,7 +1267,7 @@ func (x *StageLatency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageLatency.ProtoReflect.Descriptor instead.
 func (*StageLatency) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{12}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StageLatency) GetStage() Stage {
@@ -1194,7 +1322,7 @@ type ModelLatency struct {
 
 func (x *ModelLatency) Reset() {
 	*x = ModelLatency{}
-	mi := &file_council_v1_council_proto_msgTypes[13]
+	mi := &file_council_v1_council_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1206,7 +1334,7 @@ func (x *ModelLatency) String() string {
 func (*ModelLatency) ProtoMessage() {}
 
 func (x *ModelLatency) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[13]
+	mi := &file_council_v1_council_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1219,7 +1347,7 @@ func (x *ModelLatency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelLatency.ProtoReflect.Descriptor instead.
 func (*ModelLatency) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{13}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ModelLatency) GetStage() Stage {
@@ -1276,7 +1404,7 @@ var File_council_v1_council_proto protoreflect.FileDescriptor
 const file_council_v1_council_proto_rawDesc = "" +
 	"\n" +
 	"\x18council/v1/council.proto\x12\n" +
-	"council.v1\x1a\x17council/v1/events.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x02\n" +
+	"council.v1\x1a\x17council/v1/events.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x03\n" +
 	"\x0eConsultRequest\x12\x1b\n" +
 	"\x05query\x18\x01 \x01(\tB\x05\xaa\x01\x02 \x03R\x05query\x12$\n" +
 	"\x04tier\x18\x02 \x01(\x0e2\x10.council.v1.TierR\x04tier\x12,\n" +
@@ -1284,10 +1412,16 @@ const file_council_v1_council_proto_rawDesc = "" +
 	"\x0echairman_model\x18\x04 \x01(\tB\x05\xaa\x01\x02 \x03R\rchairmanModel\x12*\n" +
 	"\ahistory\x18\x05 \x03(\v2\x10.council.v1.TurnR\ahistory\x12$\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tB\x05\xaa\x01\x02 \x03R\trequestId\"M\n" +
+	"request_id\x18\x06 \x01(\tB\x05\xaa\x01\x02 \x03R\trequestId\x12G\n" +
+	"\x12delta_flush_window\x18\a \x01(\v2\x19.google.protobuf.DurationR\x10deltaFlushWindow\x12%\n" +
+	"\x0estream_answers\x18\b \x01(\bR\rstreamAnswers\x12F\n" +
+	"\x10straggler_cutoff\x18\t \x01(\v2\x1b.council.v1.StragglerCutoffR\x0fstragglerCutoff\"^\n" +
+	"\x0fStragglerCutoff\x12/\n" +
+	"\x05floor\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x05floor\x12\x1a\n" +
+	"\bmultiple\x18\x02 \x01(\x01R\bmultiple\"M\n" +
 	"\x04Turn\x12$\n" +
 	"\x04role\x18\x01 \x01(\x0e2\x10.council.v1.RoleR\x04role\x12\x1f\n" +
-	"\acontent\x18\x02 \x01(\tB\x05\xaa\x01\x02 \x03R\acontent\"\xf5\x06\n" +
+	"\acontent\x18\x02 \x01(\tB\x05\xaa\x01\x02 \x03R\acontent\"\xf7\a\n" +
 	"\x0fConsultResponse\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12'\n" +
 	"\x0fconsultation_id\x18\x02 \x01(\tR\x0econsultationId\x12'\n" +
@@ -1303,7 +1437,9 @@ const file_council_v1_council_proto_rawDesc = "" +
 	"\x0fsynthesis_delta\x18\x10 \x01(\v2\x1a.council.v1.SynthesisDeltaH\x00R\x0esynthesisDelta\x12<\n" +
 	"\ffinal_answer\x18\x11 \x01(\v2\x17.council.v1.FinalAnswerH\x00R\vfinalAnswer\x12E\n" +
 	"\x0fstage_completed\x18\x12 \x01(\v2\x1a.council.v1.StageCompletedH\x00R\x0estageCompleted\x12K\n" +
-	"\x11consult_completed\x18\x13 \x01(\v2\x1c.council.v1.ConsultCompletedH\x00R\x10consultCompletedB\a\n" +
+	"\x11consult_completed\x18\x13 \x01(\v2\x1c.council.v1.ConsultCompletedH\x00R\x10consultCompleted\x12<\n" +
+	"\fanswer_delta\x18\x14 \x01(\v2\x17.council.v1.AnswerDeltaH\x00R\vanswerDelta\x12B\n" +
+	"\x0estragglers_cut\x18\x15 \x01(\v2\x19.council.v1.StragglersCutH\x00R\rstragglersCutB\a\n" +
 	"\x05event\"\x12\n" +
 	"\x10ListTiersRequest\"?\n" +
 	"\x11ListTiersResponse\x12*\n" +
@@ -1386,89 +1522,97 @@ func file_council_v1_council_proto_rawDescGZIP() []byte {
 }
 
 var file_council_v1_council_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_council_v1_council_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_council_v1_council_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_council_v1_council_proto_goTypes = []any{
 	(Role)(0),                     // 0: council.v1.Role
 	(*ConsultRequest)(nil),        // 1: council.v1.ConsultRequest
-	(*Turn)(nil),                  // 2: council.v1.Turn
-	(*ConsultResponse)(nil),       // 3: council.v1.ConsultResponse
-	(*ListTiersRequest)(nil),      // 4: council.v1.ListTiersRequest
-	(*ListTiersResponse)(nil),     // 5: council.v1.ListTiersResponse
-	(*TierInfo)(nil),              // 6: council.v1.TierInfo
-	(*ListModelsRequest)(nil),     // 7: council.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),    // 8: council.v1.ListModelsResponse
-	(*ModelInfo)(nil),             // 9: council.v1.ModelInfo
-	(*GetStatsRequest)(nil),       // 10: council.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),      // 11: council.v1.GetStatsResponse
-	(*LatencyDistribution)(nil),   // 12: council.v1.LatencyDistribution
-	(*StageLatency)(nil),          // 13: council.v1.StageLatency
-	(*ModelLatency)(nil),          // 14: council.v1.ModelLatency
-	(Tier)(0),                     // 15: council.v1.Tier
-	(Stage)(0),                    // 16: council.v1.Stage
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
-	(*ConsultStarted)(nil),        // 18: council.v1.ConsultStarted
-	(*StageStarted)(nil),          // 19: council.v1.StageStarted
-	(*ModelAnswered)(nil),         // 20: council.v1.ModelAnswered
-	(*ModelRanked)(nil),           // 21: council.v1.ModelRanked
-	(*ModelFailed)(nil),           // 22: council.v1.ModelFailed
-	(*RankingsAggregated)(nil),    // 23: council.v1.RankingsAggregated
-	(*SynthesisDelta)(nil),        // 24: council.v1.SynthesisDelta
-	(*FinalAnswer)(nil),           // 25: council.v1.FinalAnswer
-	(*StageCompleted)(nil),        // 26: council.v1.StageCompleted
-	(*ConsultCompleted)(nil),      // 27: council.v1.ConsultCompleted
-	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
+	(*StragglerCutoff)(nil),       // 2: council.v1.StragglerCutoff
+	(*Turn)(nil),                  // 3: council.v1.Turn
+	(*ConsultResponse)(nil),       // 4: council.v1.ConsultResponse
+	(*ListTiersRequest)(nil),      // 5: council.v1.ListTiersRequest
+	(*ListTiersResponse)(nil),     // 6: council.v1.ListTiersResponse
+	(*TierInfo)(nil),              // 7: council.v1.TierInfo
+	(*ListModelsRequest)(nil),     // 8: council.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),    // 9: council.v1.ListModelsResponse
+	(*ModelInfo)(nil),             // 10: council.v1.ModelInfo
+	(*GetStatsRequest)(nil),       // 11: council.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),      // 12: council.v1.GetStatsResponse
+	(*LatencyDistribution)(nil),   // 13: council.v1.LatencyDistribution
+	(*StageLatency)(nil),          // 14: council.v1.StageLatency
+	(*ModelLatency)(nil),          // 15: council.v1.ModelLatency
+	(Tier)(0),                     // 16: council.v1.Tier
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(Stage)(0),                    // 18: council.v1.Stage
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*ConsultStarted)(nil),        // 20: council.v1.ConsultStarted
+	(*StageStarted)(nil),          // 21: council.v1.StageStarted
+	(*ModelAnswered)(nil),         // 22: council.v1.ModelAnswered
+	(*ModelRanked)(nil),           // 23: council.v1.ModelRanked
+	(*ModelFailed)(nil),           // 24: council.v1.ModelFailed
+	(*RankingsAggregated)(nil),    // 25: council.v1.RankingsAggregated
+	(*SynthesisDelta)(nil),        // 26: council.v1.SynthesisDelta
+	(*FinalAnswer)(nil),           // 27: council.v1.FinalAnswer
+	(*StageCompleted)(nil),        // 28: council.v1.StageCompleted
+	(*ConsultCompleted)(nil),      // 29: council.v1.ConsultCompleted
+	(*AnswerDelta)(nil),           // 30: council.v1.AnswerDelta
+	(*StragglersCut)(nil),         // 31: council.v1.StragglersCut
 }
 var file_council_v1_council_proto_depIdxs = []int32{
-	15, // 0: council.v1.ConsultRequest.tier:type_name -> council.v1.Tier
-	2,  // 1: council.v1.ConsultRequest.history:type_name -> council.v1.Turn
-	0,  // 2: council.v1.Turn.role:type_name -> council.v1.Role
-	16, // 3: council.v1.ConsultResponse.stage:type_name -> council.v1.Stage
-	17, // 4: council.v1.ConsultResponse.emit_time:type_name -> google.protobuf.Timestamp
-	18, // 5: council.v1.ConsultResponse.consult_started:type_name -> council.v1.ConsultStarted
-	19, // 6: council.v1.ConsultResponse.stage_started:type_name -> council.v1.StageStarted
-	20, // 7: council.v1.ConsultResponse.model_answered:type_name -> council.v1.ModelAnswered
-	21, // 8: council.v1.ConsultResponse.model_ranked:type_name -> council.v1.ModelRanked
-	22, // 9: council.v1.ConsultResponse.model_failed:type_name -> council.v1.ModelFailed
-	23, // 10: council.v1.ConsultResponse.rankings_aggregated:type_name -> council.v1.RankingsAggregated
-	24, // 11: council.v1.ConsultResponse.synthesis_delta:type_name -> council.v1.SynthesisDelta
-	25, // 12: council.v1.ConsultResponse.final_answer:type_name -> council.v1.FinalAnswer
-	26, // 13: council.v1.ConsultResponse.stage_completed:type_name -> council.v1.StageCompleted
-	27, // 14: council.v1.ConsultResponse.consult_completed:type_name -> council.v1.ConsultCompleted
-	6,  // 15: council.v1.ListTiersResponse.tiers:type_name -> council.v1.TierInfo
-	15, // 16: council.v1.TierInfo.tier:type_name -> council.v1.Tier
-	28, // 17: council.v1.TierInfo.expected_latency:type_name -> google.protobuf.Duration
-	9,  // 18: council.v1.ListModelsResponse.models:type_name -> council.v1.ModelInfo
-	17, // 19: council.v1.ListModelsResponse.fetch_time:type_name -> google.protobuf.Timestamp
-	12, // 20: council.v1.GetStatsResponse.total:type_name -> council.v1.LatencyDistribution
-	13, // 21: council.v1.GetStatsResponse.stages:type_name -> council.v1.StageLatency
-	14, // 22: council.v1.GetStatsResponse.models:type_name -> council.v1.ModelLatency
-	28, // 23: council.v1.LatencyDistribution.min:type_name -> google.protobuf.Duration
-	28, // 24: council.v1.LatencyDistribution.mean:type_name -> google.protobuf.Duration
-	28, // 25: council.v1.LatencyDistribution.p50:type_name -> google.protobuf.Duration
-	28, // 26: council.v1.LatencyDistribution.p90:type_name -> google.protobuf.Duration
-	28, // 27: council.v1.LatencyDistribution.p95:type_name -> google.protobuf.Duration
-	28, // 28: council.v1.LatencyDistribution.p99:type_name -> google.protobuf.Duration
-	28, // 29: council.v1.LatencyDistribution.max:type_name -> google.protobuf.Duration
-	16, // 30: council.v1.StageLatency.stage:type_name -> council.v1.Stage
-	28, // 31: council.v1.StageLatency.threshold:type_name -> google.protobuf.Duration
-	12, // 32: council.v1.StageLatency.latency:type_name -> council.v1.LatencyDistribution
-	16, // 33: council.v1.ModelLatency.stage:type_name -> council.v1.Stage
-	15, // 34: council.v1.ModelLatency.tier:type_name -> council.v1.Tier
-	28, // 35: council.v1.ModelLatency.budget:type_name -> google.protobuf.Duration
-	12, // 36: council.v1.ModelLatency.latency:type_name -> council.v1.LatencyDistribution
-	1,  // 37: council.v1.Council.Consult:input_type -> council.v1.ConsultRequest
-	4,  // 38: council.v1.Council.ListTiers:input_type -> council.v1.ListTiersRequest
-	10, // 39: council.v1.Council.GetStats:input_type -> council.v1.GetStatsRequest
-	7,  // 40: council.v1.Council.ListModels:input_type -> council.v1.ListModelsRequest
-	3,  // 41: council.v1.Council.Consult:output_type -> council.v1.ConsultResponse
-	5,  // 42: council.v1.Council.ListTiers:output_type -> council.v1.ListTiersResponse
-	11, // 43: council.v1.Council.GetStats:output_type -> council.v1.GetStatsResponse
-	8,  // 44: council.v1.Council.ListModels:output_type -> council.v1.ListModelsResponse
-	41, // [41:45] is the sub-list for method output_type
-	37, // [37:41] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	16, // 0: council.v1.ConsultRequest.tier:type_name -> council.v1.Tier
+	3,  // 1: council.v1.ConsultRequest.history:type_name -> council.v1.Turn
+	17, // 2: council.v1.ConsultRequest.delta_flush_window:type_name -> google.protobuf.Duration
+	2,  // 3: council.v1.ConsultRequest.straggler_cutoff:type_name -> council.v1.StragglerCutoff
+	17, // 4: council.v1.StragglerCutoff.floor:type_name -> google.protobuf.Duration
+	0,  // 5: council.v1.Turn.role:type_name -> council.v1.Role
+	18, // 6: council.v1.ConsultResponse.stage:type_name -> council.v1.Stage
+	19, // 7: council.v1.ConsultResponse.emit_time:type_name -> google.protobuf.Timestamp
+	20, // 8: council.v1.ConsultResponse.consult_started:type_name -> council.v1.ConsultStarted
+	21, // 9: council.v1.ConsultResponse.stage_started:type_name -> council.v1.StageStarted
+	22, // 10: council.v1.ConsultResponse.model_answered:type_name -> council.v1.ModelAnswered
+	23, // 11: council.v1.ConsultResponse.model_ranked:type_name -> council.v1.ModelRanked
+	24, // 12: council.v1.ConsultResponse.model_failed:type_name -> council.v1.ModelFailed
+	25, // 13: council.v1.ConsultResponse.rankings_aggregated:type_name -> council.v1.RankingsAggregated
+	26, // 14: council.v1.ConsultResponse.synthesis_delta:type_name -> council.v1.SynthesisDelta
+	27, // 15: council.v1.ConsultResponse.final_answer:type_name -> council.v1.FinalAnswer
+	28, // 16: council.v1.ConsultResponse.stage_completed:type_name -> council.v1.StageCompleted
+	29, // 17: council.v1.ConsultResponse.consult_completed:type_name -> council.v1.ConsultCompleted
+	30, // 18: council.v1.ConsultResponse.answer_delta:type_name -> council.v1.AnswerDelta
+	31, // 19: council.v1.ConsultResponse.stragglers_cut:type_name -> council.v1.StragglersCut
+	7,  // 20: council.v1.ListTiersResponse.tiers:type_name -> council.v1.TierInfo
+	16, // 21: council.v1.TierInfo.tier:type_name -> council.v1.Tier
+	17, // 22: council.v1.TierInfo.expected_latency:type_name -> google.protobuf.Duration
+	10, // 23: council.v1.ListModelsResponse.models:type_name -> council.v1.ModelInfo
+	19, // 24: council.v1.ListModelsResponse.fetch_time:type_name -> google.protobuf.Timestamp
+	13, // 25: council.v1.GetStatsResponse.total:type_name -> council.v1.LatencyDistribution
+	14, // 26: council.v1.GetStatsResponse.stages:type_name -> council.v1.StageLatency
+	15, // 27: council.v1.GetStatsResponse.models:type_name -> council.v1.ModelLatency
+	17, // 28: council.v1.LatencyDistribution.min:type_name -> google.protobuf.Duration
+	17, // 29: council.v1.LatencyDistribution.mean:type_name -> google.protobuf.Duration
+	17, // 30: council.v1.LatencyDistribution.p50:type_name -> google.protobuf.Duration
+	17, // 31: council.v1.LatencyDistribution.p90:type_name -> google.protobuf.Duration
+	17, // 32: council.v1.LatencyDistribution.p95:type_name -> google.protobuf.Duration
+	17, // 33: council.v1.LatencyDistribution.p99:type_name -> google.protobuf.Duration
+	17, // 34: council.v1.LatencyDistribution.max:type_name -> google.protobuf.Duration
+	18, // 35: council.v1.StageLatency.stage:type_name -> council.v1.Stage
+	17, // 36: council.v1.StageLatency.threshold:type_name -> google.protobuf.Duration
+	13, // 37: council.v1.StageLatency.latency:type_name -> council.v1.LatencyDistribution
+	18, // 38: council.v1.ModelLatency.stage:type_name -> council.v1.Stage
+	16, // 39: council.v1.ModelLatency.tier:type_name -> council.v1.Tier
+	17, // 40: council.v1.ModelLatency.budget:type_name -> google.protobuf.Duration
+	13, // 41: council.v1.ModelLatency.latency:type_name -> council.v1.LatencyDistribution
+	1,  // 42: council.v1.Council.Consult:input_type -> council.v1.ConsultRequest
+	5,  // 43: council.v1.Council.ListTiers:input_type -> council.v1.ListTiersRequest
+	11, // 44: council.v1.Council.GetStats:input_type -> council.v1.GetStatsRequest
+	8,  // 45: council.v1.Council.ListModels:input_type -> council.v1.ListModelsRequest
+	4,  // 46: council.v1.Council.Consult:output_type -> council.v1.ConsultResponse
+	6,  // 47: council.v1.Council.ListTiers:output_type -> council.v1.ListTiersResponse
+	12, // 48: council.v1.Council.GetStats:output_type -> council.v1.GetStatsResponse
+	9,  // 49: council.v1.Council.ListModels:output_type -> council.v1.ListModelsResponse
+	46, // [46:50] is the sub-list for method output_type
+	42, // [42:46] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_council_v1_council_proto_init() }
@@ -1477,7 +1621,7 @@ func file_council_v1_council_proto_init() {
 		return
 	}
 	file_council_v1_events_proto_init()
-	file_council_v1_council_proto_msgTypes[2].OneofWrappers = []any{
+	file_council_v1_council_proto_msgTypes[3].OneofWrappers = []any{
 		(*ConsultResponse_ConsultStarted)(nil),
 		(*ConsultResponse_StageStarted)(nil),
 		(*ConsultResponse_ModelAnswered)(nil),
@@ -1488,6 +1632,8 @@ func file_council_v1_council_proto_init() {
 		(*ConsultResponse_FinalAnswer)(nil),
 		(*ConsultResponse_StageCompleted)(nil),
 		(*ConsultResponse_ConsultCompleted)(nil),
+		(*ConsultResponse_AnswerDelta)(nil),
+		(*ConsultResponse_StragglersCut)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1495,7 +1641,7 @@ func file_council_v1_council_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_council_v1_council_proto_rawDesc), len(file_council_v1_council_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -483,7 +483,10 @@ type ModelAnswered struct {
 	// Tokens and cost of the answer.
 	Usage *Usage `protobuf:"bytes,4,opt,name=usage" json:"usage,omitempty"`
 	// Upstream attempts it took; 1 when none failed.
-	Attempts      int32 `protobuf:"varint,5,opt,name=attempts" json:"attempts,omitempty"`
+	Attempts int32 `protobuf:"varint,5,opt,name=attempts" json:"attempts,omitempty"`
+	// True when the answer arrived after the straggler cut-off: it is not
+	// reviewed and the final answer does not rest on it.
+	Late          bool `protobuf:"varint,6,opt,name=late" json:"late,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -551,6 +554,13 @@ func (x *ModelAnswered) GetAttempts() int32 {
 		return x.Attempts
 	}
 	return 0
+}
+
+func (x *ModelAnswered) GetLate() bool {
+	if x != nil {
+		return x.Late
+	}
+	return false
 }
 
 // ModelRanked is one reviewer's ranking of the other models' answers, sent as
@@ -945,6 +955,123 @@ func (x *SynthesisDelta) GetText() string {
 	return ""
 }
 
+// AnswerDelta is a piece of a council model's Stage 1 answer as it is
+// written, sent only when the request asks for stream_answers. A model's
+// deltas concatenate to the content of its ModelAnswered, which follows
+// them; a model that fails may leave a partial text, followed by its
+// ModelFailed.
+type AnswerDelta struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The model writing.
+	Model string `protobuf:"bytes,1,opt,name=model" json:"model,omitempty"`
+	// The next piece of text.
+	Text          string `protobuf:"bytes,2,opt,name=text" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerDelta) Reset() {
+	*x = AnswerDelta{}
+	mi := &file_council_v1_events_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerDelta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerDelta) ProtoMessage() {}
+
+func (x *AnswerDelta) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_events_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerDelta.ProtoReflect.Descriptor instead.
+func (*AnswerDelta) Descriptor() ([]byte, []int) {
+	return file_council_v1_events_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AnswerDelta) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *AnswerDelta) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+// StragglersCut reports that the straggler cut-off ended Stage 1 before
+// every council model answered. The models left out are excluded from the
+// review; an answer of theirs that arrives later is still sent, as a late
+// ModelAnswered, until the final answer is complete.
+type StragglersCut struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The council models still out, in council order.
+	Models []string `protobuf:"bytes,1,rep,name=models" json:"models,omitempty"`
+	// How long Stage 1 waited for them once enough answers were in.
+	Waited        *durationpb.Duration `protobuf:"bytes,2,opt,name=waited" json:"waited,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StragglersCut) Reset() {
+	*x = StragglersCut{}
+	mi := &file_council_v1_events_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StragglersCut) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StragglersCut) ProtoMessage() {}
+
+func (x *StragglersCut) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_events_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StragglersCut.ProtoReflect.Descriptor instead.
+func (*StragglersCut) Descriptor() ([]byte, []int) {
+	return file_council_v1_events_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *StragglersCut) GetModels() []string {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+func (x *StragglersCut) GetWaited() *durationpb.Duration {
+	if x != nil {
+		return x.Waited
+	}
+	return nil
+}
+
 // FinalAnswer is the complete final answer.
 type FinalAnswer struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -964,7 +1091,7 @@ type FinalAnswer struct {
 
 func (x *FinalAnswer) Reset() {
 	*x = FinalAnswer{}
-	mi := &file_council_v1_events_proto_msgTypes[9]
+	mi := &file_council_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -976,7 +1103,7 @@ func (x *FinalAnswer) String() string {
 func (*FinalAnswer) ProtoMessage() {}
 
 func (x *FinalAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_events_proto_msgTypes[9]
+	mi := &file_council_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -989,7 +1116,7 @@ func (x *FinalAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinalAnswer.ProtoReflect.Descriptor instead.
 func (*FinalAnswer) Descriptor() ([]byte, []int) {
-	return file_council_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_council_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FinalAnswer) GetModel() string {
@@ -1044,7 +1171,7 @@ type StageCompleted struct {
 
 func (x *StageCompleted) Reset() {
 	*x = StageCompleted{}
-	mi := &file_council_v1_events_proto_msgTypes[10]
+	mi := &file_council_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1183,7 @@ func (x *StageCompleted) String() string {
 func (*StageCompleted) ProtoMessage() {}
 
 func (x *StageCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_events_proto_msgTypes[10]
+	mi := &file_council_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1196,7 @@ func (x *StageCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageCompleted.ProtoReflect.Descriptor instead.
 func (*StageCompleted) Descriptor() ([]byte, []int) {
-	return file_council_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_council_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StageCompleted) GetStage() Stage {
@@ -1113,7 +1240,7 @@ type StageDuration struct {
 
 func (x *StageDuration) Reset() {
 	*x = StageDuration{}
-	mi := &file_council_v1_events_proto_msgTypes[11]
+	mi := &file_council_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1125,7 +1252,7 @@ func (x *StageDuration) String() string {
 func (*StageDuration) ProtoMessage() {}
 
 func (x *StageDuration) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_events_proto_msgTypes[11]
+	mi := &file_council_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1138,7 +1265,7 @@ func (x *StageDuration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageDuration.ProtoReflect.Descriptor instead.
 func (*StageDuration) Descriptor() ([]byte, []int) {
-	return file_council_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_council_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StageDuration) GetStage() Stage {
@@ -1179,7 +1306,7 @@ type ConsultCompleted struct {
 
 func (x *ConsultCompleted) Reset() {
 	*x = ConsultCompleted{}
-	mi := &file_council_v1_events_proto_msgTypes[12]
+	mi := &file_council_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +1318,7 @@ func (x *ConsultCompleted) String() string {
 func (*ConsultCompleted) ProtoMessage() {}
 
 func (x *ConsultCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_events_proto_msgTypes[12]
+	mi := &file_council_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +1331,7 @@ func (x *ConsultCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsultCompleted.ProtoReflect.Descriptor instead.
 func (*ConsultCompleted) Descriptor() ([]byte, []int) {
-	return file_council_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_council_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConsultCompleted) GetDuration() *durationpb.Duration {
@@ -1267,13 +1394,14 @@ const file_council_v1_events_proto_rawDesc = "" +
 	"\x0echairman_model\x18\x04 \x01(\tR\rchairmanModel\"O\n" +
 	"\fStageStarted\x12'\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x11.council.v1.StageR\x05stage\x12\x16\n" +
-	"\x06models\x18\x02 \x03(\tR\x06models\"\xb9\x01\n" +
+	"\x06models\x18\x02 \x03(\tR\x06models\"\xcd\x01\n" +
 	"\rModelAnswered\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\x123\n" +
 	"\alatency\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12'\n" +
 	"\x05usage\x18\x04 \x01(\v2\x11.council.v1.UsageR\x05usage\x12\x1a\n" +
-	"\battempts\x18\x05 \x01(\x05R\battempts\"\xef\x02\n" +
+	"\battempts\x18\x05 \x01(\x05R\battempts\x12\x12\n" +
+	"\x04late\x18\x06 \x01(\bR\x04late\"\xef\x02\n" +
 	"\vModelRanked\x12%\n" +
 	"\x0ereviewer_model\x18\x01 \x01(\tR\rreviewerModel\x12\x19\n" +
 	"\braw_text\x18\x02 \x01(\tR\arawText\x12\x18\n" +
@@ -1313,7 +1441,13 @@ const file_council_v1_events_proto_rawDesc = "" +
 	"\treviewers\x18\x02 \x01(\x05R\treviewers\":\n" +
 	"\x0eSynthesisDelta\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x12\n" +
-	"\x04text\x18\x02 \x01(\tR\x04text\"\xb7\x01\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"7\n" +
+	"\vAnswerDelta\x12\x14\n" +
+	"\x05model\x18\x01 \x01(\tR\x05model\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"Z\n" +
+	"\rStragglersCut\x12\x16\n" +
+	"\x06models\x18\x01 \x03(\tR\x06models\x121\n" +
+	"\x06waited\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06waited\"\xb7\x01\n" +
 	"\vFinalAnswer\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\x123\n" +
@@ -1369,7 +1503,7 @@ func file_council_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_council_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_council_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_council_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_council_v1_events_proto_goTypes = []any{
 	(Stage)(0),                  // 0: council.v1.Stage
 	(Tier)(0),                   // 1: council.v1.Tier
@@ -1384,40 +1518,43 @@ var file_council_v1_events_proto_goTypes = []any{
 	(*AggregateEntry)(nil),      // 10: council.v1.AggregateEntry
 	(*RankingsAggregated)(nil),  // 11: council.v1.RankingsAggregated
 	(*SynthesisDelta)(nil),      // 12: council.v1.SynthesisDelta
-	(*FinalAnswer)(nil),         // 13: council.v1.FinalAnswer
-	(*StageCompleted)(nil),      // 14: council.v1.StageCompleted
-	(*StageDuration)(nil),       // 15: council.v1.StageDuration
-	(*ConsultCompleted)(nil),    // 16: council.v1.ConsultCompleted
-	nil,                         // 17: council.v1.ModelRanked.LabelsEntry
-	(*durationpb.Duration)(nil), // 18: google.protobuf.Duration
+	(*AnswerDelta)(nil),         // 13: council.v1.AnswerDelta
+	(*StragglersCut)(nil),       // 14: council.v1.StragglersCut
+	(*FinalAnswer)(nil),         // 15: council.v1.FinalAnswer
+	(*StageCompleted)(nil),      // 16: council.v1.StageCompleted
+	(*StageDuration)(nil),       // 17: council.v1.StageDuration
+	(*ConsultCompleted)(nil),    // 18: council.v1.ConsultCompleted
+	nil,                         // 19: council.v1.ModelRanked.LabelsEntry
+	(*durationpb.Duration)(nil), // 20: google.protobuf.Duration
 }
 var file_council_v1_events_proto_depIdxs = []int32{
 	1,  // 0: council.v1.ConsultStarted.tier:type_name -> council.v1.Tier
 	0,  // 1: council.v1.StageStarted.stage:type_name -> council.v1.Stage
-	18, // 2: council.v1.ModelAnswered.latency:type_name -> google.protobuf.Duration
+	20, // 2: council.v1.ModelAnswered.latency:type_name -> google.protobuf.Duration
 	4,  // 3: council.v1.ModelAnswered.usage:type_name -> council.v1.Usage
-	17, // 4: council.v1.ModelRanked.labels:type_name -> council.v1.ModelRanked.LabelsEntry
-	18, // 5: council.v1.ModelRanked.latency:type_name -> google.protobuf.Duration
+	19, // 4: council.v1.ModelRanked.labels:type_name -> council.v1.ModelRanked.LabelsEntry
+	20, // 5: council.v1.ModelRanked.latency:type_name -> google.protobuf.Duration
 	4,  // 6: council.v1.ModelRanked.usage:type_name -> council.v1.Usage
 	0,  // 7: council.v1.ModelFailed.stage:type_name -> council.v1.Stage
 	3,  // 8: council.v1.ModelFailed.reason:type_name -> council.v1.ModelFailed.Reason
-	18, // 9: council.v1.ModelFailed.latency:type_name -> google.protobuf.Duration
+	20, // 9: council.v1.ModelFailed.latency:type_name -> google.protobuf.Duration
 	10, // 10: council.v1.RankingsAggregated.entries:type_name -> council.v1.AggregateEntry
-	18, // 11: council.v1.FinalAnswer.latency:type_name -> google.protobuf.Duration
-	4,  // 12: council.v1.FinalAnswer.usage:type_name -> council.v1.Usage
-	0,  // 13: council.v1.StageCompleted.stage:type_name -> council.v1.Stage
-	18, // 14: council.v1.StageCompleted.duration:type_name -> google.protobuf.Duration
-	0,  // 15: council.v1.StageDuration.stage:type_name -> council.v1.Stage
-	18, // 16: council.v1.StageDuration.duration:type_name -> google.protobuf.Duration
-	18, // 17: council.v1.ConsultCompleted.duration:type_name -> google.protobuf.Duration
-	15, // 18: council.v1.ConsultCompleted.stage_durations:type_name -> council.v1.StageDuration
-	4,  // 19: council.v1.ConsultCompleted.usage:type_name -> council.v1.Usage
-	2,  // 20: council.v1.ConsultCompleted.degraded_reasons:type_name -> council.v1.DegradedReason
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	20, // 11: council.v1.StragglersCut.waited:type_name -> google.protobuf.Duration
+	20, // 12: council.v1.FinalAnswer.latency:type_name -> google.protobuf.Duration
+	4,  // 13: council.v1.FinalAnswer.usage:type_name -> council.v1.Usage
+	0,  // 14: council.v1.StageCompleted.stage:type_name -> council.v1.Stage
+	20, // 15: council.v1.StageCompleted.duration:type_name -> google.protobuf.Duration
+	0,  // 16: council.v1.StageDuration.stage:type_name -> council.v1.Stage
+	20, // 17: council.v1.StageDuration.duration:type_name -> google.protobuf.Duration
+	20, // 18: council.v1.ConsultCompleted.duration:type_name -> google.protobuf.Duration
+	17, // 19: council.v1.ConsultCompleted.stage_durations:type_name -> council.v1.StageDuration
+	4,  // 20: council.v1.ConsultCompleted.usage:type_name -> council.v1.Usage
+	2,  // 21: council.v1.ConsultCompleted.degraded_reasons:type_name -> council.v1.DegradedReason
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_council_v1_events_proto_init() }
@@ -1431,7 +1568,7 @@ func file_council_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_council_v1_events_proto_rawDesc), len(file_council_v1_events_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
