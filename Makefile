@@ -99,6 +99,11 @@ bench: build ## Latency, concurrency (10, 50, 100, 1000), memory and throughput 
 	go test -run '^$$' -bench '^BenchmarkConsult$$' -benchmem -count 1 ./orchestrator | tee $(TMP)/bench-orchestrator.txt
 	ulimit -n "$$(ulimit -Hn)"; go run ./cmd/councilbench -councild $(BIN)/councild -orchestrator-bench $(TMP)/bench-orchestrator.txt $(BENCH_FLAGS)
 
+.PHONY: bench-burst
+bench-burst: build ## Shedding: the machine's capacity, then bursts of 1, 2 and 5 times it against adaptive admission; the README burst table (about 1 min)
+	@mkdir -p $(TMP)
+	ulimit -n "$$(ulimit -Hn)"; go run ./cmd/councilbench -burst -councild $(BIN)/councild $(BENCH_FLAGS)
+
 .PHONY: jaeger
 jaeger: ## Run Jaeger all-in-one on loopback (UI :16686, OTLP gRPC :4317); the first run builds it (minutes)
 	$(JAEGER) --config file:tools/jaeger/config.yaml

@@ -9,6 +9,7 @@ import (
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/tap"
 
 	adaptive "github.com/councilhq/council/admission"
 	councilv1 "github.com/councilhq/council/gen/council/v1"
@@ -154,6 +155,37 @@ func (a *admission) drain() {
 	for _, cancel := range a.cancels {
 		cancel(errShuttingDown)
 	}
+}
+
+// full returns why a consultation would be refused now for the
+// server-wide limits, or nil; it takes nothing.
+func (a *admission) full() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case a.draining:
+		return errShuttingDown
+	case a.running >= a.max:
+		return &overloadError{limit: a.max}
+	case a.controller != nil && a.controller.InFlight() >= a.controller.Limit():
+		return &overloadError{limit: a.controller.Limit(), adaptive: true}
+	}
+	return nil
+}
+
+// tap refuses a Consult call while the server-wide limits are reached, as
+// soon as its headers arrive: in the transport, before the call gets a
+// goroutine, interceptors, logs or spans, so that shedding costs next to
+// nothing under the load that calls for it. The stream interceptor still
+// decides every call that passes, with the caller's own limit.
+func (a *admission) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if info.FullMethodName != councilv1.Council_Consult_FullMethodName {
+		return ctx, nil
+	}
+	if err := a.full(); err != nil {
+		return ctx, toStatus(err)
+	}
+	return ctx, nil
 }
 
 // streamInterceptor admits Consult calls and passes other calls through.

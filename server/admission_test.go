@@ -259,3 +259,29 @@ func TestAdmissionBounds(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusalIsMadeInTheTransport checks that a consultation past the
+// server-wide limit is refused before it reaches the interceptors: the
+// refusals carry the documented details, and only the admitted
+// consultation is logged as a call.
+func TestRefusalIsMadeInTheTransport(t *testing.T) {
+	g := newGate()
+	h := start(t, g, WithMaxConsultations(1))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	first := openConsult(t, ctx, h)
+	for range 3 {
+		_, err := h.consult(ctx, &councilv1.ConsultRequest{Query: "q"})
+		if subject, delay := quotaDetails(t, err, ReasonTooManyConsultations); subject != "server" || delay != admissionRetryDelay {
+			t.Errorf("subject %q, delay %v", subject, delay)
+		}
+	}
+	if n := strings.Count(h.logs.String(), `"grpc.method":"Consult"`); n != 1 {
+		t.Errorf("%d log lines of Consult calls, want 1 (refusals are made before the interceptors):\n%s", n, h.logs.String())
+	}
+	close(g.release)
+	if err := recv(t, first); err != nil {
+		t.Fatalf("admitted consultation: %v", err)
+	}
+}

@@ -87,6 +87,7 @@ func newGRPCServer(o options, tokens *tokenSet, adm *admission) *grpc.Server {
 		grpc.MaxSendMsgSize(maxSendMsgBytes),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
+		grpc.InTapHandle(adm.tap),
 	}
 	if o.tlsConfig != nil {
 		sopts = append(sopts, grpc.Creds(credentials.NewTLS(o.tlsConfig)))
