@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/councilhq/council/provider"
 )
 
@@ -48,7 +50,9 @@ func ByProvider(req *provider.Request) string { return req.Metadata[MetaProvider
 //     model is down, its calls are refused at once ([provider.KindCooldown])
 //     until the cooldown ends and a probe call succeeds ([WithCooldown]);
 //   - an in-flight cap per provider key ([WithMaxInFlight]); later calls
-//     wait for a slot, and obey what the budgets learned meanwhile.
+//     wait for a slot first come, first served (a call that ends wakes
+//     the one at the head of the queue, not all), and obey what the
+//     budgets learned meanwhile.
 //
 // With no limit in play a call is not delayed at all. A Limiter has no
 // goroutines and nothing to close; the zero value is not usable, use [New].
@@ -70,11 +74,12 @@ type entry struct {
 	breaker breaker
 }
 
-// keyState is the state of one provider key: its shared budget and the
-// number of its calls in flight.
+// keyState is the state of one provider key: its shared budget and its
+// in-flight slots (nil without a cap), which calls take first come, first
+// served; a call that ends wakes only the call at the head of the queue.
 type keyState struct {
-	budget   budget
-	inflight int
+	budget budget
+	slots  *semaphore.Weighted
 }
 
 // New returns a Limiter configured by opts.
@@ -180,36 +185,35 @@ func (l *Limiter) send(ctx context.Context, k *call, sent time.Time, req *provid
 	return resp, err
 }
 
-// wait holds the call back until both its budgets admit it and its
-// provider key has a free in-flight slot, and then takes them, all at once
-// so that a call that queued for a slot still obeys what the budgets
-// learned meanwhile. A call held until a known time sleeps until then; one
-// waiting for other calls (a free slot, an answer announcing an unknown
-// reset) wakes whenever a call ends.
+// wait holds the call back until its provider key gives it an in-flight
+// slot, in arrival order, and both its budgets admit it, and then takes
+// them, so that a call that queued for a slot still obeys what the budgets
+// learned meanwhile. A call the budgets hold back gives its slot up while
+// it waits: until a known time it sleeps until then; for an answer that
+// announces an unknown reset it wakes whenever a call ends.
 func (l *Limiter) wait(ctx context.Context, k *call) error {
 	clk := l.cfg.clock
 	var last time.Time
-	lastReason := ""
+	waited := false
 	for {
+		if err := l.takeSlot(ctx, k); err != nil {
+			return err
+		}
 		l.mu.Lock()
 		now := clk.Now()
 		okM, probeM, untilM := k.e.budget.check(now, k.c)
 		okS, probeS, untilS := k.ks.budget.check(now, sharedCost)
-		slot := l.cfg.maxInFlight <= 0 || k.ks.inflight < l.cfg.maxInFlight
 		changed := l.changed
-		if okM && okS && slot {
+		if okM && okS {
 			k.modelSeq = k.e.budget.take(k.c, probeM)
 			k.sharedSeq = k.ks.budget.take(sharedCost, probeS)
-			k.ks.inflight++
 			k.modelProbe, k.sharedProbe = probeM, probeS
 			l.mu.Unlock()
 			return nil
 		}
 		l.mu.Unlock()
-		until, reason := later(untilM, untilS), "budget"
-		if okM && okS {
-			reason = "in_flight"
-		}
+		k.freeSlot()
+		until := later(untilM, untilS)
 		var d time.Duration
 		if !until.IsZero() {
 			d = until.Sub(now)
@@ -218,13 +222,34 @@ func (l *Limiter) wait(ctx context.Context, k *call) error {
 			}
 			changed = nil
 		}
-		if reason != lastReason || !until.Equal(last) {
-			event(ctx, EventRateLimitWait, d, AttrReason.String(reason))
-			last, lastReason = until, reason
+		if !waited || !until.Equal(last) {
+			event(ctx, EventRateLimitWait, d, AttrReason.String("budget"))
+			last, waited = until, true
 		}
 		if err := waitFor(ctx, clk, d, changed); err != nil {
 			return limitedBy(err, "rate-limit wait")
 		}
+	}
+}
+
+// takeSlot waits for one of the key's in-flight slots, first come, first
+// served.
+func (l *Limiter) takeSlot(ctx context.Context, k *call) error {
+	if k.ks.slots == nil || k.ks.slots.TryAcquire(1) {
+		return nil
+	}
+	event(ctx, EventRateLimitWait, 0, AttrReason.String("in_flight"))
+	if err := k.ks.slots.Acquire(ctx, 1); err != nil {
+		return limitedBy(err, "in-flight wait")
+	}
+	return nil
+}
+
+// freeSlot gives the call's in-flight slot back, waking the call at the
+// head of the queue.
+func (k *call) freeSlot() {
+	if k.ks.slots != nil {
+		k.ks.slots.Release(1)
 	}
 }
 
@@ -283,7 +308,7 @@ func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool
 	defer l.mu.Unlock()
 	k.e.budget.settle(sent, done, sig.Quotas[:], sig.RetryAt, k.modelSeq, k.modelProbe, limited, true)
 	k.ks.budget.settle(sent, done, []Quota{Requests: sig.Shared}, time.Time{}, k.sharedSeq, k.sharedProbe, limited, false)
-	k.ks.inflight--
+	k.freeSlot()
 	close(l.changed)
 	l.changed = make(chan struct{})
 }
@@ -312,6 +337,9 @@ func (l *Limiter) acquire(k *call) {
 	ks, ok := l.keys[k.pk]
 	if !ok {
 		ks = new(keyState)
+		if l.cfg.maxInFlight > 0 {
+			ks.slots = semaphore.NewWeighted(int64(l.cfg.maxInFlight))
+		}
 		l.keys[k.pk] = ks
 	}
 	k.e, k.ks = e, ks

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/councilhq/council/internal/limitertest"
@@ -272,4 +274,53 @@ func TestKeyFunc(t *testing.T) {
 	if n := up.count(); n != 2 {
 		t.Errorf("%d calls sent, want 2", n)
 	}
+}
+
+// TestInFlightQueueIsFirstComeFirstServed queues 1000 calls behind an
+// in-flight cap of one and ends the calls in flight one at a time: each
+// end admits exactly one waiting call, the one that arrived first, while
+// every other stays blocked.
+func TestInFlightQueueIsFirstComeFirstServed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const waiters = 1000
+		release, stop := make(chan struct{}), make(chan struct{})
+		defer func() { close(stop); synctest.Wait() }() // on failure, let every call end
+		var mu sync.Mutex
+		var admitted []int
+		next := provider.CompleterFunc(func(ctx context.Context, req *provider.Request) (*provider.Response, error) {
+			mu.Lock()
+			admitted = append(admitted, req.MaxTokens)
+			mu.Unlock()
+			select {
+			case <-release:
+			case <-stop:
+			}
+			return &provider.Response{Content: "ok"}, nil
+		})
+		c := provider.Chain(next, limiter.New(limiter.WithMaxInFlight(1)).Interceptor())
+		call := func(id int) {
+			if _, err := c.Complete(context.Background(), &provider.Request{Model: "m", MaxTokens: id}); err != nil {
+				t.Errorf("call %d: %v", id, err)
+			}
+		}
+		// Call 0 holds the slot; calls 1…1000 queue in this order, each
+		// started once the one before it is blocked.
+		for id := range waiters + 1 {
+			go call(id)
+			synctest.Wait()
+		}
+		for done := range waiters + 1 {
+			mu.Lock()
+			got := slices.Clone(admitted)
+			mu.Unlock()
+			if len(got) != done+1 {
+				t.Fatalf("after %d calls ended, %d were admitted; want %d", done, len(got), done+1)
+			}
+			if got[done] != done {
+				t.Fatalf("admitted %d in the place of %d: %v", got[done], done, got[max(0, done-5):])
+			}
+			release <- struct{}{} // end the call in flight
+			synctest.Wait()
+		}
+	})
 }
