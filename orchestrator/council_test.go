@@ -427,6 +427,21 @@ func TestConsultRejectsBadRequests(t *testing.T) {
 	}
 }
 
+func TestConsultNamesEveryUnknownModel(t *testing.T) {
+	c := newTestCouncil(t, newScripted(), func(c *Config) { c.KnownModels = append([]string{testChair}, testCouncil...) })
+	_, err := consult(c, context.Background(), Request{Query: "q", Council: []string{"m/x", testCouncil[0], "m/y"}, Chairman: "m/z"})
+	var fields []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var ire *InvalidRequestError
+		if errors.As(e, &ire) {
+			fields = append(fields, ire.Field)
+		}
+	}
+	if got := strings.Join(fields, " "); got != "council_models[0] council_models[2] chairman_model" {
+		t.Errorf("fields %q in %v, want every unknown model named", got, err)
+	}
+}
+
 func TestConsultUsesHistoryAndOverrides(t *testing.T) {
 	f := newScripted()
 	c := newTestCouncil(t, f)

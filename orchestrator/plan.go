@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -62,17 +63,20 @@ func (c *Council) plan(req Request) (plan, error) {
 		}
 	}
 
+	// Every unknown model is reported, not only the first.
+	var errs []error
 	if len(req.Council) > 0 {
-		if err := c.validateModels(req.Council); err != nil {
-			return plan{}, err
-		}
+		errs = append(errs, c.validateModels(req.Council)...)
 		p.council = append([]string(nil), req.Council...)
 	}
 	if req.Chairman != "" {
 		if err := c.validateModel("chairman_model", req.Chairman); err != nil {
-			return plan{}, err
+			errs = append(errs, err)
 		}
 		p.chairman = req.Chairman
+	}
+	if err := errors.Join(errs...); err != nil {
+		return plan{}, err
 	}
 	if len(p.council) < c.cfg.MinAnswers {
 		return plan{}, &InvalidRequestError{Field: "council_models", Reason: fmt.Sprintf("a council needs at least %d models", c.cfg.MinAnswers)}
@@ -80,16 +84,19 @@ func (c *Council) plan(req Request) (plan, error) {
 	return p, nil
 }
 
-func (c *Council) validateModels(models []string) error {
+// validateModels returns an error for each model of a request's council
+// the provider does not serve, or one for a council that is too big.
+func (c *Council) validateModels(models []string) []error {
 	if len(models) > c.cfg.MaxModels {
-		return &InvalidRequestError{Field: "council_models", Reason: fmt.Sprintf("must name at most %d models", c.cfg.MaxModels)}
+		return []error{&InvalidRequestError{Field: "council_models", Reason: fmt.Sprintf("must name at most %d models", c.cfg.MaxModels)}}
 	}
+	var errs []error
 	for i, m := range models {
 		if err := c.validateModel(fmt.Sprintf("council_models[%d]", i), m); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errs
 }
 
 func (c *Council) validateModel(field, m string) error {

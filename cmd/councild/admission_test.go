@@ -7,7 +7,7 @@ import (
 )
 
 func TestLoadConfigAdaptiveAdmission(t *testing.T) {
-	c, _, err := loadConfig(nil, envOf(nil), io.Discard)
+	c, err := loadConfig(nil, envOf(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -15,7 +15,7 @@ func TestLoadConfigAdaptiveAdmission(t *testing.T) {
 		t.Errorf("defaults = %+v, want %+v and on", c.admission, defaultAdaptiveAdmission)
 	}
 
-	c, _, err = loadConfig([]string{"-admission-min", "4"}, envOf(map[string]string{
+	c, err = loadConfig([]string{"-admission-min", "4"}, envOf(map[string]string{
 		envAdaptiveAdmission:  "false",
 		envAdmissionMin:       "30",
 		envAdmissionTolerance: "25ms",
@@ -34,7 +34,7 @@ func TestLoadConfigAdaptiveAdmission(t *testing.T) {
 		"tolerance negative": {envAdmissionTolerance: "-1ms"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, _, err := loadConfig(nil, envOf(env), io.Discard); err == nil {
+			if _, err := loadConfig(nil, envOf(env), io.Discard); err == nil {
 				t.Error("loadConfig succeeded")
 			}
 		})

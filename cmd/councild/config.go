@@ -12,6 +12,7 @@ import (
 	"github.com/councilhq/council/cost"
 	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
+	"github.com/councilhq/council/provider/openrouter"
 	"github.com/councilhq/council/server"
 	"github.com/councilhq/council/telemetry"
 )
@@ -38,6 +39,7 @@ const (
 	envModelsTTL         = "COUNCIL_MODELS_TTL"
 	envLogLevel          = "COUNCIL_LOG_LEVEL"
 	envLogFormat         = "COUNCIL_LOG_FORMAT"
+	envStartupTimeout    = "COUNCIL_STARTUP_TIMEOUT"
 	envAdminAddr         = "COUNCIL_ADMIN_ADDR"
 	envCollectThreshold  = "COUNCIL_COLLECT_THRESHOLD"
 	envReviewThreshold   = "COUNCIL_REVIEW_THRESHOLD"
@@ -74,6 +76,10 @@ const (
 	providerOpenRouter = "openrouter"
 )
 
+// defaultStartupTimeout is how long councild tries to reach its provider
+// at startup.
+const defaultStartupTimeout = 30 * time.Second
+
 // defaultAddr is where councild listens unless told otherwise.
 const defaultAddr = "127.0.0.1:50051"
 
@@ -103,6 +109,9 @@ type config struct {
 	modelsTTL    time.Duration
 	maxConsult   time.Duration
 	drainTimeout time.Duration
+
+	// models says how the models are checked at startup.
+	models modelCheck
 
 	// adminAddr is where /metrics is served; empty turns it off.
 	adminAddr  string
@@ -147,11 +156,13 @@ func declareSettings(s *settings, c *config, raw *rawConfig) {
 	s.String(&c.baseURL, "openrouter-base-url", envBaseURL, "", "API root of any OpenAI-compatible server").
 		Shown("`https://openrouter.ai/api/v1`")
 	s.String(&raw.tier, "tier", envTier, orchestrator.DefaultTierName,
-		"default tier: `speed`, `balanced` or `cost`; any other value logs a warning and uses `balanced`")
+		"default tier: `speed`, `balanced` or `cost`; any other value is a startup error")
 	s.String(&raw.models, "models", envModels, "", "comma-separated council models for requests that name no tier").
 		Shown("the tier's council")
 	s.String(&c.council.Chairman, "chairman", envChairman, "", "chairman for requests that name no tier").
 		Shown("the tier's chairman")
+	s.Duration(&c.models.timeout, "startup-timeout", envStartupTimeout, defaultStartupTimeout,
+		"how long startup retries a provider it cannot reach (with backoff, logging its address and the cause) before councild exits non-zero")
 	s.Duration(&c.council.CollectTimeout, "collect-timeout", envCollectTimeout, defaults.CollectTimeout,
 		"time limit of each Stage 1 model call")
 	s.Duration(&c.council.ReviewTimeout, "review-timeout", envReviewTimeout, defaults.ReviewTimeout,
@@ -212,15 +223,13 @@ func declareSettings(s *settings, c *config, raw *rawConfig) {
 }
 
 // loadConfig reads the configuration from args (flags) and getenv, flags
-// winning over the environment. It returns warnings about values it
-// replaced with defaults (an unknown MODEL_TIER falls back to the default
-// tier), and an error for values it cannot use.
-func loadConfig(args []string, getenv func(string) string, usage io.Writer) (config, []string, error) {
+// winning over the environment. It returns an error naming every value it
+// cannot use by the flag or variable that set it.
+func loadConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
 	var (
-		c        config
-		raw      rawConfig
-		warnings []string
-		errs     []error
+		c    config
+		raw  rawConfig
+		errs []error
 	)
 	fs := flag.NewFlagSet("councild", flag.ContinueOnError)
 	fs.SetOutput(usage)
@@ -232,10 +241,10 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	declareSettings(s, &c, &raw)
 	version := fs.Bool("version", false, "print the version, VCS revision and build time, and exit")
 	if err := fs.Parse(args); err != nil {
-		return config{}, nil, err
+		return config{}, err
 	}
 	if *version {
-		return config{}, nil, errVersion
+		return config{}, errVersion
 	}
 	errs = append(errs, s.errs...)
 	if fs.NArg() > 0 {
@@ -307,10 +316,15 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 
 	t, known := orchestrator.ResolveTier(raw.tier)
 	if !known {
-		warnings = append(warnings, fmt.Sprintf("%s=%q is not a tier (speed, balanced, cost); using %q", s.Source("tier"), raw.tier, t.Name))
+		errs = append(errs, fmt.Errorf("%s=%q: want speed, balanced or cost", s.Source("tier"), raw.tier))
 	}
 	c.council.Tier = t.Name
 	c.council.Council = splitList(raw.models)
+	if need := orchestrator.DefaultConfig().MinAnswers; len(c.council.Council) > 0 && len(c.council.Council) < need {
+		errs = append(errs, fmt.Errorf("%s=%q names %d model; a council needs at least %d", s.Source("models"), raw.models, len(c.council.Council), need))
+	} else if strings.TrimSpace(raw.models) != "" && len(c.council.Council) == 0 {
+		errs = append(errs, fmt.Errorf("%s=%q names no model", s.Source("models"), raw.models))
+	}
 	c.council.Chairman = strings.TrimSpace(c.council.Chairman)
 	c.council.DeltaFlushWindow = raw.flushWindow
 	if raw.flushWindow <= 0 {
@@ -325,16 +339,25 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	if raw.straggler {
 		c.council.StragglerCutoff = orchestrator.StragglerCutoff{Floor: raw.stragglerFloor, Multiple: raw.stragglerMultiple}
 	}
-	for _, name := range []string{"collect-timeout", "review-timeout", "synthesize-timeout", "max-consult-duration", "drain-timeout",
+	c.models.modelsFrom, c.models.chairmanFrom, c.models.tierFrom = s.Source("models"), s.Source("chairman"), s.Source("tier")
+	c.models.timeoutFrom = s.Source("startup-timeout")
+	c.models.baseURL = c.baseURL
+	switch {
+	case c.provider == providerSim:
+		c.models.baseURL = "the simulator"
+	case c.baseURL == "":
+		c.models.baseURL = openrouter.DefaultBaseURL
+	}
+	for _, name := range []string{"startup-timeout", "collect-timeout", "review-timeout", "synthesize-timeout", "max-consult-duration", "drain-timeout",
 		"collect-threshold", "review-threshold", "synthesize-threshold", "straggler-floor"} {
 		if d := fs.Lookup(name).Value.(flag.Getter).Get().(time.Duration); d <= 0 {
 			errs = append(errs, fmt.Errorf("%s=%v: want a positive duration", s.Source(name), d))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return config{}, nil, err
+		return config{}, err
 	}
-	return c, warnings, nil
+	return c, nil
 }
 
 // splitList splits a comma-separated list, dropping blanks and duplicates.

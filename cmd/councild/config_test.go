@@ -23,12 +23,9 @@ func envOf(m map[string]string) func(string) string {
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
-	c, warnings, err := loadConfig(nil, envOf(nil), io.Discard)
+	c, err := loadConfig(nil, envOf(nil), io.Discard)
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
-	}
-	if len(warnings) != 0 {
-		t.Errorf("warnings = %v", warnings)
 	}
 	d := orchestrator.DefaultConfig()
 	if c.addr != defaultAddr || c.provider != providerSim || c.simScale != 1 || c.logLevel != slog.LevelInfo {
@@ -50,7 +47,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 }
 
 func TestLoadConfigFromEnvironment(t *testing.T) {
-	c, warnings, err := loadConfig(nil, envOf(map[string]string{
+	c, err := loadConfig(nil, envOf(map[string]string{
 		envAddr:              "0.0.0.0:9000",
 		envAPIKey:            "sk-test",
 		envBaseURL:           "http://127.0.0.1:1/api/v1",
@@ -66,9 +63,6 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 	}), io.Discard)
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
-	}
-	if len(warnings) != 0 {
-		t.Errorf("warnings = %v", warnings)
 	}
 	if c.addr != "0.0.0.0:9000" || c.provider != providerOpenRouter || c.apiKey != "sk-test" ||
 		c.baseURL != "http://127.0.0.1:1/api/v1" || c.logLevel != slog.LevelDebug {
@@ -92,7 +86,7 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 }
 
 func TestFlagsOverrideEnvironment(t *testing.T) {
-	c, _, err := loadConfig(
+	c, err := loadConfig(
 		[]string{"-addr", "127.0.0.1:0", "-provider", "sim", "-tier", "cost", "-models", "m1,m2", "-collect-timeout", "2s", "-sim-scale", "0.5"},
 		envOf(map[string]string{envAddr: "127.0.0.1:1", envAPIKey: "sk-test", envTier: "speed", envModels: "x", envCollectTimeout: "9s"}),
 		io.Discard)
@@ -124,7 +118,7 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := loadConfig(tc.args, envOf(tc.env), io.Discard)
+			_, err := loadConfig(tc.args, envOf(tc.env), io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error = %v, want one mentioning %q", err, tc.want)
 			}
@@ -142,12 +136,9 @@ func TestPropertyModelTierFromEnvironment(t *testing.T) {
 		value := mixCase(rt, tier.Name)
 		value = rapid.SampledFrom([]string{"", " ", "\t"}).Draw(rt, "pre") + value + rapid.SampledFrom([]string{"", " ", "\n"}).Draw(rt, "post")
 
-		c, warnings, err := loadConfig(nil, envOf(map[string]string{envTier: value, envSimScale: "0.0001"}), io.Discard)
+		c, err := loadConfig(nil, envOf(map[string]string{envTier: value, envSimScale: "0.0001"}), io.Discard)
 		if err != nil {
 			rt.Fatalf("loadConfig: %v", err)
-		}
-		if len(warnings) != 0 {
-			rt.Fatalf("warnings for MODEL_TIER=%q: %v", value, warnings)
 		}
 		started := consultOnce(rt, c)
 		if started.Tier != tier.Name || !slices.Equal(started.Council, tier.Council) || started.Chairman != tier.Chairman {
@@ -156,23 +147,17 @@ func TestPropertyModelTierFromEnvironment(t *testing.T) {
 	})
 }
 
-// Property 4, the other half: any MODEL_TIER that is not a tier falls back
-// to the default tier with a warning naming the value.
-func TestPropertyInvalidModelTierFallsBack(t *testing.T) {
+// Property 4, the other half: any MODEL_TIER that is not a tier is a
+// startup error naming the variable and the value.
+func TestPropertyInvalidModelTierIsAnError(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		value := rapid.StringMatching(`[a-zA-Z0-9_-]{1,12}`).Draw(rt, "value")
 		if _, ok := orchestrator.LookupTier(value); ok {
 			rt.Skip("a valid tier")
 		}
-		c, warnings, err := loadConfig(nil, envOf(map[string]string{envTier: value}), io.Discard)
-		if err != nil {
-			rt.Fatalf("loadConfig: %v", err)
-		}
-		if c.council.Tier != orchestrator.DefaultTierName {
-			rt.Fatalf("MODEL_TIER=%q gave tier %q", value, c.council.Tier)
-		}
-		if len(warnings) != 1 || !strings.Contains(warnings[0], envTier) || !strings.Contains(warnings[0], value) {
-			rt.Fatalf("warnings = %v", warnings)
+		_, err := loadConfig(nil, envOf(map[string]string{envTier: value}), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), envTier) || !strings.Contains(err.Error(), value) {
+			rt.Fatalf("MODEL_TIER=%q: error %v, want one naming the variable and the value", value, err)
 		}
 	})
 }
@@ -196,7 +181,7 @@ func consultOnce(rt *rapid.T, c config) orchestrator.ConsultStarted {
 		rt.Fatalf("newProvider: %v", err)
 	}
 	ctx := context.Background()
-	if err := checkModels(ctx, client, &c.council, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if err := checkModels(ctx, client, &c.council, c.models, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		rt.Fatalf("checkModels: %v", err)
 	}
 	council, err := orchestrator.New(outbound.New(client, outbound.Config{MaxInFlight: 16}), c.council, orchestrator.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
@@ -220,7 +205,7 @@ func consultOnce(rt *rapid.T, c config) orchestrator.ConsultStarted {
 }
 
 func TestLoadConfigFlushWindowAndStragglerCutoff(t *testing.T) {
-	c, _, err := loadConfig(nil, envOf(map[string]string{envDeltaFlushWindow: "0", envStragglerCutoff: "true", envStragglerMultiple: "1.5"}), io.Discard)
+	c, err := loadConfig(nil, envOf(map[string]string{envDeltaFlushWindow: "0", envStragglerCutoff: "true", envStragglerMultiple: "1.5"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +216,7 @@ func TestLoadConfigFlushWindowAndStragglerCutoff(t *testing.T) {
 	if c.council.StragglerCutoff != want {
 		t.Errorf("StragglerCutoff = %+v, want %+v", c.council.StragglerCutoff, want)
 	}
-	if _, _, err := loadConfig(nil, envOf(map[string]string{envStragglerMultiple: "-1"}), io.Discard); err == nil || !strings.Contains(err.Error(), envStragglerMultiple) {
+	if _, err := loadConfig(nil, envOf(map[string]string{envStragglerMultiple: "-1"}), io.Discard); err == nil || !strings.Contains(err.Error(), envStragglerMultiple) {
 		t.Errorf("negative multiple: err = %v", err)
 	}
 }

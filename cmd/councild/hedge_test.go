@@ -33,11 +33,11 @@ func TestParseHedge(t *testing.T) {
 }
 
 func TestLoadConfigHedge(t *testing.T) {
-	c, _, err := loadConfig(nil, envOf(map[string]string{envHedge: "a/x=b/y"}), io.Discard)
+	c, err := loadConfig(nil, envOf(map[string]string{envHedge: "a/x=b/y"}), io.Discard)
 	if err != nil || c.hedge["a/x"] != "b/y" {
 		t.Fatalf("hedge = %v, err = %v", c.hedge, err)
 	}
-	if _, _, err := loadConfig(nil, envOf(map[string]string{envHedge: "nonsense"}), io.Discard); err == nil {
+	if _, err := loadConfig(nil, envOf(map[string]string{envHedge: "nonsense"}), io.Discard); err == nil {
 		t.Fatal("a malformed COUNCIL_HEDGE was accepted")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -48,14 +49,11 @@ func main() {
 // run configures councild from args and getenv, logs to logOut, and serves
 // until ctx ends.
 func run(ctx context.Context, args []string, getenv func(string) string, logOut io.Writer) (err error) {
-	cfg, warnings, err := loadConfig(args, getenv, logOut)
+	cfg, err := loadConfig(args, getenv, logOut)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, logOut)
-	for _, w := range warnings {
-		log.Warn(w)
-	}
 	cfg.telemetry.Logger = log
 	build := buildinfo.Read()
 	cfg.telemetry.ServiceVersion = build.Version
@@ -132,7 +130,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 		return nil, nil, err
 	}
 	catalog := cost.NewCatalog(client, cost.WithTTL(cfg.modelsTTL), cost.WithLogger(log))
-	if err := checkModels(ctx, catalog, &cfg.council, log); err != nil {
+	if err := checkModels(ctx, catalog, &cfg.council, cfg.models, log); err != nil {
 		return nil, nil, err
 	}
 	mon.LogTier(defaultTier(cfg.council))
@@ -156,7 +154,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 	srv, err := server.New(council, append(opts,
 		server.WithLogger(log),
 		server.WithModelCatalog(catalog),
-		server.WithTiers(cfg.council.Tier, orchestrator.Tiers()),
+		server.WithTiers(cfg.council.Tier, effectiveTiers(cfg.council)),
 		server.WithMaxConsultDuration(cfg.maxConsult),
 		server.WithDrainTimeout(cfg.drainTimeout),
 		server.WithStats(mon),
@@ -169,16 +167,49 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 }
 
 // defaultTier is the tier requests without one get, with the configured
-// council and chairman overrides applied.
+// council and chairman overrides applied, or else without the models the
+// provider does not serve.
 func defaultTier(c orchestrator.Config) orchestrator.Tier {
 	t, _ := orchestrator.ResolveTier(c.Tier)
 	if len(c.Council) > 0 {
 		t.Council = c.Council
+	} else {
+		t.Council = servedOnly(c, t.Council)
 	}
 	if c.Chairman != "" {
 		t.Chairman = c.Chairman
 	}
 	return t
+}
+
+// effectiveTiers returns the tiers as requests get them: each council
+// without the models the provider does not serve, and the default tier with
+// the configured council and chairman.
+func effectiveTiers(c orchestrator.Config) []orchestrator.Tier {
+	tiers := orchestrator.Tiers()
+	for i, t := range tiers {
+		if t.Name == c.Tier {
+			tiers[i] = defaultTier(c)
+		} else {
+			tiers[i].Council = servedOnly(c, t.Council)
+		}
+	}
+	return tiers
+}
+
+// servedOnly returns the models of ms that c.KnownModels lists; all of them
+// when the list is empty.
+func servedOnly(c orchestrator.Config, ms []string) []string {
+	if len(c.KnownModels) == 0 {
+		return ms
+	}
+	var out []string
+	for _, m := range ms {
+		if slices.Contains(c.KnownModels, m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // newLogger returns the logger of cfg's format and level writing to out.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"regexp"
 	"strings"
 	"sync"
@@ -133,15 +134,25 @@ func TestRunServesWithSimulatedModels(t *testing.T) {
 	}
 }
 
-func TestRunWithOpenRouterDropsUnservedModels(t *testing.T) {
+func TestRunWithOpenRouter(t *testing.T) {
 	or := openroutertest.NewServer()
 	defer or.Close()
 	conn, logs := startRun(t, map[string]string{
 		envAPIKey:   or.Key(),
 		envBaseURL:  or.URL(),
-		envModels:   "openai/gpt-4o-mini,vendor/not-a-model,anthropic/claude-3-haiku",
+		envModels:   "openai/gpt-4o-mini,anthropic/claude-3-haiku",
 		envChairman: "google/gemini-flash-1.5",
 	})
+	tiers, err := councilv1.NewCouncilClient(conn).ListTiers(context.Background(), &councilv1.ListTiersRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tier := range tiers.GetTiers() {
+		if tier.GetServerDefault() && (strings.Join(tier.GetCouncilModels(), ",") != "openai/gpt-4o-mini,anthropic/claude-3-haiku" ||
+			tier.GetChairmanModel() != "google/gemini-flash-1.5") {
+			t.Errorf("ListTiers shows the default tier as %v, want the configured council and chairman", tier)
+		}
+	}
 	evs := consultAll(t, conn, &councilv1.ConsultRequest{Query: "Why is the sky blue?"})
 	started := evs[0].GetConsultStarted()
 	if got := strings.Join(started.GetCouncilModels(), ","); got != "openai/gpt-4o-mini,anthropic/claude-3-haiku" {
@@ -153,12 +164,21 @@ func TestRunWithOpenRouterDropsUnservedModels(t *testing.T) {
 	if evs[len(evs)-1].GetConsultCompleted() == nil {
 		t.Errorf("last event = %v", evs[len(evs)-1])
 	}
-	if !regexp.MustCompile(`level=WARN .*model=vendor/not-a-model`).MatchString(logs.String()) {
-		t.Errorf("no warning about the unserved model:\n%s", logs)
-	}
 	if strings.Contains(logs.String(), or.Key()) {
 		t.Errorf("the API key appears in the log")
 	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	_ = lis.Close()
+	return addr
 }
 
 func TestRunFailsFast(t *testing.T) {
@@ -170,9 +190,17 @@ func TestRunFailsFast(t *testing.T) {
 		want string
 	}{
 		{"openrouter without key", map[string]string{envProvider: "openrouter"}, envAPIKey},
-		{"no configured model served", map[string]string{
-			envAPIKey: or.Key(), envBaseURL: or.URL(), envModels: "vendor/a,vendor/b",
-		}, "only 0"},
+		{"configured models not served", map[string]string{
+			envAPIKey: or.Key(), envBaseURL: or.URL(), envModels: "vendor/a,openai/gpt-4o-mini,vendor/b",
+		}, envModels + ": the provider does not serve vendor/a, vendor/b"},
+		{"configured chairman not served", map[string]string{
+			envAPIKey: or.Key(), envBaseURL: or.URL(), envChairman: "vendor/c",
+		}, envChairman + ": the provider does not serve vendor/c"},
+		{"bad tier", map[string]string{envTier: "fastest"}, envTier + `="fastest"`},
+		{"council of one", map[string]string{envModels: "a,,"}, envModels + `="a,,"`},
+		{"provider unreachable", map[string]string{
+			envAPIKey: "sk-wrong", envBaseURL: "http://" + closedAddr(t) + "/api/v1", envStartupTimeout: "1s",
+		}, "could not be reached within 1s (" + envStartupTimeout + ")"},
 		{"key rejected", map[string]string{envAPIKey: "sk-wrong", envBaseURL: or.URL()}, "listing"},
 		{"bad listen address", map[string]string{envAddr: "256.0.0.1:1"}, "256.0.0.1"},
 	}

@@ -159,16 +159,16 @@ func TestLoadTLS(t *testing.T) {
 
 func TestLoadConfigSecurity(t *testing.T) {
 	p := writePKI(t, t.TempDir())
-	c, warnings, err := loadConfig(nil, envOf(nil), io.Discard)
+	c, err := loadConfig(nil, envOf(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !c.security.reflection || c.security.maxConsultations != 2000 || c.security.maxPerCaller != 0 ||
-		c.security.tls != nil || len(c.security.tokens) != 0 || len(warnings) != 0 {
-		t.Errorf("defaults = %+v, warnings %v", c.security, warnings)
+		c.security.tls != nil || len(c.security.tokens) != 0 {
+		t.Errorf("defaults = %+v", c.security)
 	}
 
-	c, _, err = loadConfig([]string{"-max-consultations", "7", "-reflection=false"}, envOf(map[string]string{
+	c, err = loadConfig([]string{"-max-consultations", "7", "-reflection=false"}, envOf(map[string]string{
 		envAuthTokens:       "tok-1,tok-2",
 		envTLSCert:          p.certFile,
 		envTLSKey:           p.keyFile,
@@ -193,7 +193,7 @@ func TestLoadConfigSecurity(t *testing.T) {
 		"key missing":         {envTLSCert: p.certFile},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, _, err := loadConfig(nil, envOf(env), io.Discard); err == nil {
+			if _, err := loadConfig(nil, envOf(env), io.Discard); err == nil {
 				t.Error("loadConfig succeeded")
 			}
 		})

@@ -105,7 +105,7 @@ func TestFormatDuration(t *testing.T) {
 }
 
 func TestVersionFlagAsksForTheVersion(t *testing.T) {
-	if _, _, err := loadConfig([]string{"-version"}, envOf(nil), io.Discard); !errors.Is(err, errVersion) {
+	if _, err := loadConfig([]string{"-version"}, envOf(nil), io.Discard); !errors.Is(err, errVersion) {
 		t.Errorf("loadConfig(-version) = %v, want errVersion", err)
 	}
 }
@@ -123,7 +123,7 @@ func TestLogFormat(t *testing.T) {
 		{map[string]string{envLogFormat: "xml"}, nil, false, envLogFormat},
 		{nil, []string{"-log-format", "xml"}, false, "-log-format"},
 	} {
-		c, _, err := loadConfig(tc.args, envOf(tc.env), io.Discard)
+		c, err := loadConfig(tc.args, envOf(tc.env), io.Discard)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("env %v args %q: error %v, want one naming %s", tc.env, tc.args, err, tc.err)
