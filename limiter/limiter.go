@@ -46,9 +46,10 @@ func ByProvider(req *provider.Request) string { return req.Metadata[MetaProvider
 //     (OpenRouter), the limiter learns the limit and the window from it;
 //     while a reset is unknown and the budget spent, one call at a time is
 //     let through to learn it;
-//   - a cooldown per model key: after consecutive failures that say the
-//     model is down, its calls are refused at once ([provider.KindCooldown])
-//     until the cooldown ends and a probe call succeeds ([WithCooldown]);
+//   - a cooldown per model key: when most of its recent calls failed in a
+//     way that says the model is down ([CooldownRule]), its calls are
+//     refused at once ([provider.KindCooldown]) until the cooldown ends
+//     and a probe call succeeds ([WithCooldown]);
 //   - an in-flight cap per provider key ([WithMaxInFlight]); later calls
 //     wait for a slot first come, first served (a call that ends wakes
 //     the one at the head of the queue, not all), and obey what the
@@ -351,7 +352,7 @@ func (l *Limiter) acquire(k *call) {
 func (l *Limiter) release(k *call) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if k.e.refs--; k.e.refs == 0 && !k.e.budget.learned(l.cfg.clock.Now()) && k.e.breaker.idle() {
+	if k.e.refs--; k.e.refs == 0 && !k.e.budget.learned(l.cfg.clock.Now()) && k.e.breaker.idle(l.cfg.clock.Now(), l.cfg.cooldown) {
 		delete(l.models, k.key)
 	}
 }

@@ -170,7 +170,7 @@ func TestCooldown(t *testing.T) {
 	clk := limitertest.NewClock(epoch)
 	down := fail(provider.KindOverloaded, http.StatusServiceUnavailable)
 	up := &upstream{clk: clk, script: []result{down, down, down, ok(nil), down, ok(nil)}}
-	lim := limiter.New(limiter.WithClock(clk), limiter.WithCooldown(3, 10*time.Second, time.Minute))
+	lim := limiter.New(limiter.WithClock(clk), limiter.WithCooldown(limiter.CooldownRule{MinCalls: 3, FailureRatio: 1, Base: 10 * time.Second, Max: time.Minute}))
 	c := provider.Chain(up, lim.Interceptor())
 	ctx := context.Background()
 	kind := func(err error) provider.Kind { return provider.AsError(err).Kind }
@@ -216,7 +216,7 @@ func TestCooldownIgnoresFailuresThatSayNothingAboutTheModel(t *testing.T) {
 		fail(provider.KindInvalidRequest, 400), fail(provider.KindQuota, 402),
 		fail(provider.KindRateLimited, 429), fail(provider.KindAuth, 401), ok(nil),
 	}}
-	c := provider.Chain(up, limiter.New(limiter.WithClock(clk), limiter.WithCooldown(1, 0, 0)).Interceptor())
+	c := provider.Chain(up, limiter.New(limiter.WithClock(clk), limiter.WithCooldown(limiter.CooldownRule{MinCalls: 1})).Interceptor())
 	for i := range 5 {
 		_, err := c.Complete(context.Background(), request("m"))
 		if err != nil && provider.AsError(err).Kind == provider.KindCooldown {

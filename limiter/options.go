@@ -23,7 +23,7 @@ type config struct {
 	key         KeyFunc
 	providerKey KeyFunc
 	maxInFlight int
-	cooldown    cooldownConfig
+	cooldown    CooldownRule
 }
 
 func defaultConfig() config {
@@ -32,11 +32,7 @@ func defaultConfig() config {
 		key:         ByProviderModel,
 		providerKey: ByProvider,
 		maxInFlight: DefaultMaxInFlight,
-		cooldown: cooldownConfig{
-			after: DefaultCooldownAfter,
-			base:  DefaultCooldown,
-			max:   DefaultMaxCooldown,
-		},
+		cooldown:    DefaultCooldownRule,
 	}
 }
 
@@ -71,16 +67,6 @@ func defaultRetryConfig() retryConfig {
 const (
 	// DefaultMaxInFlight is the in-flight cap per provider key.
 	DefaultMaxInFlight = 16
-	// DefaultCooldownAfter is the number of consecutive failures that
-	// starts a cooldown. A model that is down fails every call and gets
-	// there at once; at a 5% rate of random failures five in a row happen
-	// about once in three million calls, so busy healthy models do not
-	// trip it.
-	DefaultCooldownAfter = 5
-	// DefaultCooldown is the first cooldown; each failed probe doubles it.
-	DefaultCooldown = 30 * time.Second
-	// DefaultMaxCooldown caps the cooldown.
-	DefaultMaxCooldown = 5 * time.Minute
 	// DefaultMaxRetries is the number of retries after the first attempt.
 	DefaultMaxRetries = 5
 	// DefaultBaseDelay is the backoff before the first retry; it doubles
@@ -154,22 +140,28 @@ func WithMaxInFlight(n int) Option {
 	return limiterOption(func(c *config) { c.maxInFlight = n })
 }
 
-// WithCooldown sets when a key cools down: after failures consecutive
-// failures its calls are refused for base, then one probe call goes
-// through; each failed probe doubles the cooldown, up to ceiling. A
-// failures of zero or less disables cooldowns. Defaults
-// [DefaultCooldownAfter], [DefaultCooldown] and [DefaultMaxCooldown]; a base
-// or ceiling of zero or less keeps its default.
-func WithCooldown(failures int, base, ceiling time.Duration) Option {
+// WithCooldown sets when a model key cools down and for how long (see
+// [CooldownRule]). A MinCalls of zero or less disables cooldowns; a
+// FailureRatio outside (0, 1] is taken as 0.5, and a Window, Base or Max of
+// zero or less keeps the one of [DefaultCooldownRule]. Default
+// [DefaultCooldownRule].
+func WithCooldown(rule CooldownRule) Option {
 	return limiterOption(func(c *config) {
-		c.cooldown.after = failures
-		if base > 0 {
-			c.cooldown.base = base
+		d := DefaultCooldownRule
+		if rule.FailureRatio <= 0 || rule.FailureRatio > 1 {
+			rule.FailureRatio = d.FailureRatio
 		}
-		if ceiling > 0 {
-			c.cooldown.max = ceiling
+		if rule.Window <= 0 {
+			rule.Window = d.Window
 		}
-		c.cooldown.max = max(c.cooldown.max, c.cooldown.base)
+		if rule.Base <= 0 {
+			rule.Base = d.Base
+		}
+		if rule.Max <= 0 {
+			rule.Max = d.Max
+		}
+		rule.Max = max(rule.Max, rule.Base)
+		c.cooldown = rule
 	})
 }
 

@@ -53,7 +53,7 @@ func TestSpanEvents(t *testing.T) {
 	up := &upstream{clk: clk, script: []result{limited, ok(hdr("x-ratelimit-limit-requests", "5", "x-ratelimit-remaining-requests", "0", "x-ratelimit-reset-requests", "3s")), ok(nil), down, down}}
 	c := provider.Chain(up,
 		limiter.Retry(limiter.WithClock(clk), limiter.WithMaxRetries(1)),
-		limiter.New(limiter.WithClock(clk), limiter.WithCooldown(2, 10*time.Second, 0)).Interceptor())
+		limiter.New(limiter.WithClock(clk), limiter.WithCooldown(limiter.CooldownRule{MinCalls: 2, Base: 10 * time.Second})).Interceptor())
 
 	// A 429 with Retry-After: 2 is retried after 2 s.
 	events, err := spanEvents(t, clk, c, request("m"))
@@ -76,7 +76,7 @@ func TestSpanEvents(t *testing.T) {
 		attrs(events[0])[limiter.AttrDelay].AsInt64() != 3000 || attrs(events[0])[limiter.AttrReason].AsString() != "budget" {
 		t.Fatalf("events %v, want one 3 s %s", events, limiter.EventRateLimitWait)
 	}
-	// Two 503s in a row start a cooldown…
+	// Two 503s, half of the four calls that count, start a cooldown…
 	events, _ = spanEvents(t, clk, c, request("m"))
 	names := []string{}
 	for _, e := range events {
