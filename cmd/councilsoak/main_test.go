@@ -85,6 +85,44 @@ func TestSoakSmall(t *testing.T) {
 	}
 }
 
+// TestSoak holds 200 consultations for 15 s with 5 % of upstream requests
+// failing, and checks that no consultation fails beyond what the faults it
+// drew explain (allowing 0.1 % of those started) and that nothing that
+// should never happen did.
+func TestSoak(t *testing.T) {
+	bin := buildCouncild(t)
+	if testing.Short() {
+		t.Skip("a 15 s soak")
+	}
+	cfg, err := parseFlags([]string{
+		"-councild", bin, "-concurrency", "200", "-duration", "15s", "-fault-rate", "0.05",
+		"-call-timeout", "5s",
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rep, err := soak(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	rep.print(&out)
+	t.Log("\n" + out.String())
+	if err := rep.verdict(); err != nil {
+		t.Error(err)
+	}
+	unexplained := sum(rep.unexplained)
+	if allowed := float64(rep.started) / 1000; float64(unexplained) > allowed {
+		t.Errorf("%d consultations failed without faults to explain it (%v), want at most %.1f (0.1%% of %d started)",
+			unexplained, rep.unexplained, allowed, rep.started)
+	}
+	if rep.started < cfg.concurrency || rep.cutOff > 0 {
+		t.Errorf("%d consultations started, %d cut off", rep.started, rep.cutOff)
+	}
+}
+
 func TestParseFlagsRejects(t *testing.T) {
 	for _, args := range [][]string{
 		{"-concurrency", "0"},
