@@ -4,12 +4,17 @@
 // fixed window (limitertest.Upstream), sends it a batch of calls from
 // concurrent workers, in real time, and prints the requests sent, the
 // 429s, the achieved rate against the allowed rate, and the wall time
-// against the floor the limit imposes. A last run without any limit shows
-// the time the chain held calls back when nothing limits them.
+// against the floor the limit imposes. Each dialect runs with the scope it
+// announces (OpenRouter's budget per key, OpenAI's and Anthropic's per
+// model); OpenAI and Anthropic run again with one budget per key, as many
+// OpenAI-compatible proxies enforce while announcing per-model headers;
+// OpenRouter runs again with the upstream's clock -skew off the client's.
+// A last run without any limit shows the time the chain held calls back
+// when nothing limits them.
 //
 // Usage:
 //
-//	councilbench-limits [-calls 200] [-limit 20] [-window 1s] [-models 4] [-workers 32]
+//	councilbench-limits [-calls 200] [-limit 20] [-window 1s] [-models 4] [-workers 32] [-skew -2s]
 package main
 
 import (
@@ -42,7 +47,23 @@ func main() {
 // settings are the command's flags.
 type settings struct {
 	calls, limit, models, workers int
-	window                        time.Duration
+	window, skew                  time.Duration
+}
+
+// scenario is one run: a dialect, the scope the upstream enforces and its
+// clock's offset from the client's.
+type scenario struct {
+	dialect  limitertest.Dialect
+	perModel bool
+	skew     time.Duration
+}
+
+// name labels a scenario's row.
+func (sc scenario) name() string {
+	if sc.skew != 0 {
+		return fmt.Sprintf("%s, clock %+v", sc.dialect, sc.skew)
+	}
+	return sc.dialect.String()
 }
 
 func run(args []string, out io.Writer) error {
@@ -53,6 +74,7 @@ func run(args []string, out io.Writer) error {
 	fs.DurationVar(&s.window, "window", time.Second, "length of the upstream's fixed windows")
 	fs.IntVar(&s.models, "models", 4, "models the calls are spread over")
 	fs.IntVar(&s.workers, "workers", 32, "concurrent callers")
+	fs.DurationVar(&s.skew, "skew", -2*time.Second, "the upstream clock's offset from the client's in the clock-skew run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,14 +84,22 @@ func run(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "%d calls over %d models from %d workers; limit %d per %v\n\n", s.calls, s.models, s.workers, s.limit, s.window)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "dialect\tbudget\tfailed\trequests\t429s\t429s after the first\trate /s\tallowed /s\trate %\twall\tfloor\twall/floor\tmean hold\t")
-	for _, d := range limitertest.Dialects() {
-		r, err := measure(s, d, s.limit)
-		if err != nil {
-			return fmt.Errorf("%s: %w", d, err)
-		}
-		r.print(tw, d.String())
+	runs := []scenario{
+		{dialect: limitertest.OpenRouter},
+		{dialect: limitertest.OpenAI, perModel: true},
+		{dialect: limitertest.Anthropic, perModel: true},
+		{dialect: limitertest.OpenAI},
+		{dialect: limitertest.Anthropic},
+		{dialect: limitertest.OpenRouter, skew: s.skew},
 	}
-	r, err := measure(s, limitertest.OpenAI, unlimited)
+	for _, sc := range runs {
+		r, err := measure(s, sc, s.limit)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.name(), err)
+		}
+		r.print(tw, sc.name())
+	}
+	r, err := measure(s, scenario{dialect: limitertest.OpenAI, perModel: true}, unlimited)
 	if err != nil {
 		return fmt.Errorf("unlimited: %w", err)
 	}
@@ -92,11 +122,15 @@ type result struct {
 	held     time.Duration
 }
 
-// measure sends s.calls calls through the chain to an upstream of dialect
-// d admitting limit requests per window.
-func measure(s settings, d limitertest.Dialect, limit int) (result, error) {
-	res := result{s: s, perModel: d != limitertest.OpenRouter, limit: limit}
-	up := limitertest.NewUpstream(limitertest.UpstreamConfig{Dialect: d, Limit: limit, Window: s.window, PerModel: res.perModel, Now: time.Now})
+// measure sends s.calls calls through the chain to an upstream of the
+// scenario admitting limit requests per window.
+func measure(s settings, sc scenario, limit int) (result, error) {
+	res := result{s: s, perModel: sc.perModel, limit: limit}
+	now := time.Now
+	if sc.skew != 0 {
+		now = func() time.Time { return time.Now().Add(sc.skew) }
+	}
+	up := limitertest.NewUpstream(limitertest.UpstreamConfig{Dialect: sc.dialect, Limit: limit, Window: s.window, PerModel: sc.perModel, Now: now})
 	defer up.Close()
 	tr := openrouter.NewTransport()
 	defer tr.CloseIdleConnections()

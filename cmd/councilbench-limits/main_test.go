@@ -12,10 +12,16 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
-	if err := run([]string{"-calls", "24", "-limit", "10", "-window", "100ms", "-models", "2", "-workers", "8"}, &out); err != nil {
+	if err := run([]string{"-calls", "24", "-limit", "10", "-window", "100ms", "-models", "2", "-workers", "8", "-skew", "-150ms"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	t.Log("\n" + out.String())
+	words := strings.Join(strings.Fields(out.String()), " ")
+	for _, row := range []string{"openai per key", "anthropic per key", "openai per model", "openrouter, clock -150ms per key"} {
+		if !strings.Contains(words, row) {
+			t.Errorf("no row %q", row)
+		}
+	}
 	for _, name := range []string{"openrouter", "openai", "anthropic", "unlimited"} {
 		line := ""
 		for _, l := range strings.Split(out.String(), "\n") {

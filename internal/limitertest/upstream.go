@@ -62,7 +62,8 @@ type UpstreamConfig struct {
 	// meter; otherwise all models share one, as OpenRouter's limits per key.
 	PerModel bool
 	// Now is the server's clock: time.Now, or a fake clock's Now shared
-	// with the client.
+	// with the client, or either shifted to play a provider whose clock
+	// differs from the client's. Responses carry it in their Date header.
 	Now func() time.Time
 }
 
@@ -162,6 +163,8 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	remaining := u.cfg.Limit - u.admitted[slot]
 	u.mu.Unlock()
 
+	// The Date header follows the server's clock, as a provider's does.
+	w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
 	u.announce(w.Header(), now, reset, remaining, ok)
 	if !ok {
 		u.reject(w, reset, now)
