@@ -132,6 +132,53 @@ type budget struct {
 	out []inFlight
 	// probing is true while a call is out to learn an unknown reset.
 	probing bool
+	// skew is how far the provider's clock is known to be ahead of ours
+	// at least (negative when behind), learned from its Date headers at
+	// skewAt; skewAt is zero while nothing is known.
+	skew   time.Duration
+	skewAt time.Time
+}
+
+// skewMemory is how long a learned clock offset is kept before a new
+// announcement may lower it.
+const skewMemory = time.Minute
+
+// resetGuard is added to every reset announced as a time of a provider
+// whose clock offset is known: such resets are announced truncated (to the
+// millisecond or the second).
+const resetGuard = 5 * time.Millisecond
+
+// learnSkew learns the provider's clock offset from a Date header, date,
+// on an answer received at done. The provider wrote date (truncated to the
+// second) no earlier than its clock said date and no later than done by
+// ours, so its clock is at least date-done ahead of ours. The highest such
+// bound is kept, so that over many answers it comes within the round trip
+// of the true offset, and it is never above it: waits corrected by it end
+// no earlier than the provider's reset. After skewMemory a new bound
+// replaces it, so that a provider's clock that is set back is followed.
+func (b *budget) learnSkew(date, done time.Time) {
+	if date.IsZero() {
+		return
+	}
+	low := date.Sub(done)
+	if b.skewAt.IsZero() || low > b.skew || done.Sub(b.skewAt) > skewMemory {
+		b.skew, b.skewAt = low, done
+	}
+}
+
+// local converts the quotas' resets announced as times of the provider's
+// clock to ours, with the guard, and returns them. While the offset is
+// unknown (no Date header) the resets are taken as they are.
+func (b *budget) local(quotas []Quota) []Quota {
+	if b.skewAt.IsZero() {
+		return quotas
+	}
+	for i, q := range quotas {
+		if q.Announced && !q.Relative && !q.Reset.IsZero() {
+			quotas[i].Reset = q.Reset.Add(-b.skew + resetGuard)
+		}
+	}
+	return quotas
 }
 
 // after returns what the calls admitted after seq and still in flight may

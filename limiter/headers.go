@@ -62,6 +62,9 @@ type Signal struct {
 	// RetryAt is the earliest time the provider accepts another request
 	// (Retry-After and its millisecond variants), or the zero time.
 	RetryAt time.Time
+	// Date is the provider's clock when it answered, from the Date header
+	// (whole seconds), or the zero time.
+	Date time.Time
 }
 
 // ParseHeaders reads the rate-limit headers of a response received at now.
@@ -101,6 +104,9 @@ func ParseHeaders(h http.Header, now time.Time) Signal {
 		s.Quotas[r] = tighter(s.Quotas[r], parseQuota(h, now, p+"Limit", p+"Remaining", p+"Reset"))
 	}
 	s.RetryAt = retryAt(h, now)
+	if d, err := http.ParseTime(get(h, "Date")); err == nil {
+		s.Date = d
+	}
 	return s
 }
 

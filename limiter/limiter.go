@@ -45,7 +45,10 @@ func ByProvider(req *provider.Request) string { return req.Metadata[MetaProvider
 //     not overdraw it. When a provider announces its budget only on a 429
 //     (OpenRouter), the limiter learns the limit and the window from it;
 //     while a reset is unknown and the budget spent, one call at a time is
-//     let through to learn it;
+//     let through to learn it. A reset announced as a time of the
+//     provider's clock is corrected by the clock offset learned from the
+//     provider's Date headers, plus a small guard, so that no call goes
+//     before the provider's reset by its own clock;
 //   - a cooldown per model key: when most of its recent calls failed in a
 //     way that says the model is down ([CooldownRule]), its calls are
 //     refused at once ([provider.KindCooldown]) until the cooldown ends
@@ -307,8 +310,11 @@ func (l *Limiter) observe(k *call, sent time.Time, resp *provider.Response, err 
 func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	k.e.budget.settle(sent, done, sig.Quotas[:], sig.RetryAt, k.modelSeq, k.modelProbe, limited, true)
-	k.ks.budget.settle(sent, done, []Quota{Requests: sig.Shared}, time.Time{}, k.sharedSeq, k.sharedProbe, limited, false)
+	// The provider key's budget holds the provider's clock offset, which
+	// every reset announced as a time of its clock is corrected by.
+	k.ks.budget.learnSkew(sig.Date, done)
+	k.e.budget.settle(sent, done, k.ks.budget.local(sig.Quotas[:]), sig.RetryAt, k.modelSeq, k.modelProbe, limited, true)
+	k.ks.budget.settle(sent, done, k.ks.budget.local([]Quota{Requests: sig.Shared}), time.Time{}, k.sharedSeq, k.sharedProbe, limited, false)
 	k.freeSlot()
 	close(l.changed)
 	l.changed = make(chan struct{})
