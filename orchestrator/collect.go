@@ -77,8 +77,10 @@ func (r *run) collect(ctx context.Context) ([]answer, error) {
 				}
 			}
 		}
+		est := r.c.callEstimate(m, msgs, r.c.cfg.AnswerMaxTokens)
+		r.launch(est)
 		r.goCall(func() {
-			res := r.call(cctx, i, req, r.c.cfg.CollectTimeout)
+			res := r.call(cctx, i, req, r.c.cfg.CollectTimeout, est)
 			// Sent even after the call was cancelled, since
 			// finishStragglers waits for it; only the end of the
 			// consultation drops it.

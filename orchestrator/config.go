@@ -168,6 +168,25 @@ type Request struct {
 	StreamAnswers bool
 	// StragglerCutoff, when set, replaces Config.StragglerCutoff.
 	StragglerCutoff *StragglerCutoff
+	// MaxCostUSD caps the consultation's cost in US dollars; zero or less
+	// means no cap. See [Council.Consult].
+	MaxCostUSD float64
+	// Caller identifies who asks, for the observer's accounting.
+	Caller string
+}
+
+// BudgetTooLowError ends, before any model call, a consultation whose cap
+// is below the estimate of its cheapest plan.
+type BudgetTooLowError struct {
+	// MaxCostUSD is the request's cap.
+	MaxCostUSD float64
+	// MinimumUSD is the cheapest plan's estimate: Stage 1 and the cheapest
+	// chairman writing from the answers alone.
+	MinimumUSD float64
+}
+
+func (e *BudgetTooLowError) Error() string {
+	return fmt.Sprintf("orchestrator: cost cap $%.6f is below the cheapest plan's estimate of $%.6f", e.MaxCostUSD, e.MinimumUSD)
 }
 
 // ErrQuorumNotMet ends a consultation whose Stage 1 produced fewer answers

@@ -204,7 +204,37 @@ type ConsultCompleted struct {
 	Reasons []DegradedReason
 	// Excluded lists the council models whose Stage 1 answer is missing.
 	Excluded []string
-	Usage    provider.Usage
+	// Usage totals every call's tokens and actual cost.
+	Usage provider.Usage
+	// EstimatedCostUSD is the sum of the estimates of every call made.
+	EstimatedCostUSD float64
+	// CapOvershootUSD is how much the actual cost exceeds the request's
+	// cap; zero when it does not or there is none.
+	CapOvershootUSD float64
+}
+
+// BudgetApplied reports a decision of the request's cost cap before a
+// stage. Stage is the stage planned: StageCollect (the whole consultation
+// must fit), StageReview (reviewers and chairman) or StageSynthesize (the
+// fallback chairman).
+type BudgetApplied struct {
+	Stage      Stage
+	MaxCostUSD float64
+	// SpentUSD is the actual cost of the calls finished plus the estimates
+	// of those still running.
+	SpentUSD float64
+	// EstimatedCostUSD is the estimate of what the decision lets run until
+	// the consultation ends.
+	EstimatedCostUSD float64
+	// DroppedReviewers are left out of Stage 2.
+	DroppedReviewers []string
+	// Chairman replaces PlannedChairman when set.
+	Chairman        string
+	PlannedChairman string
+	// ReviewSkipped: the chairman writes from the answers alone.
+	ReviewSkipped bool
+	// FallbackSkipped: the fallback chairman's estimate does not fit.
+	FallbackSkipped bool
 }
 
 // DegradedReason says why a consultation's answer rests on less than was
@@ -222,9 +252,12 @@ const (
 	// DegradedStragglerCut: the straggler cut-off left slow council models
 	// out of the review.
 	DegradedStragglerCut
+	// DegradedBudget: the request's cost cap cut reviewers, chose a
+	// cheaper chairman, skipped the review or the fallback chairman.
+	DegradedBudget
 )
 
-var degradedNames = [...]string{"unknown", "model_failed", "fallback_chairman", "straggler_cut"}
+var degradedNames = [...]string{"unknown", "model_failed", "fallback_chairman", "straggler_cut", "budget"}
 
 // String returns the reason's snake_case name.
 func (d DegradedReason) String() string {

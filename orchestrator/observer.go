@@ -15,14 +15,20 @@ type CallSummary struct {
 	OK bool
 	// Reason is why it failed; meaningful only when OK is false.
 	Reason FailureReason
+	// CostUSD is the call's actual cost; zero for a failed call.
+	CostUSD float64
+	// EstimateUSD is what the call was estimated to cost at most.
+	EstimateUSD float64
 }
 
 // Summary describes a finished consultation, for monitoring.
 type Summary struct {
 	ConsultationID string
 	Tier           string
-	Start          time.Time
-	Duration       time.Duration
+	// Caller is the request's Caller.
+	Caller   string
+	Start    time.Time
+	Duration time.Duration
 	// StageDurations holds the duration of every stage that ran.
 	StageDurations map[Stage]time.Duration
 	// Calls lists every model call in the order they finished.

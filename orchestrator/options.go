@@ -7,6 +7,8 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/councilhq/council/provider"
 )
 
 // Option configures a [Council].
@@ -21,6 +23,24 @@ type options struct {
 	observer       Observer
 	logger         *slog.Logger
 	newID          func() string
+	prices         Prices
+}
+
+// Prices gives the provider's price of each model. *cost.Catalog is one.
+type Prices interface {
+	// Price returns model's price and whether it is known.
+	Price(model string) (provider.Price, bool)
+}
+
+// WithPrices sets the models' prices, which estimates, cost caps and
+// actual costs of calls whose usage carries no cost are computed with.
+// Default: none, every model free. A nil Prices is ignored.
+func WithPrices(p Prices) Option {
+	return optionFunc(func(o *options) {
+		if p != nil {
+			o.prices = p
+		}
+	})
 }
 
 func defaultOptions() options {

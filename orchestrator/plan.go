@@ -21,6 +21,11 @@ type plan struct {
 	flushWindow   time.Duration
 	streamAnswers bool
 	straggler     StragglerCutoff
+	caller        string
+	// maxCost is the cost cap, zero for none; minimumCost the estimate of
+	// the cheapest plan under it.
+	maxCost     float64
+	minimumCost float64
 }
 
 // plan resolves req's tier, council and chairman, and checks what needs the
@@ -41,6 +46,7 @@ func (c *Council) plan(req Request) (plan, error) {
 		history:   req.History,
 		tier:      tier.Name,
 		requestID: req.RequestID,
+		caller:    req.Caller,
 		council:   c.known.filter(tier.Council),
 		chairman:  tier.Chairman,
 
@@ -80,6 +86,12 @@ func (c *Council) plan(req Request) (plan, error) {
 	}
 	if len(p.council) < c.cfg.MinAnswers {
 		return plan{}, &InvalidRequestError{Field: "council_models", Reason: fmt.Sprintf("a council needs at least %d models", c.cfg.MinAnswers)}
+	}
+	if req.MaxCostUSD > 0 {
+		p.maxCost = req.MaxCostUSD
+		if _, p.minimumCost = c.minimumCost(p); p.minimumCost > p.maxCost {
+			return plan{}, &BudgetTooLowError{MaxCostUSD: p.maxCost, MinimumUSD: p.minimumCost}
+		}
 	}
 	return p, nil
 }

@@ -29,17 +29,12 @@ type reviewing struct {
 	cancel    context.CancelFunc
 }
 
-// review runs Stage 2 until enough rankings are in (Config.ReviewQuorum of
-// the reviewers, or every reviewer has finished), aggregates them and
-// returns with the remaining reviews still running.
-func (r *run) review(ctx context.Context, answers []answer) (*reviewing, error) {
+// review runs Stage 2 with the given reviewers, each ranking every other
+// answer, until enough rankings are in (Config.ReviewQuorum of the
+// reviewers, or every reviewer has finished), aggregates them and returns
+// with the remaining reviews still running.
+func (r *run) review(ctx context.Context, answers []answer, reviewers []string) (*reviewing, error) {
 	began := time.Now()
-	reviewers := make([]string, 0, len(answers))
-	if len(answers) > 1 {
-		for _, a := range answers {
-			reviewers = append(reviewers, a.model)
-		}
-	}
 	ctx, span, err := r.startStage(ctx, StageReview, reviewers)
 	if err != nil {
 		return nil, err
@@ -54,8 +49,11 @@ func (r *run) review(ctx context.Context, answers []answer) (*reviewing, error) 
 	for i, reviewer := range reviewers {
 		rv.shown[i] = showAnswers(reviewer, answers)
 		prompt := rankingPrompt(r.p.query, rv.shown[i].labels, contentsOf(answers, rv.shown[i].labelModels))
-		req := r.request(StageReview, reviewer, []provider.Message{{Role: provider.RoleUser, Content: prompt}}, r.c.cfg.RankingMaxTokens)
-		r.goCall(func() { rv.out <- r.call(rctx, i, req, r.c.cfg.ReviewTimeout) })
+		msgs := []provider.Message{{Role: provider.RoleUser, Content: prompt}}
+		req := r.request(StageReview, reviewer, msgs, r.c.cfg.RankingMaxTokens)
+		est := r.c.callEstimate(reviewer, msgs, r.c.cfg.RankingMaxTokens)
+		r.launch(est)
+		r.goCall(func() { rv.out <- r.call(rctx, i, req, r.c.cfg.ReviewTimeout, est) })
 	}
 
 	needed := int(math.Ceil(r.c.cfg.ReviewQuorum * float64(len(reviewers))))

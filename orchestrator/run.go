@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/councilhq/council/cost"
 	"github.com/councilhq/council/provider"
 )
 
@@ -31,6 +32,11 @@ type run struct {
 	stage1         collecting // Stage 1's calls, some still out after a straggler cut-off
 	cutModels      []string   // council models left out by the straggler cut-off
 
+	// Cost accounting in US dollars: spent is the actual cost of finished
+	// calls, running the estimates of calls in flight, estimated the sum
+	// of the estimates of every call made.
+	spent, running, estimated float64
+
 	wg sync.WaitGroup // model-call goroutines
 }
 
@@ -42,11 +48,12 @@ type answer struct {
 
 // callResult is the outcome of one model call.
 type callResult struct {
-	index   int
-	model   string
-	resp    *provider.Response
-	err     *provider.Error
-	latency time.Duration
+	index    int
+	model    string
+	resp     *provider.Response
+	err      *provider.Error
+	latency  time.Duration
+	estimate float64 // the call's estimated cost
 }
 
 // execute runs the three stages. Every goroutine it starts has ended when
@@ -64,25 +71,91 @@ func (r *run) execute(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	if r.p.maxCost > 0 {
+		if err := r.send(&BudgetApplied{
+			Stage:            StageCollect,
+			MaxCostUSD:       r.p.maxCost,
+			EstimatedCostUSD: r.p.minimumCost,
+		}); err != nil {
+			return err
+		}
+	}
 	answers, err := r.collect(ctx)
 	if err != nil {
 		return err
 	}
-	rv, err := r.review(ctx, answers)
-	if err != nil {
-		return err
+	reviewers, skipped := r.reviewers(answers), false
+	if r.p.maxCost > 0 {
+		if reviewers, skipped, err = r.capReview(answers); err != nil {
+			return err
+		}
+	}
+	rv := &reviewing{}
+	if !skipped {
+		if rv, err = r.review(ctx, answers, reviewers); err != nil {
+			return err
+		}
 	}
 	if err := r.synthesize(ctx, answers, rv); err != nil {
 		return err
 	}
-	return r.send(&ConsultCompleted{
-		Duration:       time.Since(r.start),
-		StageDurations: r.stageDurations,
-		Degraded:       r.degraded,
-		Reasons:        r.reasons,
-		Excluded:       r.excluded,
-		Usage:          r.usage,
-	})
+	done := &ConsultCompleted{
+		Duration:         time.Since(r.start),
+		StageDurations:   r.stageDurations,
+		Degraded:         r.degraded,
+		Reasons:          r.reasons,
+		Excluded:         r.excluded,
+		Usage:            r.usage,
+		EstimatedCostUSD: r.estimated,
+	}
+	if r.p.maxCost > 0 {
+		done.CapOvershootUSD = max(0, r.spent-r.p.maxCost)
+	}
+	return r.send(done)
+}
+
+// reviewers returns who reviews without a cap: every model that answered,
+// when there are at least two.
+func (r *run) reviewers(answers []answer) []string {
+	if len(answers) < 2 {
+		return nil
+	}
+	out := make([]string, len(answers))
+	for i, a := range answers {
+		out[i] = a.model
+	}
+	return out
+}
+
+// capReview plans Stage 2 and the chairman within what the cap leaves,
+// reports the decision and returns the reviewers and whether Stage 2 is
+// skipped.
+func (r *run) capReview(answers []answer) ([]string, bool, error) {
+	spent := r.spent + r.running
+	rp := r.c.planReview(r.p, answers, r.p.maxCost-spent)
+	ev := &BudgetApplied{
+		Stage:            StageReview,
+		MaxCostUSD:       r.p.maxCost,
+		SpentUSD:         spent,
+		EstimatedCostUSD: rp.estimate,
+		DroppedReviewers: rp.dropped,
+		PlannedChairman:  r.p.chairman,
+		ReviewSkipped:    len(rp.reviewers) == 0 && len(answers) > 1,
+	}
+	if rp.chairman != r.p.chairman {
+		ev.Chairman = rp.chairman
+		r.p.chairman = rp.chairman
+	}
+	if len(ev.DroppedReviewers) > 0 || ev.Chairman != "" || ev.ReviewSkipped {
+		r.degrade(DegradedBudget)
+	}
+	return rp.reviewers, ev.ReviewSkipped, r.send(ev)
+}
+
+// launch accounts for a call about to start with the given estimate.
+func (r *run) launch(estimate float64) {
+	r.running += estimate
+	r.estimated += estimate
 }
 
 // degrade marks the consultation degraded for reason.
@@ -130,8 +203,8 @@ func (r *run) goCall(fn func()) {
 
 // call performs one model call under its own timeout and classifies the
 // outcome; a panic in the completer becomes a failure.
-func (r *run) call(ctx context.Context, index int, req *provider.Request, timeout time.Duration) (res callResult) {
-	res = callResult{index: index, model: req.Model}
+func (r *run) call(ctx context.Context, index int, req *provider.Request, timeout time.Duration, estimate float64) (res callResult) {
+	res = callResult{index: index, model: req.Model, estimate: estimate}
 	began := time.Now()
 	defer func() {
 		if v := recover(); v != nil {
@@ -145,18 +218,24 @@ func (r *run) call(ctx context.Context, index int, req *provider.Request, timeou
 		err = &provider.Error{Kind: provider.KindEmpty, Message: "model returned no content"}
 	}
 	if err != nil {
-		return callResult{index: index, model: req.Model, err: provider.AsError(err)}
+		return callResult{index: index, model: req.Model, err: provider.AsError(err), estimate: estimate}
 	}
 	res.resp = resp
 	return res
 }
 
-// record notes a finished call for the summary and the usage totals.
+// record notes a finished call for the summary and the totals. A
+// successful call's usage gets its actual cost: the provider's, or its
+// tokens at the model's price.
 func (r *run) record(s Stage, res callResult) {
-	cs := CallSummary{Stage: s, Model: res.model, Latency: res.latency, OK: res.err == nil}
+	r.running -= res.estimate
+	cs := CallSummary{Stage: s, Model: res.model, Latency: res.latency, OK: res.err == nil, EstimateUSD: res.estimate}
 	if res.err != nil {
 		cs.Reason = reasonOf(res.err)
 	} else {
+		res.resp.Usage.Cost = cost.Actual(r.c.price(res.model), res.resp.Usage)
+		cs.CostUSD = res.resp.Usage.Cost
+		r.spent += cs.CostUSD
 		r.usage = r.usage.Add(res.resp.Usage)
 	}
 	r.calls = append(r.calls, cs)
@@ -213,6 +292,7 @@ func (r *run) summary(err error) Summary {
 		StageDurations: r.stageDurations,
 		Calls:          r.calls,
 		Degraded:       r.degraded,
+		Caller:         r.p.caller,
 		Err:            err,
 	}
 }

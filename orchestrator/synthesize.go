@@ -35,6 +35,16 @@ func (r *run) synthesize(ctx context.Context, answers []answer, rv *reviewing) e
 
 	ok, failed := 0, 0
 	for i, chair := range chairs {
+		if i > 0 && r.p.maxCost > 0 {
+			fits, err := r.capFallback(chair, msgs)
+			if err != nil {
+				failSpan(span, err)
+				return err
+			}
+			if !fits {
+				break
+			}
+		}
 		res, err := r.chair(ctx, chair, msgs, rv)
 		if err != nil {
 			failSpan(span, err)
@@ -88,6 +98,8 @@ func (r *run) synthesize(ctx context.Context, answers []answer, rv *reviewing) e
 func (r *run) chair(ctx context.Context, model string, msgs []provider.Message, rv *reviewing) (callResult, error) {
 	stream := make(chan synthMsg, 64)
 	req := r.request(StageSynthesize, model, msgs, r.c.cfg.SynthesisMaxTokens)
+	est := r.c.callEstimate(model, msgs, r.c.cfg.SynthesisMaxTokens)
+	r.launch(est)
 	req.OnDelta = func(d string) {
 		select {
 		case stream <- synthMsg{delta: d}:
@@ -95,7 +107,7 @@ func (r *run) chair(ctx context.Context, model string, msgs []provider.Message, 
 		}
 	}
 	r.goCall(func() {
-		res := r.call(ctx, 0, req, r.c.cfg.SynthesizeTimeout)
+		res := r.call(ctx, 0, req, r.c.cfg.SynthesizeTimeout, est)
 		select {
 		case stream <- synthMsg{result: &res}:
 		case <-ctx.Done():
@@ -154,10 +166,26 @@ func (r *run) chair(ctx context.Context, model string, msgs []provider.Message, 
 	}
 }
 
+// capFallback decides whether the fallback chairman's estimate fits in
+// what the cap leaves, and reports the decision.
+func (r *run) capFallback(chair string, msgs []provider.Message) (bool, error) {
+	spent := r.spent + r.running
+	est := r.c.callEstimate(chair, msgs, r.c.cfg.SynthesisMaxTokens)
+	fits := spent+est <= r.p.maxCost
+	ev := &BudgetApplied{Stage: StageSynthesize, MaxCostUSD: r.p.maxCost, SpentUSD: spent, EstimatedCostUSD: est, PlannedChairman: chair}
+	if !fits {
+		ev.EstimatedCostUSD, ev.FallbackSkipped = 0, true
+		r.degrade(DegradedBudget)
+	}
+	return fits, r.send(ev)
+}
+
 // finishReviews cancels the reviews still out and reports each: a ranking
 // that raced the cancellation is emitted late, the rest as cancelled.
 func (r *run) finishReviews(ctx context.Context, rv *reviewing) error {
-	rv.cancel()
+	if rv.cancel != nil { // nil when Stage 2 was skipped
+		rv.cancel()
+	}
 	for ; rv.pending > 0; rv.pending-- {
 		var res callResult
 		select {

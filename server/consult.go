@@ -43,7 +43,9 @@ func (s *service) Consult(req *councilv1.ConsultRequest, stream grpc.ServerStrea
 	defer cancel()
 
 	w := &eventWriter{stream: stream}
-	err := s.consulter.Consult(ctx, toRequest(req), w.emit)
+	oreq := toRequest(req)
+	oreq.Caller = callerOf(ctx)
+	err := s.consulter.Consult(ctx, oreq, w.emit)
 	if sendErr := w.close(); err == nil {
 		// A stream that could not be written completely is not a success,
 		// even if the consultation carried on.

@@ -115,6 +115,7 @@ func TestConsultConvertsRequestAndEvents(t *testing.T) {
 		DeltaFlushWindow: &window,
 		StreamAnswers:    true,
 		StragglerCutoff:  &orchestrator.StragglerCutoff{Floor: time.Second, Multiple: 1.5},
+		Caller:           "bufconn", // the peer address of an in-memory connection
 	}}
 	if diff := cmp.Diff(wantReq, fake.requests()); diff != "" {
 		t.Errorf("domain request mismatch (-want +got):\n%s", diff)

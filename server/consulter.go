@@ -11,7 +11,8 @@ import (
 // Consult must call emit from one goroutine at a time, with Sequence numbers
 // 1, 2, 3…, and must not call it after returning. It returns nil after
 // emitting ConsultCompleted, and otherwise an error the server maps to a gRPC
-// status: *orchestrator.InvalidRequestError, orchestrator.ErrQuorumNotMet,
+// status: *orchestrator.InvalidRequestError, *orchestrator.BudgetTooLowError,
+// orchestrator.ErrQuorumNotMet,
 // orchestrator.ErrNoSynthesis (all matched with errors.Is/As) or the context's
 // error. An error returned by emit means the stream is gone; Consult should
 // stop and return it.

@@ -36,11 +36,12 @@ func tierEnum(name string) councilv1.Tier {
 // toRequest converts a validated request to the domain's.
 func toRequest(req *councilv1.ConsultRequest) orchestrator.Request {
 	out := orchestrator.Request{
-		Query:     req.GetQuery(),
-		Tier:      tierNames[req.GetTier()],
-		Council:   slices.Clone(req.GetCouncilModels()),
-		Chairman:  req.GetChairmanModel(),
-		RequestID: req.GetRequestId(),
+		Query:      req.GetQuery(),
+		Tier:       tierNames[req.GetTier()],
+		Council:    slices.Clone(req.GetCouncilModels()),
+		Chairman:   req.GetChairmanModel(),
+		RequestID:  req.GetRequestId(),
+		MaxCostUSD: req.GetMaxCostUsd(),
 
 		StreamAnswers: req.GetStreamAnswers(),
 	}
@@ -178,17 +179,49 @@ func toResponse(ev orchestrator.Event) (*councilv1.ConsultResponse, error) {
 		}}
 	case *orchestrator.ConsultCompleted:
 		resp.Event = &councilv1.ConsultResponse_ConsultCompleted{ConsultCompleted: &councilv1.ConsultCompleted{
-			Duration:        durationpb.New(p.Duration),
-			StageDurations:  toStageDurations(p.StageDurations),
-			Degraded:        p.Degraded,
-			ExcludedModels:  slices.Clone(p.Excluded),
-			Usage:           toUsage(p.Usage),
-			DegradedReasons: toDegradedReasons(p.Reasons),
+			Duration:            durationpb.New(p.Duration),
+			StageDurations:      toStageDurations(p.StageDurations),
+			Degraded:            p.Degraded,
+			ExcludedModels:      slices.Clone(p.Excluded),
+			Usage:               toUsage(p.Usage),
+			DegradedReasons:     toDegradedReasons(p.Reasons),
+			CostCapOvershootUsd: p.CapOvershootUSD,
+			EstimatedCostUsd:    p.EstimatedCostUSD,
+		}}
+	case *orchestrator.BudgetApplied:
+		resp.Event = &councilv1.ConsultResponse_BudgetApplied{BudgetApplied: &councilv1.BudgetApplied{
+			Stage:                toStage(p.Stage),
+			MaxCostUsd:           p.MaxCostUSD,
+			SpentUsd:             p.SpentUSD,
+			EstimatedCostUsd:     p.EstimatedCostUSD,
+			DroppedReviewers:     slices.Clone(p.DroppedReviewers),
+			ChairmanModel:        p.Chairman,
+			PlannedChairmanModel: p.PlannedChairman,
+			ReviewSkipped:        p.ReviewSkipped,
+			FallbackSkipped:      p.FallbackSkipped,
 		}}
 	default:
 		return nil, fmt.Errorf("server: unsupported event payload %T", ev.Payload)
 	}
 	return resp, nil
+}
+
+// toDegradedReasons converts degraded reasons, dropping unknown ones.
+func toDegradedReasons(rs []orchestrator.DegradedReason) []councilv1.DegradedReason {
+	var out []councilv1.DegradedReason
+	for _, r := range rs {
+		switch r {
+		case orchestrator.DegradedModelFailed:
+			out = append(out, councilv1.DegradedReason_DEGRADED_REASON_MODEL_FAILED)
+		case orchestrator.DegradedFallbackChairman:
+			out = append(out, councilv1.DegradedReason_DEGRADED_REASON_FALLBACK_CHAIRMAN)
+		case orchestrator.DegradedStragglerCut:
+			out = append(out, councilv1.DegradedReason_DEGRADED_REASON_STRAGGLER_CUT)
+		case orchestrator.DegradedBudget:
+			out = append(out, councilv1.DegradedReason_DEGRADED_REASON_BUDGET)
+		}
+	}
+	return out
 }
 
 // toStage converts a domain stage; unknown stages become STAGE_UNSPECIFIED.
@@ -225,22 +258,6 @@ func toReason(r orchestrator.FailureReason) councilv1.ModelFailed_Reason {
 		return councilv1.ModelFailed_REASON_CANCELED
 	}
 	return councilv1.ModelFailed_REASON_UNSPECIFIED
-}
-
-// toDegradedReasons converts degraded reasons, dropping unknown ones.
-func toDegradedReasons(rs []orchestrator.DegradedReason) []councilv1.DegradedReason {
-	var out []councilv1.DegradedReason
-	for _, r := range rs {
-		switch r {
-		case orchestrator.DegradedModelFailed:
-			out = append(out, councilv1.DegradedReason_DEGRADED_REASON_MODEL_FAILED)
-		case orchestrator.DegradedFallbackChairman:
-			out = append(out, councilv1.DegradedReason_DEGRADED_REASON_FALLBACK_CHAIRMAN)
-		case orchestrator.DegradedStragglerCut:
-			out = append(out, councilv1.DegradedReason_DEGRADED_REASON_STRAGGLER_CUT)
-		}
-	}
-	return out
 }
 
 func toUsage(u provider.Usage) *councilv1.Usage {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -44,6 +45,9 @@ const (
 	// ReasonNotConfigured: the call needs something the server was started
 	// without.
 	ReasonNotConfigured = "NOT_CONFIGURED"
+	// ReasonBudgetTooLow: the request's max_cost_usd is below the cheapest
+	// plan's estimate, given in the metadata "minimum_cost_usd".
+	ReasonBudgetTooLow = "BUDGET_TOO_LOW"
 )
 
 var (
@@ -69,6 +73,13 @@ func toStatus(err error) error {
 	var overload *overloadError
 	if errors.As(err, &overload) {
 		return tooManyConsultations(overload)
+	}
+	var tooLow *orchestrator.BudgetTooLowError
+	if errors.As(err, &tooLow) {
+		minimum := strconv.FormatFloat(tooLow.MinimumUSD, 'f', 6, 64)
+		return newStatus(codes.FailedPrecondition, ReasonBudgetTooLow,
+			fmt.Sprintf("max_cost_usd is below the estimate of the cheapest plan, $%s", minimum),
+			map[string]string{"minimum_cost_usd": minimum})
 	}
 	switch {
 	case errors.Is(err, errUnauthenticated):

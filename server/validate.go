@@ -104,6 +104,9 @@ func validate(req *councilv1.ConsultRequest) error {
 			add("straggler_cutoff.multiple", fmt.Sprintf("must be between 0 and %d", MaxStragglerMultiple))
 		}
 	}
+	if c := req.GetMaxCostUsd(); c < 0 || math.IsNaN(c) || math.IsInf(c, 0) {
+		add("max_cost_usd", "must be a finite number, 0 or more")
+	}
 
 	if len(errs) > maxViolations {
 		errs = errs[:maxViolations]

@@ -27,6 +27,7 @@ func consult(ctx context.Context, conn *grpc.ClientConn, args []string, std stdi
 	asJSON := fs.Bool("json", false, "print every event as one line of protobuf JSON")
 	answerOnly := fs.Bool("answer-only", false, "print only the final answer on stdout; progress goes to stderr")
 	historyFile := fs.String("history", "", `JSON file of earlier turns: [{"role":"user","content":"…"},{"role":"assistant","content":"…"}]`)
+	maxCost := fs.Float64("max-cost", 0, "most the consultation may cost, in US dollars (0: no cap)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -51,6 +52,7 @@ func consult(ctx context.Context, conn *grpc.ClientConn, args []string, std stdi
 		CouncilModels: splitList(*models),
 		ChairmanModel: strings.TrimSpace(*chairman),
 		RequestId:     *requestID,
+		MaxCostUsd:    *maxCost,
 	}
 	if req.Tier, err = parseTier(*tier); err != nil {
 		return badUsage("%w", err)

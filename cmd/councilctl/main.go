@@ -2,7 +2,7 @@
 // gRPC API.
 //
 //	councilctl [--addr host:port] consult "question"|- [--tier speed|balanced|cost]
-//	           [--models a,b,c] [--chairman m] [--request-id id] [--history file.json]
+//	           [--models a,b,c] [--chairman m] [--request-id id] [--max-cost usd] [--history file.json]
 //	           [--json | --answer-only] [--timeout 5m]
 //	councilctl [--addr host:port] tiers [--json]
 //	councilctl [--addr host:port] models [--json]
@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 		fmt.Fprintln(fs.Output(), `Usage: councilctl [--addr host:port] [--token t] [--tls] <command> [arguments]
 
 Commands:
-  consult "question"|- [--tier t] [--models a,b] [--chairman m] [--request-id id] [--history file]
+  consult "question"|- [--tier t] [--models a,b] [--chairman m] [--request-id id] [--max-cost usd] [--history file]
           [--json | --answer-only] [--timeout d]
   tiers [--json]
   models [--json]

@@ -261,6 +261,8 @@ func (p *textPrinter) line(r *councilv1.ConsultResponse) string {
 		e := ev.StageCompleted
 		return fmt.Sprintf("%sdone in %s: %d succeeded, %d failed", tag(e.GetStage()), dur(e.GetDuration()),
 			e.GetSuccesses(), e.GetFailures())
+	case *councilv1.ConsultResponse_BudgetApplied:
+		return tag(ev.BudgetApplied.GetStage()) + budget(ev.BudgetApplied)
 	case *councilv1.ConsultResponse_ConsultCompleted:
 		e := ev.ConsultCompleted
 		s := fmt.Sprintf("completed in %s (%s)", dur(e.GetDuration()), usage(e.GetUsage()))
@@ -269,10 +271,42 @@ func (p *textPrinter) line(r *councilv1.ConsultResponse) string {
 			if ex := e.GetExcludedModels(); len(ex) > 0 {
 				s += ", without " + strings.Join(ex, ", ")
 			}
+			var reasons []string
+			for _, r := range e.GetDegradedReasons() {
+				reasons = append(reasons, strings.ToLower(strings.TrimPrefix(r.String(), "DEGRADED_REASON_")))
+			}
+			if len(reasons) > 0 {
+				s += " (" + strings.Join(reasons, ", ") + ")"
+			}
+		}
+		if o := e.GetCostCapOvershootUsd(); o > 0 {
+			s += fmt.Sprintf("; $%.4f over the cost cap", o)
 		}
 		return s
 	}
 	return fmt.Sprintf("event %d of a kind this client does not know", r.GetSequence())
+}
+
+// budget describes a decision of the cost cap.
+func budget(e *councilv1.BudgetApplied) string {
+	s := fmt.Sprintf("cost cap $%.4f: spent $%.4f, planned up to $%.4f", e.GetMaxCostUsd(), e.GetSpentUsd(), e.GetEstimatedCostUsd())
+	var cuts []string
+	if d := e.GetDroppedReviewers(); len(d) > 0 {
+		cuts = append(cuts, "dropped reviewers "+strings.Join(d, ", "))
+	}
+	if c := e.GetChairmanModel(); c != "" {
+		cuts = append(cuts, fmt.Sprintf("chairman %s instead of %s", c, e.GetPlannedChairmanModel()))
+	}
+	if e.GetReviewSkipped() {
+		cuts = append(cuts, "review skipped")
+	}
+	if e.GetFallbackSkipped() {
+		cuts = append(cuts, "fallback chairman "+e.GetPlannedChairmanModel()+" skipped")
+	}
+	if len(cuts) == 0 {
+		return s + "; nothing cut"
+	}
+	return s + "; " + strings.Join(cuts, "; ")
 }
 
 func stageName(s councilv1.Stage) string {

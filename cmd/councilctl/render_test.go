@@ -103,3 +103,28 @@ func TestTextPrinterEndsInterruptedText(t *testing.T) {
 		t.Errorf("got %q, want %q", out.String(), want)
 	}
 }
+
+func TestTextPrinterBudget(t *testing.T) {
+	review := councilv1.Stage_STAGE_REVIEW
+	events := []*councilv1.ConsultResponse{
+		{Event: &councilv1.ConsultResponse_BudgetApplied{BudgetApplied: &councilv1.BudgetApplied{
+			Stage: review, MaxCostUsd: 0.01, SpentUsd: 0.004, EstimatedCostUsd: 0.0055, DroppedReviewers: []string{"a", "b"},
+			ChairmanModel: "c", PlannedChairmanModel: "z"}}},
+		{Event: &councilv1.ConsultResponse_ConsultCompleted{ConsultCompleted: &councilv1.ConsultCompleted{
+			Duration: sec(3), Degraded: true, DegradedReasons: []councilv1.DegradedReason{councilv1.DegradedReason_DEGRADED_REASON_BUDGET},
+			Usage: &councilv1.Usage{CostUsd: 0.0102}, CostCapOvershootUsd: 0.0002}}},
+	}
+	var out strings.Builder
+	p := &textPrinter{w: &out}
+	for _, ev := range events {
+		if err := p.print(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := `[review] cost cap $0.0100: spent $0.0040, planned up to $0.0055; dropped reviewers a, b; chairman c instead of z
+completed in 3s (0 tokens, $0.0102); degraded (budget); $0.0002 over the cost cap
+`
+	if got := out.String(); got != want {
+		t.Errorf("output mismatch\n got:\n%s\nwant:\n%s", got, want)
+	}
+}

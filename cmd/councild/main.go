@@ -137,7 +137,8 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 	council, err := orchestrator.New(outbound.New(client, outbound.Config{Telemetry: tel, CaptureContent: cfg.telemetry.CaptureContent, MaxInFlight: cfg.upstreamInFlight, Hedge: cfg.hedge}), cfg.council,
 		orchestrator.WithLogger(log),
 		orchestrator.WithTracerProvider(tel.TracerProvider),
-		orchestrator.WithObserver(mon))
+		orchestrator.WithObserver(mon),
+		orchestrator.WithPrices(catalog))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -154,6 +155,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 	srv, err := server.New(council, append(opts,
 		server.WithLogger(log),
 		server.WithModelCatalog(catalog),
+		server.WithTierCost(council.TierCost),
 		server.WithTiers(cfg.council.Tier, effectiveTiers(cfg.council)),
 		server.WithMaxConsultDuration(cfg.maxConsult),
 		server.WithDrainTimeout(cfg.drainTimeout),

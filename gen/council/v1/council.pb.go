@@ -111,8 +111,18 @@ type ConsultRequest struct {
 	// The Stage 1 straggler cut-off for this request; unset means the
 	// server's setting.
 	StragglerCutoff *StragglerCutoff `protobuf:"bytes,9,opt,name=straggler_cutoff,json=stragglerCutoff" json:"straggler_cutoff,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Most the consultation may cost, in US dollars; zero means no cap.
+	// Before each stage the council estimates its cost from the provider's
+	// prices (the prompt's tokens counted from its text, max_tokens as the
+	// completion) and plans within what remains: fewer reviewers, a cheaper
+	// chairman from the council, or no review (each reported in a
+	// BudgetApplied event, and the consultation marked degraded with reason
+	// BUDGET). A cap below the cheapest plan ends the call with
+	// FAILED_PRECONDITION, reason BUDGET_TOO_LOW, before any model is called.
+	// Must be finite and not negative.
+	MaxCostUsd    float64 `protobuf:"fixed64,10,opt,name=max_cost_usd,json=maxCostUsd" json:"max_cost_usd,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConsultRequest) Reset() {
@@ -206,6 +216,13 @@ func (x *ConsultRequest) GetStragglerCutoff() *StragglerCutoff {
 		return x.StragglerCutoff
 	}
 	return nil
+}
+
+func (x *ConsultRequest) GetMaxCostUsd() float64 {
+	if x != nil {
+		return x.MaxCostUsd
+	}
+	return 0
 }
 
 // StragglerCutoff bounds the wait for slow council models. Once enough
@@ -351,6 +368,7 @@ type ConsultResponse struct {
 	//	*ConsultResponse_ConsultCompleted
 	//	*ConsultResponse_AnswerDelta
 	//	*ConsultResponse_StragglersCut
+	//	*ConsultResponse_BudgetApplied
 	Event         isConsultResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -529,6 +547,15 @@ func (x *ConsultResponse) GetStragglersCut() *StragglersCut {
 	return nil
 }
 
+func (x *ConsultResponse) GetBudgetApplied() *BudgetApplied {
+	if x != nil {
+		if x, ok := x.Event.(*ConsultResponse_BudgetApplied); ok {
+			return x.BudgetApplied
+		}
+	}
+	return nil
+}
+
 type isConsultResponse_Event interface {
 	isConsultResponse_Event()
 }
@@ -593,6 +620,11 @@ type ConsultResponse_StragglersCut struct {
 	StragglersCut *StragglersCut `protobuf:"bytes,21,opt,name=stragglers_cut,json=stragglersCut,oneof"`
 }
 
+type ConsultResponse_BudgetApplied struct {
+	// The cost cap shaped the plan of a stage; only with max_cost_usd.
+	BudgetApplied *BudgetApplied `protobuf:"bytes,22,opt,name=budget_applied,json=budgetApplied,oneof"`
+}
+
 func (*ConsultResponse_ConsultStarted) isConsultResponse_Event() {}
 
 func (*ConsultResponse_StageStarted) isConsultResponse_Event() {}
@@ -616,6 +648,8 @@ func (*ConsultResponse_ConsultCompleted) isConsultResponse_Event() {}
 func (*ConsultResponse_AnswerDelta) isConsultResponse_Event() {}
 
 func (*ConsultResponse_StragglersCut) isConsultResponse_Event() {}
+
+func (*ConsultResponse_BudgetApplied) isConsultResponse_Event() {}
 
 // ListTiersRequest asks for the tiers.
 type ListTiersRequest struct {
@@ -711,7 +745,10 @@ type TierInfo struct {
 	ChairmanModel string `protobuf:"bytes,3,opt,name=chairman_model,json=chairmanModel" json:"chairman_model,omitempty"`
 	// End-to-end latency the tier is expected to deliver.
 	ExpectedLatency *durationpb.Duration `protobuf:"bytes,4,opt,name=expected_latency,json=expectedLatency" json:"expected_latency,omitempty"`
-	// Expected cost of one consultation in US dollars.
+	// Estimated cost of one consultation in US dollars at the provider's
+	// current prices, for a question of 500 bytes with every answer, ranking
+	// and the synthesis at their token limits: the max_cost_usd at which
+	// such a consultation is never cut. Actual costs are usually lower.
 	CostPerQueryUsd float64 `protobuf:"fixed64,5,opt,name=cost_per_query_usd,json=costPerQueryUsd" json:"cost_per_query_usd,omitempty"`
 	// True for the tier used when a request names none.
 	ServerDefault bool `protobuf:"varint,6,opt,name=server_default,json=serverDefault" json:"server_default,omitempty"`
@@ -1404,7 +1441,7 @@ var File_council_v1_council_proto protoreflect.FileDescriptor
 const file_council_v1_council_proto_rawDesc = "" +
 	"\n" +
 	"\x18council/v1/council.proto\x12\n" +
-	"council.v1\x1a\x17council/v1/events.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x03\n" +
+	"council.v1\x1a\x17council/v1/events.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x03\n" +
 	"\x0eConsultRequest\x12\x1b\n" +
 	"\x05query\x18\x01 \x01(\tB\x05\xaa\x01\x02 \x03R\x05query\x12$\n" +
 	"\x04tier\x18\x02 \x01(\x0e2\x10.council.v1.TierR\x04tier\x12,\n" +
@@ -1415,13 +1452,16 @@ const file_council_v1_council_proto_rawDesc = "" +
 	"request_id\x18\x06 \x01(\tB\x05\xaa\x01\x02 \x03R\trequestId\x12G\n" +
 	"\x12delta_flush_window\x18\a \x01(\v2\x19.google.protobuf.DurationR\x10deltaFlushWindow\x12%\n" +
 	"\x0estream_answers\x18\b \x01(\bR\rstreamAnswers\x12F\n" +
-	"\x10straggler_cutoff\x18\t \x01(\v2\x1b.council.v1.StragglerCutoffR\x0fstragglerCutoff\"^\n" +
+	"\x10straggler_cutoff\x18\t \x01(\v2\x1b.council.v1.StragglerCutoffR\x0fstragglerCutoff\x12 \n" +
+	"\fmax_cost_usd\x18\n" +
+	" \x01(\x01R\n" +
+	"maxCostUsd\"^\n" +
 	"\x0fStragglerCutoff\x12/\n" +
 	"\x05floor\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x05floor\x12\x1a\n" +
 	"\bmultiple\x18\x02 \x01(\x01R\bmultiple\"M\n" +
 	"\x04Turn\x12$\n" +
 	"\x04role\x18\x01 \x01(\x0e2\x10.council.v1.RoleR\x04role\x12\x1f\n" +
-	"\acontent\x18\x02 \x01(\tB\x05\xaa\x01\x02 \x03R\acontent\"\xf7\a\n" +
+	"\acontent\x18\x02 \x01(\tB\x05\xaa\x01\x02 \x03R\acontent\"\xbb\b\n" +
 	"\x0fConsultResponse\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12'\n" +
 	"\x0fconsultation_id\x18\x02 \x01(\tR\x0econsultationId\x12'\n" +
@@ -1439,7 +1479,8 @@ const file_council_v1_council_proto_rawDesc = "" +
 	"\x0fstage_completed\x18\x12 \x01(\v2\x1a.council.v1.StageCompletedH\x00R\x0estageCompleted\x12K\n" +
 	"\x11consult_completed\x18\x13 \x01(\v2\x1c.council.v1.ConsultCompletedH\x00R\x10consultCompleted\x12<\n" +
 	"\fanswer_delta\x18\x14 \x01(\v2\x17.council.v1.AnswerDeltaH\x00R\vanswerDelta\x12B\n" +
-	"\x0estragglers_cut\x18\x15 \x01(\v2\x19.council.v1.StragglersCutH\x00R\rstragglersCutB\a\n" +
+	"\x0estragglers_cut\x18\x15 \x01(\v2\x19.council.v1.StragglersCutH\x00R\rstragglersCut\x12B\n" +
+	"\x0ebudget_applied\x18\x16 \x01(\v2\x19.council.v1.BudgetAppliedH\x00R\rbudgetAppliedB\a\n" +
 	"\x05event\"\x12\n" +
 	"\x10ListTiersRequest\"?\n" +
 	"\x11ListTiersResponse\x12*\n" +
@@ -1556,6 +1597,7 @@ var file_council_v1_council_proto_goTypes = []any{
 	(*ConsultCompleted)(nil),      // 29: council.v1.ConsultCompleted
 	(*AnswerDelta)(nil),           // 30: council.v1.AnswerDelta
 	(*StragglersCut)(nil),         // 31: council.v1.StragglersCut
+	(*BudgetApplied)(nil),         // 32: council.v1.BudgetApplied
 }
 var file_council_v1_council_proto_depIdxs = []int32{
 	16, // 0: council.v1.ConsultRequest.tier:type_name -> council.v1.Tier
@@ -1578,41 +1620,42 @@ var file_council_v1_council_proto_depIdxs = []int32{
 	29, // 17: council.v1.ConsultResponse.consult_completed:type_name -> council.v1.ConsultCompleted
 	30, // 18: council.v1.ConsultResponse.answer_delta:type_name -> council.v1.AnswerDelta
 	31, // 19: council.v1.ConsultResponse.stragglers_cut:type_name -> council.v1.StragglersCut
-	7,  // 20: council.v1.ListTiersResponse.tiers:type_name -> council.v1.TierInfo
-	16, // 21: council.v1.TierInfo.tier:type_name -> council.v1.Tier
-	17, // 22: council.v1.TierInfo.expected_latency:type_name -> google.protobuf.Duration
-	10, // 23: council.v1.ListModelsResponse.models:type_name -> council.v1.ModelInfo
-	19, // 24: council.v1.ListModelsResponse.fetch_time:type_name -> google.protobuf.Timestamp
-	13, // 25: council.v1.GetStatsResponse.total:type_name -> council.v1.LatencyDistribution
-	14, // 26: council.v1.GetStatsResponse.stages:type_name -> council.v1.StageLatency
-	15, // 27: council.v1.GetStatsResponse.models:type_name -> council.v1.ModelLatency
-	17, // 28: council.v1.LatencyDistribution.min:type_name -> google.protobuf.Duration
-	17, // 29: council.v1.LatencyDistribution.mean:type_name -> google.protobuf.Duration
-	17, // 30: council.v1.LatencyDistribution.p50:type_name -> google.protobuf.Duration
-	17, // 31: council.v1.LatencyDistribution.p90:type_name -> google.protobuf.Duration
-	17, // 32: council.v1.LatencyDistribution.p95:type_name -> google.protobuf.Duration
-	17, // 33: council.v1.LatencyDistribution.p99:type_name -> google.protobuf.Duration
-	17, // 34: council.v1.LatencyDistribution.max:type_name -> google.protobuf.Duration
-	18, // 35: council.v1.StageLatency.stage:type_name -> council.v1.Stage
-	17, // 36: council.v1.StageLatency.threshold:type_name -> google.protobuf.Duration
-	13, // 37: council.v1.StageLatency.latency:type_name -> council.v1.LatencyDistribution
-	18, // 38: council.v1.ModelLatency.stage:type_name -> council.v1.Stage
-	16, // 39: council.v1.ModelLatency.tier:type_name -> council.v1.Tier
-	17, // 40: council.v1.ModelLatency.budget:type_name -> google.protobuf.Duration
-	13, // 41: council.v1.ModelLatency.latency:type_name -> council.v1.LatencyDistribution
-	1,  // 42: council.v1.Council.Consult:input_type -> council.v1.ConsultRequest
-	5,  // 43: council.v1.Council.ListTiers:input_type -> council.v1.ListTiersRequest
-	11, // 44: council.v1.Council.GetStats:input_type -> council.v1.GetStatsRequest
-	8,  // 45: council.v1.Council.ListModels:input_type -> council.v1.ListModelsRequest
-	4,  // 46: council.v1.Council.Consult:output_type -> council.v1.ConsultResponse
-	6,  // 47: council.v1.Council.ListTiers:output_type -> council.v1.ListTiersResponse
-	12, // 48: council.v1.Council.GetStats:output_type -> council.v1.GetStatsResponse
-	9,  // 49: council.v1.Council.ListModels:output_type -> council.v1.ListModelsResponse
-	46, // [46:50] is the sub-list for method output_type
-	42, // [42:46] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	32, // 20: council.v1.ConsultResponse.budget_applied:type_name -> council.v1.BudgetApplied
+	7,  // 21: council.v1.ListTiersResponse.tiers:type_name -> council.v1.TierInfo
+	16, // 22: council.v1.TierInfo.tier:type_name -> council.v1.Tier
+	17, // 23: council.v1.TierInfo.expected_latency:type_name -> google.protobuf.Duration
+	10, // 24: council.v1.ListModelsResponse.models:type_name -> council.v1.ModelInfo
+	19, // 25: council.v1.ListModelsResponse.fetch_time:type_name -> google.protobuf.Timestamp
+	13, // 26: council.v1.GetStatsResponse.total:type_name -> council.v1.LatencyDistribution
+	14, // 27: council.v1.GetStatsResponse.stages:type_name -> council.v1.StageLatency
+	15, // 28: council.v1.GetStatsResponse.models:type_name -> council.v1.ModelLatency
+	17, // 29: council.v1.LatencyDistribution.min:type_name -> google.protobuf.Duration
+	17, // 30: council.v1.LatencyDistribution.mean:type_name -> google.protobuf.Duration
+	17, // 31: council.v1.LatencyDistribution.p50:type_name -> google.protobuf.Duration
+	17, // 32: council.v1.LatencyDistribution.p90:type_name -> google.protobuf.Duration
+	17, // 33: council.v1.LatencyDistribution.p95:type_name -> google.protobuf.Duration
+	17, // 34: council.v1.LatencyDistribution.p99:type_name -> google.protobuf.Duration
+	17, // 35: council.v1.LatencyDistribution.max:type_name -> google.protobuf.Duration
+	18, // 36: council.v1.StageLatency.stage:type_name -> council.v1.Stage
+	17, // 37: council.v1.StageLatency.threshold:type_name -> google.protobuf.Duration
+	13, // 38: council.v1.StageLatency.latency:type_name -> council.v1.LatencyDistribution
+	18, // 39: council.v1.ModelLatency.stage:type_name -> council.v1.Stage
+	16, // 40: council.v1.ModelLatency.tier:type_name -> council.v1.Tier
+	17, // 41: council.v1.ModelLatency.budget:type_name -> google.protobuf.Duration
+	13, // 42: council.v1.ModelLatency.latency:type_name -> council.v1.LatencyDistribution
+	1,  // 43: council.v1.Council.Consult:input_type -> council.v1.ConsultRequest
+	5,  // 44: council.v1.Council.ListTiers:input_type -> council.v1.ListTiersRequest
+	11, // 45: council.v1.Council.GetStats:input_type -> council.v1.GetStatsRequest
+	8,  // 46: council.v1.Council.ListModels:input_type -> council.v1.ListModelsRequest
+	4,  // 47: council.v1.Council.Consult:output_type -> council.v1.ConsultResponse
+	6,  // 48: council.v1.Council.ListTiers:output_type -> council.v1.ListTiersResponse
+	12, // 49: council.v1.Council.GetStats:output_type -> council.v1.GetStatsResponse
+	9,  // 50: council.v1.Council.ListModels:output_type -> council.v1.ListModelsResponse
+	47, // [47:51] is the sub-list for method output_type
+	43, // [43:47] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_council_v1_council_proto_init() }
@@ -1634,6 +1677,7 @@ func file_council_v1_council_proto_init() {
 		(*ConsultResponse_ConsultCompleted)(nil),
 		(*ConsultResponse_AnswerDelta)(nil),
 		(*ConsultResponse_StragglersCut)(nil),
+		(*ConsultResponse_BudgetApplied)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

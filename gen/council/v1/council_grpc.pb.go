@@ -44,6 +44,8 @@ type CouncilClient interface {
 	// or with reason OVERLOADED and the same details when the server's adaptive
 	// admission limit (the capacity it measures, see GetStatsResponse) is
 	// reached; either way the call is refused before any model is called;
+	// FAILED_PRECONDITION with reason BUDGET_TOO_LOW when max_cost_usd is
+	// below the cheapest plan's estimate (its metadata "minimum_cost_usd");
 	// UNAVAILABLE with reason QUORUM_NOT_MET, NO_SYNTHESIS or SHUTTING_DOWN;
 	// CANCELLED, DEADLINE_EXCEEDED or INTERNAL.
 	Consult(ctx context.Context, in *ConsultRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ConsultResponse], error)
@@ -134,6 +136,8 @@ type CouncilServer interface {
 	// or with reason OVERLOADED and the same details when the server's adaptive
 	// admission limit (the capacity it measures, see GetStatsResponse) is
 	// reached; either way the call is refused before any model is called;
+	// FAILED_PRECONDITION with reason BUDGET_TOO_LOW when max_cost_usd is
+	// below the cheapest plan's estimate (its metadata "minimum_cost_usd");
 	// UNAVAILABLE with reason QUORUM_NOT_MET, NO_SYNTHESIS or SHUTTING_DOWN;
 	// CANCELLED, DEADLINE_EXCEEDED or INTERNAL.
 	Consult(*ConsultRequest, grpc.ServerStreamingServer[ConsultResponse]) error

@@ -1300,8 +1300,15 @@ type ConsultCompleted struct {
 	// Why the consultation is degraded, each reason once; empty when it is
 	// not.
 	DegradedReasons []DegradedReason `protobuf:"varint,6,rep,packed,name=degraded_reasons,json=degradedReasons,enum=council.v1.DegradedReason" json:"degraded_reasons,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// How much the actual cost exceeds the request's max_cost_usd; zero when
+	// it does not, or without a cap. Only calls already running when the
+	// estimates were made can cause it, by costing more than estimated.
+	CostCapOvershootUsd float64 `protobuf:"fixed64,7,opt,name=cost_cap_overshoot_usd,json=costCapOvershootUsd" json:"cost_cap_overshoot_usd,omitempty"`
+	// The sum of the estimates of every model call made, in US dollars: the
+	// upper bound the council planned with.
+	EstimatedCostUsd float64 `protobuf:"fixed64,8,opt,name=estimated_cost_usd,json=estimatedCostUsd" json:"estimated_cost_usd,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ConsultCompleted) Reset() {
@@ -1374,6 +1381,145 @@ func (x *ConsultCompleted) GetDegradedReasons() []DegradedReason {
 		return x.DegradedReasons
 	}
 	return nil
+}
+
+func (x *ConsultCompleted) GetCostCapOvershootUsd() float64 {
+	if x != nil {
+		return x.CostCapOvershootUsd
+	}
+	return 0
+}
+
+func (x *ConsultCompleted) GetEstimatedCostUsd() float64 {
+	if x != nil {
+		return x.EstimatedCostUsd
+	}
+	return 0
+}
+
+// BudgetApplied reports a decision the request's cost cap made before a
+// stage: what it lets run, at what estimate, and what it cut.
+type BudgetApplied struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stage planned: STAGE_COLLECT (the whole consultation must fit),
+	// STAGE_REVIEW (reviewers and chairman) or STAGE_SYNTHESIZE (the
+	// fallback chairman, after the chairman failed).
+	Stage Stage `protobuf:"varint,1,opt,name=stage,enum=council.v1.Stage" json:"stage,omitempty"`
+	// The request's max_cost_usd.
+	MaxCostUsd float64 `protobuf:"fixed64,2,opt,name=max_cost_usd,json=maxCostUsd" json:"max_cost_usd,omitempty"`
+	// Cost so far: the actual cost of the calls finished and the estimates
+	// of those still running.
+	SpentUsd float64 `protobuf:"fixed64,3,opt,name=spent_usd,json=spentUsd" json:"spent_usd,omitempty"`
+	// Estimate of what the decision lets run until the consultation ends.
+	EstimatedCostUsd float64 `protobuf:"fixed64,4,opt,name=estimated_cost_usd,json=estimatedCostUsd" json:"estimated_cost_usd,omitempty"`
+	// Reviewers left out of Stage 2 to stay within the cap.
+	DroppedReviewers []string `protobuf:"bytes,5,rep,name=dropped_reviewers,json=droppedReviewers" json:"dropped_reviewers,omitempty"`
+	// The chairman the cap chose instead of planned_chairman_model; empty
+	// when the planned chairman stays.
+	ChairmanModel string `protobuf:"bytes,6,opt,name=chairman_model,json=chairmanModel" json:"chairman_model,omitempty"`
+	// The chairman that was planned.
+	PlannedChairmanModel string `protobuf:"bytes,7,opt,name=planned_chairman_model,json=plannedChairmanModel" json:"planned_chairman_model,omitempty"`
+	// True when Stage 2 is skipped: the chairman writes from the answers
+	// alone.
+	ReviewSkipped bool `protobuf:"varint,8,opt,name=review_skipped,json=reviewSkipped" json:"review_skipped,omitempty"`
+	// True when the fallback chairman is not called because its estimate
+	// does not fit.
+	FallbackSkipped bool `protobuf:"varint,9,opt,name=fallback_skipped,json=fallbackSkipped" json:"fallback_skipped,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *BudgetApplied) Reset() {
+	*x = BudgetApplied{}
+	mi := &file_council_v1_events_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetApplied) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetApplied) ProtoMessage() {}
+
+func (x *BudgetApplied) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_events_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetApplied.ProtoReflect.Descriptor instead.
+func (*BudgetApplied) Descriptor() ([]byte, []int) {
+	return file_council_v1_events_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *BudgetApplied) GetStage() Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return Stage_STAGE_UNSPECIFIED
+}
+
+func (x *BudgetApplied) GetMaxCostUsd() float64 {
+	if x != nil {
+		return x.MaxCostUsd
+	}
+	return 0
+}
+
+func (x *BudgetApplied) GetSpentUsd() float64 {
+	if x != nil {
+		return x.SpentUsd
+	}
+	return 0
+}
+
+func (x *BudgetApplied) GetEstimatedCostUsd() float64 {
+	if x != nil {
+		return x.EstimatedCostUsd
+	}
+	return 0
+}
+
+func (x *BudgetApplied) GetDroppedReviewers() []string {
+	if x != nil {
+		return x.DroppedReviewers
+	}
+	return nil
+}
+
+func (x *BudgetApplied) GetChairmanModel() string {
+	if x != nil {
+		return x.ChairmanModel
+	}
+	return ""
+}
+
+func (x *BudgetApplied) GetPlannedChairmanModel() string {
+	if x != nil {
+		return x.PlannedChairmanModel
+	}
+	return ""
+}
+
+func (x *BudgetApplied) GetReviewSkipped() bool {
+	if x != nil {
+		return x.ReviewSkipped
+	}
+	return false
+}
+
+func (x *BudgetApplied) GetFallbackSkipped() bool {
+	if x != nil {
+		return x.FallbackSkipped
+	}
+	return false
 }
 
 var File_council_v1_events_proto protoreflect.FileDescriptor
@@ -1461,14 +1607,27 @@ const file_council_v1_events_proto_rawDesc = "" +
 	"\bfailures\x18\x04 \x01(\x05R\bfailures\"o\n" +
 	"\rStageDuration\x12'\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x11.council.v1.StageR\x05stage\x125\n" +
-	"\bduration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bduration\"\xc2\x02\n" +
+	"\bduration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bduration\"\xa5\x03\n" +
 	"\x10ConsultCompleted\x125\n" +
 	"\bduration\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12B\n" +
 	"\x0fstage_durations\x18\x02 \x03(\v2\x19.council.v1.StageDurationR\x0estageDurations\x12\x1a\n" +
 	"\bdegraded\x18\x03 \x01(\bR\bdegraded\x12'\n" +
 	"\x0fexcluded_models\x18\x04 \x03(\tR\x0eexcludedModels\x12'\n" +
 	"\x05usage\x18\x05 \x01(\v2\x11.council.v1.UsageR\x05usage\x12E\n" +
-	"\x10degraded_reasons\x18\x06 \x03(\x0e2\x1a.council.v1.DegradedReasonR\x0fdegradedReasons*Y\n" +
+	"\x10degraded_reasons\x18\x06 \x03(\x0e2\x1a.council.v1.DegradedReasonR\x0fdegradedReasons\x123\n" +
+	"\x16cost_cap_overshoot_usd\x18\a \x01(\x01R\x13costCapOvershootUsd\x12,\n" +
+	"\x12estimated_cost_usd\x18\b \x01(\x01R\x10estimatedCostUsd\"\x81\x03\n" +
+	"\rBudgetApplied\x12'\n" +
+	"\x05stage\x18\x01 \x01(\x0e2\x11.council.v1.StageR\x05stage\x12 \n" +
+	"\fmax_cost_usd\x18\x02 \x01(\x01R\n" +
+	"maxCostUsd\x12\x1b\n" +
+	"\tspent_usd\x18\x03 \x01(\x01R\bspentUsd\x12,\n" +
+	"\x12estimated_cost_usd\x18\x04 \x01(\x01R\x10estimatedCostUsd\x12+\n" +
+	"\x11dropped_reviewers\x18\x05 \x03(\tR\x10droppedReviewers\x12%\n" +
+	"\x0echairman_model\x18\x06 \x01(\tR\rchairmanModel\x124\n" +
+	"\x16planned_chairman_model\x18\a \x01(\tR\x14plannedChairmanModel\x12%\n" +
+	"\x0ereview_skipped\x18\b \x01(\bR\rreviewSkipped\x12)\n" +
+	"\x10fallback_skipped\x18\t \x01(\bR\x0ffallbackSkipped*Y\n" +
 	"\x05Stage\x12\x15\n" +
 	"\x11STAGE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTAGE_COLLECT\x10\x01\x12\x10\n" +
@@ -1503,7 +1662,7 @@ func file_council_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_council_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_council_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_council_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_council_v1_events_proto_goTypes = []any{
 	(Stage)(0),                  // 0: council.v1.Stage
 	(Tier)(0),                   // 1: council.v1.Tier
@@ -1524,37 +1683,39 @@ var file_council_v1_events_proto_goTypes = []any{
 	(*StageCompleted)(nil),      // 16: council.v1.StageCompleted
 	(*StageDuration)(nil),       // 17: council.v1.StageDuration
 	(*ConsultCompleted)(nil),    // 18: council.v1.ConsultCompleted
-	nil,                         // 19: council.v1.ModelRanked.LabelsEntry
-	(*durationpb.Duration)(nil), // 20: google.protobuf.Duration
+	(*BudgetApplied)(nil),       // 19: council.v1.BudgetApplied
+	nil,                         // 20: council.v1.ModelRanked.LabelsEntry
+	(*durationpb.Duration)(nil), // 21: google.protobuf.Duration
 }
 var file_council_v1_events_proto_depIdxs = []int32{
 	1,  // 0: council.v1.ConsultStarted.tier:type_name -> council.v1.Tier
 	0,  // 1: council.v1.StageStarted.stage:type_name -> council.v1.Stage
-	20, // 2: council.v1.ModelAnswered.latency:type_name -> google.protobuf.Duration
+	21, // 2: council.v1.ModelAnswered.latency:type_name -> google.protobuf.Duration
 	4,  // 3: council.v1.ModelAnswered.usage:type_name -> council.v1.Usage
-	19, // 4: council.v1.ModelRanked.labels:type_name -> council.v1.ModelRanked.LabelsEntry
-	20, // 5: council.v1.ModelRanked.latency:type_name -> google.protobuf.Duration
+	20, // 4: council.v1.ModelRanked.labels:type_name -> council.v1.ModelRanked.LabelsEntry
+	21, // 5: council.v1.ModelRanked.latency:type_name -> google.protobuf.Duration
 	4,  // 6: council.v1.ModelRanked.usage:type_name -> council.v1.Usage
 	0,  // 7: council.v1.ModelFailed.stage:type_name -> council.v1.Stage
 	3,  // 8: council.v1.ModelFailed.reason:type_name -> council.v1.ModelFailed.Reason
-	20, // 9: council.v1.ModelFailed.latency:type_name -> google.protobuf.Duration
+	21, // 9: council.v1.ModelFailed.latency:type_name -> google.protobuf.Duration
 	10, // 10: council.v1.RankingsAggregated.entries:type_name -> council.v1.AggregateEntry
-	20, // 11: council.v1.StragglersCut.waited:type_name -> google.protobuf.Duration
-	20, // 12: council.v1.FinalAnswer.latency:type_name -> google.protobuf.Duration
+	21, // 11: council.v1.StragglersCut.waited:type_name -> google.protobuf.Duration
+	21, // 12: council.v1.FinalAnswer.latency:type_name -> google.protobuf.Duration
 	4,  // 13: council.v1.FinalAnswer.usage:type_name -> council.v1.Usage
 	0,  // 14: council.v1.StageCompleted.stage:type_name -> council.v1.Stage
-	20, // 15: council.v1.StageCompleted.duration:type_name -> google.protobuf.Duration
+	21, // 15: council.v1.StageCompleted.duration:type_name -> google.protobuf.Duration
 	0,  // 16: council.v1.StageDuration.stage:type_name -> council.v1.Stage
-	20, // 17: council.v1.StageDuration.duration:type_name -> google.protobuf.Duration
-	20, // 18: council.v1.ConsultCompleted.duration:type_name -> google.protobuf.Duration
+	21, // 17: council.v1.StageDuration.duration:type_name -> google.protobuf.Duration
+	21, // 18: council.v1.ConsultCompleted.duration:type_name -> google.protobuf.Duration
 	17, // 19: council.v1.ConsultCompleted.stage_durations:type_name -> council.v1.StageDuration
 	4,  // 20: council.v1.ConsultCompleted.usage:type_name -> council.v1.Usage
 	2,  // 21: council.v1.ConsultCompleted.degraded_reasons:type_name -> council.v1.DegradedReason
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	0,  // 22: council.v1.BudgetApplied.stage:type_name -> council.v1.Stage
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_council_v1_events_proto_init() }
@@ -1568,7 +1729,7 @@ func file_council_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_council_v1_events_proto_rawDesc), len(file_council_v1_events_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
