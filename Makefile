@@ -87,6 +87,11 @@ SOAK_FLAGS ?=
 soak: build ## Hold 1000 concurrent consultations for 60 s against councild (own process) and the fake upstream with 5% faults (SOAK_FLAGS to change)
 	ulimit -n "$$(ulimit -Hn)"; go run ./cmd/councilsoak -councild $(BIN)/councild $(SOAK_FLAGS)
 
+.PHONY: bench-cost
+bench-cost: ## Cost caps of none, 75, 50 and 25 % of the uncapped cost against the fake upstream; the README cost table (about 10 s)
+	go run ./cmd/councilbench-cost
+	go run ./cmd/councilbench-cost -answer-tokens 128 -ranking-tokens 128 -synthesis-tokens 256
+
 .PHONY: bench-limits
 bench-limits: ## Measure rate-limit handling against rate-limited fake upstreams (about 15 s)
 	go run ./cmd/councilbench-limits
