@@ -21,6 +21,14 @@ const (
 	// MetricStageDuration is the stage duration histogram, by council.tier
 	// and council.stage.
 	MetricStageDuration = "council.stage.duration"
+	// MetricCost is the actual cost of the model calls in US dollars, by
+	// council.model, council.stage, council.tier and council.caller;
+	// Prometheus shows it as council_cost_usd_total.
+	MetricCost = "council.cost.usd"
+	// MetricCostEstimateRatio is the histogram of each successful call's
+	// actual cost over its estimate, by council.stage: how far the
+	// estimates cost caps plan with are from what calls cost.
+	MetricCostEstimateRatio = "council.cost.estimate_ratio"
 )
 
 // Attribute keys of the histograms. The tier and stage keys are the ones
@@ -29,7 +37,12 @@ const (
 	attrTier    = attribute.Key(provider.MetaTier)
 	attrStage   = attribute.Key(provider.MetaStage)
 	attrOutcome = attribute.Key("council.outcome")
+	attrModel   = attribute.Key("council.model")
+	attrCaller  = attribute.Key("council.caller")
 )
+
+// ratioBuckets are the boundaries of the actual-over-estimate histogram.
+var ratioBuckets = []float64{0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1, 1.1, 1.5, 2}
 
 // durationBuckets are the boundaries, in seconds, of the consultation and
 // stage duration histograms: fine around the 5–7 s stage thresholds and
@@ -40,6 +53,8 @@ var durationBuckets = []float64{0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 1
 type instruments struct {
 	consultation metric.Float64Histogram
 	stage        metric.Float64Histogram
+	cost         metric.Float64Counter
+	costRatio    metric.Float64Histogram
 }
 
 // newInstruments creates the consultation and stage histograms. The API
@@ -56,6 +71,11 @@ func newInstruments(m metric.Meter) instruments {
 		metric.WithDescription("Consultation stage duration, by tier and stage."),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(durationBuckets...))
+	c.cost, _ = m.Float64Counter(MetricCost,
+		metric.WithDescription("Actual cost of model calls in US dollars, by model, stage, tier and caller."))
+	c.costRatio, _ = m.Float64Histogram(MetricCostEstimateRatio,
+		metric.WithDescription("Actual cost of a model call over its estimate, by stage."),
+		metric.WithExplicitBucketBoundaries(ratioBuckets...))
 	return c
 }
 
@@ -66,5 +86,15 @@ func (c instruments) record(s orchestrator.Summary, stages []orchestrator.Stage)
 	c.consultation.Record(ctx, s.Duration.Seconds(), metric.WithAttributes(tier, attrOutcome.String(outcome(s))))
 	for _, st := range stages {
 		c.stage.Record(ctx, s.StageDurations[st].Seconds(), metric.WithAttributes(tier, attrStage.String(st.String())))
+	}
+	for _, call := range s.Calls {
+		if !call.OK {
+			continue
+		}
+		stage := attrStage.String(call.Stage.String())
+		c.cost.Add(ctx, call.CostUSD, metric.WithAttributes(attrModel.String(call.Model), stage, tier, attrCaller.String(s.Caller)))
+		if call.EstimateUSD > 0 {
+			c.costRatio.Record(ctx, call.CostUSD/call.EstimateUSD, metric.WithAttributes(stage))
+		}
 	}
 }

@@ -545,8 +545,12 @@ func TestMonitorMetrics(t *testing.T) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	m := New(WithLogger(slog.New(slog.DiscardHandler)), WithMeterProvider(mp))
-	m.ConsultationFinished(context.Background(), orchestrator.Summary{Tier: "speed", Duration: 9 * time.Second, StageDurations: map[orchestrator.Stage]time.Duration{
+	m.ConsultationFinished(context.Background(), orchestrator.Summary{Tier: "speed", Caller: "token-1", Duration: 9 * time.Second, StageDurations: map[orchestrator.Stage]time.Duration{
 		orchestrator.StageCollect: 3 * time.Second, orchestrator.StageReview: 2 * time.Second, orchestrator.StageSynthesize: 4 * time.Second,
+	}, Calls: []orchestrator.CallSummary{
+		{Stage: orchestrator.StageCollect, Model: "a", OK: true, CostUSD: 0.25, EstimateUSD: 1},
+		{Stage: orchestrator.StageCollect, Model: "a", OK: true, CostUSD: 0.5, EstimateUSD: 1},
+		{Stage: orchestrator.StageCollect, Model: "b", OK: false, EstimateUSD: 1},
 	}})
 	m.ConsultationFinished(context.Background(), orchestrator.Summary{Tier: "speed", Duration: time.Second, Err: orchestrator.ErrQuorumNotMet,
 		StageDurations: map[orchestrator.Stage]time.Duration{orchestrator.StageCollect: time.Second}})
@@ -592,6 +596,15 @@ func TestMonitorMetrics(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("histogram sums = %v, want %v", got, want)
+	}
+	sum, ok := ms[MetricCost].Data.(metricdata.Sum[float64])
+	if !ok || len(sum.DataPoints) != 1 || sum.DataPoints[0].Value != 0.75 ||
+		attr(sum.DataPoints[0].Attributes, "council.model") != "a" || attr(sum.DataPoints[0].Attributes, "council.caller") != "token-1" ||
+		attr(sum.DataPoints[0].Attributes, "council.stage") != "collect" || attr(sum.DataPoints[0].Attributes, "council.tier") != "speed" {
+		t.Errorf("%s = %+v", MetricCost, ms[MetricCost].Data)
+	}
+	if r := points(MetricCostEstimateRatio); len(r) != 1 || r[0].Count != 2 || r[0].Sum != 0.75 {
+		t.Errorf("%s = %+v", MetricCostEstimateRatio, r)
 	}
 	if !strings.HasSuffix(ms[MetricStageDuration].Unit, "s") {
 		t.Errorf("unit = %q", ms[MetricStageDuration].Unit)
