@@ -3,7 +3,6 @@ package openrouter
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,8 +18,11 @@ const (
 	maxLineBytes = 1 << 20
 	// maxBodyBytes bounds a non-streamed completion or a model list.
 	maxBodyBytes = 32 << 20
-	// readBufferBytes is the size of the buffered reader over a body.
-	readBufferBytes = 64 << 10
+	// readBufferBytes is the size of the buffered reader over a body:
+	// enough for the chunks of a streamed completion, which are read
+	// as they arrive; longer lines are gathered across reads. Every call
+	// in flight holds one, so it is kept small.
+	readBufferBytes = 4 << 10
 )
 
 var (
@@ -204,7 +206,7 @@ func (d *decoder) dispatch() *provider.Error {
 		return nil
 	}
 	var c completion
-	if err := json.Unmarshal(data, &c); err != nil {
+	if err := decodeCompletion(data, &c); err != nil {
 		return malformed("malformed stream chunk", err)
 	}
 	return d.apply(&c, false)
@@ -221,7 +223,7 @@ func (d *decoder) end() (*result, *provider.Error) {
 			return d.finish()
 		}
 		var c completion
-		if err := json.Unmarshal(data, &c); err != nil {
+		if err := decodeCompletion(data, &c); err != nil {
 			if d.dataCut {
 				return nil, d.fail(truncated(err))
 			}
@@ -251,7 +253,7 @@ func (d *decoder) json() (*result, *provider.Error) {
 		return nil, d.fail(malformed("response too large", errBodyTooLong))
 	}
 	var c completion
-	if err := json.Unmarshal(body, &c); err != nil {
+	if err := decodeCompletion(body, &c); err != nil {
 		return nil, d.fail(malformed("malformed completion", err))
 	}
 	if pe := d.apply(&c, true); pe != nil {

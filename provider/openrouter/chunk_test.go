@@ -1,0 +1,96 @@
+package openrouter
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// chunkSeeds are chunks as OpenRouter and other OpenAI-compatible servers
+// send them, and the shapes the scanner leaves to encoding/json.
+var chunkSeeds = []string{
+	`{"id":"gen-1","provider":"OpenAI","model":"openai/gpt-4o-mini","object":"chat.completion.chunk","created":1730000000,"choices":[{"index":0,"delta":{"role":"assistant","content":"Ray"},"finish_reason":null,"native_finish_reason":null,"logprobs":null}]}`,
+	`{"id":"gen-1","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":"stop"}],"usage":{"prompt_tokens":41,"completion_tokens":203,"total_tokens":244,"cost":0.00006,"prompt_tokens_details":{"cached_tokens":0}}}`,
+	`{"choices":[{"delta":{"content":"line\nbreak \"quoted\" caf\u00e9 \u2603 \\ \/"}}]}`,
+	`{"choices":[{"delta":{"content":"café ☃ 😀"}}]}`,
+	`{"error":{"code":429,"message":"Rate limit exceeded","metadata":{"headers":{"X-RateLimit-Reset":"1730000000000"}}}}`,
+	`{"error":"boom"}`,
+	`{"error":null,"usage":null,"choices":null}`,
+	`{"choices":[{"message":{"role":"assistant","content":"whole"},"finish_reason":"stop"}]}`,
+	`{"ID":"x","Choices":[]}`,
+	`{"id":"a","id":"b"}`,
+	`{"choices":[{"delta":{"content":"\ud83d\ude00"}}]}`,
+	`{"choices":[{"delta":{"content":"bad \xff utf8"}}]}`,
+	`{"usage":{"prompt_tokens":1.5}}`,
+	`{"usage":{"prompt_tokens":1e2,"cost":1e400}}`,
+	`{"choices":[null]}`,
+	`{"choices":[{"delta":"x"}]}`,
+	`null`,
+	`{"a":[1,-0.5e-3,true,false,null,{"b":[]}]} `,
+	`{"id":"x"} trailing`,
+	`{"id":"x",}`,
+	`{"id":"\u00"}`,
+	`{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]}`,
+	"{\"id\":\"tab\there\"}",
+	`[]`,
+	``,
+}
+
+// FuzzDecodeCompletion checks that the targeted decoder agrees with
+// encoding/json: the same error or none, and the same completion, on any
+// input; and that it never panics.
+func FuzzDecodeCompletion(f *testing.F) {
+	for _, s := range chunkSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var got, want completion
+		gotErr := decodeCompletion(data, &got)
+		wantErr := json.Unmarshal(data, &want)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%q: error %v, encoding/json's %v", data, gotErr, wantErr)
+		}
+		if wantErr == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\n got %#v\nwant %#v", data, got, want)
+		}
+	})
+}
+
+func TestDecodeCompletionTakesTheFastPath(t *testing.T) {
+	for _, s := range chunkSeeds[:8] {
+		var c completion
+		sc := chunkScanner{data: []byte(s)}
+		if !sc.completion(&c) {
+			t.Errorf("%s: left to encoding/json", s)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		var c completion
+		_ = decodeCompletion([]byte(chunkSeeds[0]), &c)
+	}); allocs > 10 {
+		t.Errorf("a typical chunk takes %v allocations, want at most 10", allocs)
+	}
+}
+
+func BenchmarkDecodeChunk(b *testing.B) {
+	data := []byte(chunkSeeds[0])
+	b.Run("targeted", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var c completion
+			if err := decodeCompletion(data, &c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var c completion
+			if err := json.Unmarshal(data, &c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
