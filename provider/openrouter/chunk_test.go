@@ -93,4 +93,3 @@ func BenchmarkDecodeChunk(b *testing.B) {
 		}
 	})
 }
-
