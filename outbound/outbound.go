@@ -5,6 +5,7 @@ package outbound
 
 import (
 	"github.com/councilhq/council/limiter"
+	"github.com/councilhq/council/outbound/hedge"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/telemetry"
 )
@@ -39,7 +40,7 @@ type Config struct {
 func New(client provider.Completer, cfg Config) provider.Completer {
 	var hedger provider.Interceptor
 	if len(cfg.Hedge) > 0 {
-		hedger = provider.NewHedger(provider.HedgeConfig{Backups: cfg.Hedge}).Interceptor()
+		hedger = hedge.New(hedge.Config{Backups: cfg.Hedge}).Interceptor()
 	}
 	var limits []limiter.Option
 	if cfg.MaxInFlight > 0 {

@@ -1,4 +1,4 @@
-package provider_test
+package hedge_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/councilhq/council/internal/openroutertest"
+	"github.com/councilhq/council/outbound/hedge"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
 )
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // generous so that a busy machine cannot make a test flaky.
 const patience = 10 * time.Second
 
-// fakeClock is a provider.HedgeClock whose time moves only by Advance.
+// fakeClock is a hedge.Clock whose time moves only by Advance.
 type fakeClock struct {
 	mu     sync.Mutex
 	now    time.Time
@@ -198,7 +199,7 @@ func request(model, stage string) *provider.Request {
 }
 
 // warm runs one unhedged call per latency, each taking that long on clk.
-func warm(t *testing.T, h *provider.Hedger, g *gated, clk *fakeClock, model, stage string, latencies ...time.Duration) {
+func warm(t *testing.T, h *hedge.Hedger, g *gated, clk *fakeClock, model, stage string, latencies ...time.Duration) {
 	t.Helper()
 	for _, d := range latencies {
 		out := start(context.Background(), h.Interceptor(), g, request(model, stage))
@@ -214,10 +215,10 @@ func warm(t *testing.T, h *provider.Hedger, g *gated, clk *fakeClock, model, sta
 
 // newWarmHedger returns a hedger for primary → backup whose collect calls
 // to primary are hedged after 90 ms of fake time.
-func newWarmHedger(t *testing.T) (*provider.Hedger, *gated, *fakeClock) {
+func newWarmHedger(t *testing.T) (*hedge.Hedger, *gated, *fakeClock) {
 	t.Helper()
 	clk := newFakeClock()
-	h := provider.NewHedger(provider.HedgeConfig{Backups: map[string]string{primary: backup}, Clock: clk})
+	h := hedge.New(hedge.Config{Backups: map[string]string{primary: backup}, Clock: clk})
 	g := newGated()
 	warm(t, h, g, clk, primary, "collect", ms(50, 10, 90, 30, 70, 20, 100, 40, 80, 60)...)
 	return h, g, clk
@@ -233,7 +234,7 @@ func ms(vs ...int) []time.Duration {
 
 func TestHedgeDelayIsTheObservedQuantile(t *testing.T) {
 	clk := newFakeClock()
-	h := provider.NewHedger(provider.HedgeConfig{Backups: map[string]string{primary: backup}, Clock: clk, Window: 10, MinSamples: 5})
+	h := hedge.New(hedge.Config{Backups: map[string]string{primary: backup}, Clock: clk, Window: 10, MinSamples: 5})
 	g := newGated()
 	if _, ok := h.Delay(primary, "collect"); ok {
 		t.Fatal("hedging before any latency was observed")
@@ -296,10 +297,10 @@ func TestHedgeBackupWinsWhenPrimaryIsSlow(t *testing.T) {
 	g.none(t)
 	clk.Advance(time.Millisecond)
 	b := g.next(t)
-	if b.req.Model != backup || b.req.Metadata[provider.MetaHedgeOf] != primary || b.req.Metadata[provider.MetaConsultationID] != "c1" {
+	if b.req.Model != backup || b.req.Metadata[hedge.MetaOf] != primary || b.req.Metadata[provider.MetaConsultationID] != "c1" {
 		t.Errorf("backup request: model %q, metadata %v", b.req.Model, b.req.Metadata)
 	}
-	if req.Model != primary || req.Metadata[provider.MetaHedgeOf] != "" {
+	if req.Model != primary || req.Metadata[hedge.MetaOf] != "" {
 		t.Errorf("the caller's request was changed: %+v", req)
 	}
 	clk.Advance(5 * time.Millisecond)
@@ -555,7 +556,7 @@ func TestHedgeOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := provider.NewHedger(provider.HedgeConfig{Backups: map[string]string{primary: backup}, MinSamples: 1})
+	h := hedge.New(hedge.Config{Backups: map[string]string{primary: backup}, MinSamples: 1})
 	c := provider.Chain(client, h.Interceptor())
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
@@ -593,7 +594,7 @@ func ExampleHedger() {
 		}
 		return &provider.Response{Model: req.Model, Content: "hello from " + req.Model}, nil
 	})
-	hedger := provider.NewHedger(provider.HedgeConfig{
+	hedger := hedge.New(hedge.Config{
 		Backups:    map[string]string{"vendor/big": "vendor/small"},
 		MinSamples: 1,
 	})

@@ -1,4 +1,6 @@
-package provider
+// Package hedge sends a second copy of a slow model call to a backup model
+// and keeps whichever answers first.
+package hedge
 
 import (
 	"context"
@@ -7,48 +9,50 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/councilhq/council/provider"
 )
 
-// MetaHedgeOf is the metadata key set on a hedged call's backup request:
+// MetaOf is the metadata key set on a hedged call's backup request:
 // its value is the model whose call was hedged.
-const MetaHedgeOf = "council.hedge_of"
+const MetaOf = "council.hedge_of"
 
-// Defaults of the zero fields of a [HedgeConfig].
+// Defaults of the zero fields of a [Config].
 const (
-	// DefaultHedgeQuantile hedges a call once it is slower than 90% of
+	// DefaultQuantile hedges a call once it is slower than 90% of
 	// its model's recent calls.
-	DefaultHedgeQuantile = 0.9
-	// DefaultHedgeWindow is the number of recent latencies kept per model
+	DefaultQuantile = 0.9
+	// DefaultWindow is the number of recent latencies kept per model
 	// and stage.
-	DefaultHedgeWindow = 100
-	// DefaultHedgeMinSamples is the number of latencies a model and stage
+	DefaultWindow = 100
+	// DefaultMinSamples is the number of latencies a model and stage
 	// need before their calls are hedged.
-	DefaultHedgeMinSamples = 10
+	DefaultMinSamples = 10
 )
 
-// HedgeConfig configures a [Hedger]. Zero fields take their defaults.
-type HedgeConfig struct {
+// Config configures a [Hedger]. Zero fields take their defaults.
+type Config struct {
 	// Backups maps a model id to the model that a slow call to it is
 	// hedged with. Calls to models without an entry pass straight through;
 	// an empty map hedges nothing.
 	Backups map[string]string
 	// Quantile is the fraction of a model's observed latencies after which
-	// its call is hedged, in (0, 1). Default [DefaultHedgeQuantile] (p90).
+	// its call is hedged, in (0, 1). Default [DefaultQuantile] (p90).
 	Quantile float64
 	// Window is how many recent latencies are kept per model and stage.
-	// Default [DefaultHedgeWindow].
+	// Default [DefaultWindow].
 	Window int
 	// MinSamples is how many latencies a model and stage need before its
-	// calls are hedged. Default [DefaultHedgeMinSamples].
+	// calls are hedged. Default [DefaultMinSamples].
 	MinSamples int
 	// Clock tells the time and arms the hedge timers. Default the system
 	// clock; tests inject a fake.
-	Clock HedgeClock
+	Clock Clock
 }
 
-// HedgeClock is the time source of a [Hedger]. Implementations must be
+// Clock is the time source of a [Hedger]. Implementations must be
 // safe for concurrent use.
-type HedgeClock interface {
+type Clock interface {
 	// Now returns the current time.
 	Now() time.Time
 	// NewTimer returns a channel that receives once, d from now, and a
@@ -59,11 +63,11 @@ type HedgeClock interface {
 // Hedger sends a second copy of a slow call to a backup model and keeps
 // whichever answers first, as gRPC's hedging policy does for RPCs (gRFC A6).
 //
-// It learns each model's latency per stage ([MetaStage]) from the calls
+// It learns each model's latency per stage ([provider.MetaStage]) from the calls
 // that go through it. Once a model and stage have MinSamples latencies, a
 // call that has not returned by their Quantile (p90 by default) is sent
 // again, unchanged but for the model, to the model's backup, with
-// [MetaHedgeOf] set on the copy. The first successful answer wins and the
+// [MetaOf] set on the copy. The first successful answer wins and the
 // other call is cancelled; the interceptor returns once that call has
 // ended, and the winner's Attempts counts both calls. When both fail, the
 // original call's error is returned. A call that fails
@@ -86,20 +90,20 @@ type HedgeClock interface {
 // A Hedger is safe for concurrent use; calls share nothing but the latency
 // window of their model and stage.
 type Hedger struct {
-	cfg     HedgeConfig
+	cfg     Config
 	windows sync.Map // windowKey → *latencyWindow
 }
 
-// NewHedger returns a Hedger configured by cfg.
-func NewHedger(cfg HedgeConfig) *Hedger {
+// New returns a Hedger configured by cfg.
+func New(cfg Config) *Hedger {
 	if cfg.Quantile <= 0 || cfg.Quantile >= 1 {
-		cfg.Quantile = DefaultHedgeQuantile
+		cfg.Quantile = DefaultQuantile
 	}
 	if cfg.Window <= 0 {
-		cfg.Window = DefaultHedgeWindow
+		cfg.Window = DefaultWindow
 	}
 	if cfg.MinSamples <= 0 {
-		cfg.MinSamples = DefaultHedgeMinSamples
+		cfg.MinSamples = DefaultMinSamples
 	}
 	cfg.MinSamples = min(cfg.MinSamples, cfg.Window)
 	if cfg.Clock == nil {
@@ -116,9 +120,9 @@ func NewHedger(cfg HedgeConfig) *Hedger {
 }
 
 // Interceptor returns the interceptor that hedges calls.
-func (h *Hedger) Interceptor() Interceptor { return h.intercept }
+func (h *Hedger) Interceptor() provider.Interceptor { return h.intercept }
 
-// Delay returns how long a call to model in stage (the [MetaStage] value)
+// Delay returns how long a call to model in stage (the [provider.MetaStage] value)
 // runs before it is hedged, and false when such calls are not hedged yet
 // (no backup, or too few latencies observed).
 func (h *Hedger) Delay(model, stage string) (time.Duration, bool) {
@@ -134,17 +138,17 @@ func (h *Hedger) Delay(model, stage string) (time.Duration, bool) {
 // hedgeResult is the outcome of one of the two calls of a hedged call.
 type hedgeResult struct {
 	backup  bool
-	resp    *Response
+	resp    *provider.Response
 	err     error
 	elapsed time.Duration
 }
 
-func (h *Hedger) intercept(ctx context.Context, req *Request, next Completer) (*Response, error) {
+func (h *Hedger) intercept(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
 	backup, ok := h.cfg.Backups[req.Model]
 	if !ok || req.OnDelta != nil {
 		return next.Complete(ctx, req)
 	}
-	stage := req.Metadata[MetaStage]
+	stage := req.Metadata[provider.MetaStage]
 	delay, armed := h.Delay(req.Model, stage)
 	if !armed {
 		began := h.cfg.Clock.Now()
@@ -181,7 +185,7 @@ func (h *Hedger) intercept(ctx context.Context, req *Request, next Completer) (*
 	if breq.Metadata == nil {
 		breq.Metadata = make(map[string]string, 1)
 	}
-	breq.Metadata[MetaHedgeOf] = req.Model
+	breq.Metadata[MetaOf] = req.Model
 	backupCtx, cancelBackup := context.WithCancel(ctx)
 	defer cancelBackup()
 	go h.call(backupCtx, breq, next, true, results)
@@ -201,7 +205,7 @@ func (h *Hedger) intercept(ctx context.Context, req *Request, next Completer) (*
 	h.settle(modelOf(loser, req.Model, backup), stage, loser, winner.err == nil)
 	n := attemptsOf(winner) + attemptsOf(loser)
 	if winner.err != nil {
-		pe := *AsError(winner.err)
+		pe := *provider.AsError(winner.err)
 		pe.Attempts = n
 		return nil, &pe
 	}
@@ -212,12 +216,12 @@ func (h *Hedger) intercept(ctx context.Context, req *Request, next Completer) (*
 
 // call runs one of the two calls and sends its outcome; a panic in next
 // becomes an error, since no caller up the stack can recover it here.
-func (h *Hedger) call(ctx context.Context, req *Request, next Completer, backup bool, out chan<- hedgeResult) {
+func (h *Hedger) call(ctx context.Context, req *provider.Request, next provider.Completer, backup bool, out chan<- hedgeResult) {
 	began := h.cfg.Clock.Now()
 	res := hedgeResult{backup: backup}
 	defer func() {
 		if v := recover(); v != nil {
-			res.resp, res.err = nil, &Error{Kind: KindUnknown, Message: "internal error in model call", Err: fmt.Errorf("panic: %v", v)}
+			res.resp, res.err = nil, &provider.Error{Kind: provider.KindUnknown, Message: "internal error in model call", Err: fmt.Errorf("panic: %v", v)}
 		}
 		res.elapsed = h.cfg.Clock.Now().Sub(began)
 		out <- res
@@ -256,7 +260,7 @@ func attemptsOf(r hedgeResult) int {
 	n := 0
 	if r.resp != nil {
 		n = r.resp.Attempts
-	} else if pe := AsError(r.err); pe != nil {
+	} else if pe := provider.AsError(r.err); pe != nil {
 		n = pe.Attempts
 	}
 	return max(n, 1)
@@ -326,7 +330,7 @@ func nearestRank(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// systemClock is the real HedgeClock.
+// systemClock is the real Clock.
 type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
