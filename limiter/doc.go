@@ -14,12 +14,13 @@
 //     RetryInfo), cools down a model that keeps failing, and caps the calls
 //     in flight per provider.
 //
-// They are wired outermost first as
+// Package outbound wires them, outermost first, as
 //
-//	telemetry → Retry → Limiter → Timeout → transport
+//	hedge → telemetry → Retry → Limiter → transport
 //
-// so that every attempt pays its share of the budget and waiting does not
-// eat into an attempt's timeout.
+// so that every attempt pays its share of the budget. The stage's time
+// limit is applied by the orchestrator around the whole chain: it bounds
+// the whole call, its waits and retries included.
 //
 // Nothing here sleeps for a fixed time: with no limit in play a call is not
 // delayed at all, and every wait is for a time a provider announced or for

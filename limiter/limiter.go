@@ -103,11 +103,10 @@ func New(opts ...Option) *Limiter {
 }
 
 // Interceptor returns the interceptor that applies the limiter to every
-// call through it. Place it inside [Retry] (so that every attempt is
-// limited) and outside [provider.Timeout] (so that waiting does not eat
-// into an attempt's time):
+// call through it. Place it inside [Retry], so that every attempt is
+// limited:
 //
-//	telemetry → Retry → Limiter → Timeout → transport
+//	hedge → telemetry → Retry → Limiter → transport
 //
 // A call is refused without being sent when its model is cooling down
 // ([provider.KindCooldown]) or when its wait for the budget cannot end
