@@ -12,6 +12,7 @@ BIN := bin
 TMP := .tmp
 BUF := go tool -modfile=tools/go.mod buf
 JAEGER := go tool -modfile=tools/jaeger/go.mod jaeger
+HELM := go tool -modfile=tools/helm/go.mod helm
 DEMO_QUESTION ?= Why is the sky blue?
 
 .PHONY: help
@@ -54,6 +55,13 @@ test: build checkgenerate lint ## Build, check generated code, lint, run every t
 .PHONY: readme
 readme: ## Regenerate the README's tables of councild's variables and flags from cmd/councild
 	go test ./cmd/councild -run '^TestREADMESettings$$' -count=1 -update
+
+.PHONY: helm
+helm: ## helm lint and helm template of the chart in deploy/helm/councild (helm from tools/helm/go.mod)
+	$(HELM) lint --strict deploy/helm/councild
+	@mkdir -p $(TMP)
+	$(HELM) template council deploy/helm/councild > $(TMP)/councild-chart.yaml
+	@echo "rendered: $(TMP)/councild-chart.yaml"
 
 .PHONY: demo
 demo: build ## Start councild with simulated models, ask it one question, stop it
@@ -116,6 +124,18 @@ jaeger: ## Run Jaeger all-in-one on loopback (UI :16686, OTLP gRPC :4317); the f
 .PHONY: test-jaeger
 test-jaeger: ## End-to-end tracing: Jaeger + one consultation over OTLP, trace checked via /api/traces
 	scripts/jaeger-e2e.sh
+
+.PHONY: image
+image: ## Build the container image councild:dev with Docker (Dockerfile: static build on distroless/static, non-root)
+	docker build --build-arg REVISION="$$(git rev-parse HEAD)" -t councild:dev .
+
+.PHONY: image-scratch
+image-scratch: ## Build the FROM scratch image councild:scratch with buildah, no registry needed, and print its size
+	rm -rf $(TMP)/image-scratch && mkdir -p $(TMP)/image-scratch
+	scripts/build-static.sh $(TMP)/image-scratch
+	cp deploy/passwd $(TMP)/image-scratch/
+	buildah --storage-driver=vfs bud --quiet -f deploy/scratch.Dockerfile -t councild:scratch $(TMP)/image-scratch
+	buildah --storage-driver=vfs images --format '{{.Name}}:{{.Tag}} {{.Size}}' councild:scratch
 
 .PHONY: run
 run: ## Run councild in the foreground, configured by the environment
