@@ -2,11 +2,12 @@
 //
 // # Setup
 //
-// [Setup] builds the tracer and meter providers from a [Config] (see
-// [ConfigFromEnv] for the standard OTEL_* variables): spans and metrics go to
-// an OTLP gRPC collector when an endpoint is set, metrics are also served in
-// the Prometheus text format when [Config.Prometheus] is set, and everything
-// is a free no-op otherwise. The returned shutdown function flushes and stops
+// [Setup] builds the tracer and meter providers from a [Config] and the
+// standard OTEL_* variables, which the OpenTelemetry SDK and autoexport
+// read: spans and metrics go to an OTLP collector (gRPC, or http/protobuf
+// with OTEL_EXPORTER_OTLP_PROTOCOL) when an endpoint is set, metrics are
+// also served in the Prometheus text format when [Config.Prometheus] is
+// set, and everything is a free no-op otherwise. The returned shutdown function flushes and stops
 // what was started.
 //
 // # Traces

@@ -7,15 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -27,7 +24,8 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
-// DefaultServiceName is the service.name used when Config.ServiceName is empty.
+// DefaultServiceName is the service.name used unless OTEL_SERVICE_NAME or
+// OTEL_RESOURCE_ATTRIBUTES names another.
 const DefaultServiceName = "councild"
 
 // Providers are the OpenTelemetry providers [Setup] built, for wiring into
@@ -37,7 +35,8 @@ type Providers struct {
 	TracerProvider trace.TracerProvider
 	// MeterProvider is a no-op provider when every metric reader is off.
 	MeterProvider metric.MeterProvider
-	// Propagator is the W3C TraceContext and Baggage propagator.
+	// Propagator is the propagator OTEL_PROPAGATORS names; by default W3C
+	// TraceContext and Baggage.
 	Propagator propagation.TextMapPropagator
 	// MetricsHandler serves the metrics in the Prometheus text format; nil
 	// unless Config.Prometheus is set. Mount it at /metrics on an admin port.
@@ -46,12 +45,19 @@ type Providers struct {
 	Tracing bool
 }
 
-// Setup builds the providers cfg asks for and installs them, with the
-// propagator, as the OpenTelemetry globals. With no endpoint and no
-// Prometheus it builds nothing and returns no-op providers, which cost
-// nothing. The returned shutdown flushes pending spans and metrics and stops
-// the exporters; it is safe to call more than once and never nil. If Setup
-// fails partway it shuts down what it had started before returning.
+// Setup builds the providers cfg and the environment ask for and installs
+// them, with the propagator, as the OpenTelemetry globals. Spans are
+// exported when OTEL_TRACES_EXPORTER names an exporter (otlp, console), or
+// when it is unset and an OTLP endpoint is set; metrics likewise with
+// OTEL_METRICS_EXPORTER (its prometheus value is served by
+// Config.Prometheus instead). OTLP speaks gRPC unless
+// OTEL_EXPORTER_OTLP_PROTOCOL (or the signal's own variable) says
+// http/protobuf. OTEL_SDK_DISABLED=true turns both off. With nothing to
+// export and no Prometheus it builds nothing and returns no-op providers,
+// which cost nothing. The returned shutdown flushes pending spans and
+// metrics and stops the exporters; it is safe to call more than once and
+// never nil. If Setup fails partway it shuts down what it had started
+// before returning.
 func Setup(ctx context.Context, cfg Config) (p Providers, shutdown func(context.Context) error, err error) {
 	var (
 		mu        sync.Mutex
@@ -79,62 +85,50 @@ func Setup(ctx context.Context, cfg Config) (p Providers, shutdown func(context.
 	if logger == nil {
 		logger = slog.Default()
 	}
+	env, err := settingsFromEnv(cfg.Getenv)
+	if err != nil {
+		return p, shutdown, err
+	}
 	p = Providers{
 		TracerProvider: tracenoop.NewTracerProvider(),
 		MeterProvider:  metricnoop.NewMeterProvider(),
-		Propagator:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		Propagator:     env.propagator,
 	}
 	otel.SetTextMapPropagator(p.Propagator)
-	if cfg.TracesEndpoint == "" && cfg.MetricsEndpoint == "" && !cfg.Prometheus {
+	if !env.traces.on && !env.metrics.on && !cfg.Prometheus {
 		return p, shutdown, nil
 	}
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		logger.Warn("telemetry export failed", "err", err)
+		logger.Warn("telemetry error", "err", err)
 	}))
 
-	for _, ep := range []string{cfg.TracesEndpoint, cfg.MetricsEndpoint} {
-		if err := checkEndpoint(ep); err != nil {
-			return p, shutdown, fmt.Errorf("telemetry: %w", err)
-		}
-	}
 	res, err := newResource(ctx, cfg)
 	if err != nil {
 		return p, shutdown, err
 	}
 
-	if cfg.TracesEndpoint != "" {
-		exp, err := otlptracegrpc.New(ctx,
-			otlptracegrpc.WithEndpointURL(cfg.TracesEndpoint),
-			otlptracegrpc.WithHeaders(cfg.Headers))
+	if env.traces.on {
+		exp, err := newSpanExporter(ctx, env.traces)
 		if err != nil {
 			return p, shutdown, fmt.Errorf("telemetry: trace exporter: %w", err)
 		}
-		sampler := cfg.Sampler
-		if sampler == nil {
-			sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
-		}
+		// The sampler is the one OTEL_TRACES_SAMPLER names, parent-based
+		// always-on by default.
 		tp := sdktrace.NewTracerProvider(
 			sdktrace.WithBatcher(exp),
-			sdktrace.WithResource(res),
-			sdktrace.WithSampler(sampler))
+			sdktrace.WithResource(res))
 		shutdowns = append(shutdowns, tp.Shutdown)
 		p.TracerProvider, p.Tracing = tp, true
 		otel.SetTracerProvider(tp)
 	}
 
 	var readers []sdkmetric.Option
-	if cfg.MetricsEndpoint != "" {
-		exp, err := otlpmetricgrpc.New(ctx,
-			otlpmetricgrpc.WithEndpointURL(cfg.MetricsEndpoint),
-			otlpmetricgrpc.WithHeaders(cfg.Headers))
+	if env.metrics.on {
+		r, err := newMetricReader(ctx, env.metrics)
 		if err != nil {
 			return p, shutdown, fmt.Errorf("telemetry: metric exporter: %w", err)
 		}
-		interval := cfg.MetricInterval
-		if interval <= 0 {
-			interval = time.Minute
-		}
-		readers = append(readers, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, sdkmetric.WithInterval(interval))))
+		readers = append(readers, sdkmetric.WithReader(r))
 	}
 	if cfg.Prometheus {
 		reg := prometheus.NewRegistry()
@@ -155,26 +149,19 @@ func Setup(ctx context.Context, cfg Config) (p Providers, shutdown func(context.
 	return p, shutdown, nil
 }
 
-// newResource describes this process: service name and version, the extra
-// attributes of cfg, the SDK and the host.
+// newResource describes this process: service.name (default
+// [DefaultServiceName]) and service.version, then what OTEL_SERVICE_NAME and
+// OTEL_RESOURCE_ATTRIBUTES say, which wins, then the SDK and the host.
 func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
-	name := cfg.ServiceName
-	if name == "" {
-		name = DefaultServiceName
-	}
-	attrs := []attribute.KeyValue{attribute.String("service.name", name)}
+	attrs := []attribute.KeyValue{attribute.String("service.name", DefaultServiceName)}
 	if cfg.ServiceVersion != "" {
 		attrs = append(attrs, attribute.String("service.version", cfg.ServiceVersion))
 	}
-	for k, v := range cfg.ResourceAttributes {
-		if k != "service.name" || cfg.ServiceName == "" {
-			attrs = append(attrs, attribute.String(k, v))
-		}
-	}
 	res, err := resource.New(ctx,
+		resource.WithAttributes(attrs...),
+		resource.WithFromEnv(),
 		resource.WithTelemetrySDK(),
-		resource.WithHost(),
-		resource.WithAttributes(attrs...))
+		resource.WithHost())
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,14 +115,21 @@ type config struct {
 	models modelCheck
 
 	// adminAddr is where /metrics is served; empty turns it off.
-	adminAddr  string
-	telemetry  telemetry.Config
-	thresholds map[orchestrator.Stage]time.Duration
+	adminAddr string
+	telemetry telemetry.Config
+	// captureContent records prompts and answers on call spans
+	// (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT).
+	captureContent bool
+	thresholds     map[orchestrator.Stage]time.Duration
 
 	security security
 	// admission is the adaptive limit under security.maxConsultations.
 	admission adaptiveAdmission
 }
+
+// envCaptureContent turns on the recording of prompts and answers on call
+// spans, as the OpenTelemetry GenAI conventions name it.
+const envCaptureContent = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
 // errVersion is returned by loadConfig when -version asks for the version
 // instead of a server.
@@ -307,12 +315,12 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 		orchestrator.StageReview:     raw.reviewTh,
 		orchestrator.StageSynthesize: raw.synthTh,
 	}
-	tel, err := telemetry.ConfigFromEnv(getenv)
-	if err != nil {
-		errs = append(errs, err)
+	c.telemetry = telemetry.Config{Getenv: getenv, Prometheus: c.adminAddr != ""}
+	if v := strings.TrimSpace(getenv(envCaptureContent)); v != "" {
+		if c.captureContent, err = strconv.ParseBool(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q is not a boolean", envCaptureContent, v))
+		}
 	}
-	tel.Prometheus = c.adminAddr != ""
-	c.telemetry = tel
 
 	t, known := orchestrator.ResolveTier(raw.tier)
 	if !known {

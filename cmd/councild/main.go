@@ -134,7 +134,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 		return nil, nil, err
 	}
 	mon.LogTier(defaultTier(cfg.council))
-	council, err := orchestrator.New(outbound.New(client, outbound.Config{Telemetry: tel, CaptureContent: cfg.telemetry.CaptureContent, MaxInFlight: cfg.upstreamInFlight, Hedge: cfg.hedge}), cfg.council,
+	council, err := orchestrator.New(outbound.New(client, outbound.Config{Telemetry: tel, CaptureContent: cfg.captureContent, MaxInFlight: cfg.upstreamInFlight, Hedge: cfg.hedge}), cfg.council,
 		orchestrator.WithLogger(log),
 		orchestrator.WithTracerProvider(tel.TracerProvider),
 		orchestrator.WithObserver(mon),

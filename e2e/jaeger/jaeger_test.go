@@ -179,16 +179,11 @@ func (j *jaeger) traces(service string) (apiTraces, error) {
 func runConsultation(t *testing.T, j *jaeger, service string) {
 	t.Helper()
 	ctx := context.Background()
-	env := map[string]string{
-		"OTEL_SERVICE_NAME":           service,
-		"OTEL_EXPORTER_OTLP_ENDPOINT": fmt.Sprintf("http://127.0.0.1:%d", j.otlpGRPC),
-		// Jaeger takes traces only.
-		"OTEL_METRICS_EXPORTER": "none",
-	}
-	cfg, err := telemetry.ConfigFromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Setenv("OTEL_SERVICE_NAME", service)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fmt.Sprintf("http://127.0.0.1:%d", j.otlpGRPC))
+	// Jaeger takes traces only.
+	t.Setenv("OTEL_METRICS_EXPORTER", "none")
+	cfg := telemetry.Config{Getenv: os.Getenv}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Logger = logger
 	p, shutdown, err := telemetry.Setup(ctx, cfg)
