@@ -14,6 +14,7 @@ import (
 	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider/openrouter"
+	"github.com/councilhq/council/redisconn"
 	"github.com/councilhq/council/server"
 	"github.com/councilhq/council/telemetry"
 )
@@ -57,6 +58,8 @@ const (
 	envStragglerCutoff   = "COUNCIL_STRAGGLER_CUTOFF"
 	envStragglerFloor    = "COUNCIL_STRAGGLER_FLOOR"
 	envStragglerMultiple = "COUNCIL_STRAGGLER_MULTIPLE"
+	envRedisURL          = "COUNCIL_REDIS_URL"
+	envRedisPasswordFile = "COUNCIL_REDIS_PASSWORD_FILE"
 )
 
 // Defaults of the straggler cut-off's wait, when it is turned on.
@@ -113,6 +116,10 @@ type config struct {
 
 	// models says how the models are checked at startup.
 	models modelCheck
+
+	// redis is the Redis the replicas share state through; its URL is
+	// empty when there is none.
+	redis redisconn.Config
 
 	// adminAddr is where /metrics is served; empty turns it off.
 	adminAddr string
@@ -227,6 +234,11 @@ func declareSettings(s *settings, c *config, raw *rawConfig) {
 		"floor of the adaptive limit")
 	s.Duration(&c.admission.tolerance, "admission-tolerance", envAdmissionTolerance, defaultAdaptiveAdmission.tolerance,
 		"scheduler delay over its no-load baseline that the adaptive limit tolerates")
+	s.group = groupReplicas
+	c.redis.URL = s.Secret(envRedisURL,
+		"Redis shared by the replicas: `redis://[user:password@]host:port/db`, or `rediss://…` for TLS; unset keeps all state in memory")
+	s.String(&c.redis.PasswordFile, "redis-password-file", envRedisPasswordFile, "",
+		"file holding the Redis password; overrides one in `"+envRedisURL+"`")
 	s.group = groupGeneral
 }
 

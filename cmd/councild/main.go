@@ -72,6 +72,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		monitor.WithMeterProvider(tel.MeterProvider),
 		monitor.WithThresholds(cfg.thresholds))
 
+	rdb, err := openRedis(ctx, cfg.redis, log)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		defer rdb.Close()
+	}
 	srv, catalog, err := newServer(ctx, cfg, log, tel, mon)
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ type setting struct {
 const (
 	groupGeneral  = "general"
 	groupSecurity = "security"
+	groupReplicas = "replicas"
 )
 
 // settings declares councild's flags on a FlagSet, each defaulting to its

@@ -22,6 +22,7 @@ type Server struct {
 	bin  string
 	port int
 	dir  string
+	args []string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -44,11 +45,12 @@ func Binary() string {
 	return ""
 }
 
-// Start starts a redis-server for the test and stops it at cleanup. When
+// Start starts a redis-server for the test and stops it at cleanup; args
+// are added to its command line (for example "--requirepass", "secret"). When
 // no redis-server binary exists the test is skipped with a message saying
 // so, except under CI (CI=true), where the binary is required and the test
 // fails.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
@@ -57,7 +59,7 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skip("redis-server not found: install the Debian package redis-server to run this test")
 	}
-	s := &Server{t: t, bin: bin, port: freePort(t), dir: t.TempDir()}
+	s := &Server{t: t, bin: bin, port: freePort(t), dir: t.TempDir(), args: args}
 	s.start()
 	t.Cleanup(s.Stop)
 	return s
@@ -93,7 +95,7 @@ func (s *Server) start() {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cmd := exec.Command(s.bin,
+	cmd := exec.Command(s.bin, append([]string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -101,7 +103,7 @@ func (s *Server) start() {
 		"--dir", s.dir,
 		"--daemonize", "no",
 		"--loglevel", "warning",
-	)
+	}, s.args...)...)
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}
@@ -137,7 +139,8 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
+	// A server started with --requirepass answers NOAUTH: it is up.
+	if !strings.HasPrefix(line, "+PONG") && !strings.HasPrefix(line, "-NOAUTH") {
 		return fmt.Errorf("unexpected reply %q", line)
 	}
 	return nil
