@@ -10,8 +10,8 @@
 //     traffic past 1.5 times the calls while a burst earns its own retries.
 //   - [Limiter.Interceptor] times every attempt by the provider's own
 //     rate-limit signals ([ParseHeaders] reads the OpenRouter, OpenAI and
-//     Anthropic dialects and Retry-After; [ParseRetryInfo] reads Gemini's
-//     RetryInfo), cools down a model that keeps failing, and caps the calls
+//     Anthropic dialects and Retry-After; the provider adapter turns
+//     Gemini's RetryInfo into [provider.Error.RetryAfter]), cools down a model that keeps failing, and caps the calls
 //     in flight per provider.
 //
 // Package outbound wires them, outermost first, as

@@ -181,44 +181,6 @@ func TestParseHeaders(t *testing.T) {
 	}
 }
 
-func TestParseRetryInfo(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		body string
-		want time.Duration
-		ok   bool
-	}{
-		{
-			"gemini 429",
-			`{"error":{"code":429,"message":"Resource has been exhausted. Please retry in 58.2s.","status":"RESOURCE_EXHAUSTED","details":[
-			 {"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},
-			 {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"58s"}]}}`,
-			58 * time.Second, true,
-		},
-		{"fractional", `[{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1.500s"}]}}]`, 1500 * time.Millisecond, true},
-		{"per-day quota", `{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"10h17m"}]}}`, 10*time.Hour + 17*time.Minute, true},
-		{
-			"wrapped by openrouter",
-			`{"error":{"code":429,"message":"Provider returned error","metadata":{"provider_name":"Google AI Studio","raw":"{\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"7s\"}]}}"}}}`,
-			7 * time.Second, true,
-		},
-		{"no detail", `{"error":{"code":503,"status":"UNAVAILABLE"}}`, 0, false},
-		{"bad delay", `{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"-3s"}]}}`, 0, false},
-		{"not json", `upstream connect error`, 0, false},
-		{"empty", ``, 0, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, ok := limiter.ParseRetryInfo([]byte(tc.body))
-			if got != tc.want || ok != tc.ok {
-				t.Errorf("ParseRetryInfo = %v, %v; want %v, %v", got, ok, tc.want, tc.ok)
-			}
-		})
-	}
-}
-
 // FuzzParseHeaders checks that no header value makes the parser panic or
 // announce something impossible.
 func FuzzParseHeaders(f *testing.F) {
@@ -257,7 +219,6 @@ func FuzzParseHeaders(f *testing.F) {
 				t.Fatalf("retry-at %v beyond the horizon", s.RetryAt)
 			}
 		}
-		_, _ = limiter.ParseRetryInfo([]byte(reset))
 	})
 }
 

@@ -2,6 +2,8 @@ package orchestrator
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,7 +67,11 @@ func WithConsultationID(ctx context.Context, id string) context.Context {
 }
 
 // NewConsultationID returns a new random consultation id, 16 bytes in hex.
-func NewConsultationID() string { return randomID() }
+func NewConsultationID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
 
 // Consult runs one consultation and reports it through emit, which is
 // called from the calling goroutine only, with strictly increasing sequence
@@ -84,7 +90,7 @@ func (c *Council) Consult(ctx context.Context, req Request, emit func(Event) err
 	}
 	id, ok := ctx.Value(idKey{}).(string)
 	if !ok {
-		id = c.opts.newID()
+		id = NewConsultationID()
 	}
 	logctx.Add(ctx, slog.String("consultation_id", id))
 	r := &run{

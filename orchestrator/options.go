@@ -1,8 +1,6 @@
 package orchestrator
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 
 	"go.opentelemetry.io/otel"
@@ -22,7 +20,6 @@ type options struct {
 	tracerProvider trace.TracerProvider
 	observer       Observer
 	logger         *slog.Logger
-	newID          func() string
 	prices         Prices
 }
 
@@ -47,7 +44,6 @@ func defaultOptions() options {
 	return options{
 		tracerProvider: otel.GetTracerProvider(),
 		logger:         slog.Default(),
-		newID:          randomID,
 	}
 }
 
@@ -78,20 +74,4 @@ func WithLogger(l *slog.Logger) Option {
 			o.logger = l
 		}
 	})
-}
-
-// WithIDGenerator sets how consultation ids are made. Default: 16 random
-// bytes in hex. A nil function is ignored.
-func WithIDGenerator(f func() string) Option {
-	return optionFunc(func(o *options) {
-		if f != nil {
-			o.newID = f
-		}
-	})
-}
-
-func randomID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -57,9 +57,9 @@ const AttrReason = attribute.Key("council.reason")
 // OperationChat is the gen_ai.operation.name of a chat completion.
 const OperationChat = "chat"
 
-// DefaultProviderName is the gen_ai.provider.name used unless
-// [WithProviderName] says otherwise. OpenRouter has no well-known value.
-const DefaultProviderName = "openrouter"
+// ProviderName is the gen_ai.provider.name of call spans. OpenRouter has no
+// well-known value.
+const ProviderName = "openrouter"
 
 // Metric names.
 const (

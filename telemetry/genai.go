@@ -36,7 +36,7 @@ func GenAIInterceptor(opts ...Option) provider.Interceptor {
 	o := newOptions(opts)
 	tracer := o.tracerProvider.Tracer(InstrumentationName)
 	inst := newCallInstruments(o.meterProvider.Meter(InstrumentationName))
-	providerAttr := AttrProviderName.String(o.providerName)
+	providerAttr := AttrProviderName.String(ProviderName)
 
 	return func(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
 		start := time.Now()

@@ -16,7 +16,6 @@ func (f optionFunc) apply(o *options) { f(o) }
 type options struct {
 	tracerProvider trace.TracerProvider
 	meterProvider  metric.MeterProvider
-	providerName   string
 	captureContent bool
 }
 
@@ -24,7 +23,6 @@ func newOptions(opts []Option) options {
 	o := options{
 		tracerProvider: otel.GetTracerProvider(),
 		meterProvider:  otel.GetMeterProvider(),
-		providerName:   DefaultProviderName,
 	}
 	for _, opt := range opts {
 		if opt != nil {
@@ -51,16 +49,6 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(o *options) {
 		if mp != nil {
 			o.meterProvider = mp
-		}
-	})
-}
-
-// WithProviderName sets the gen_ai.provider.name attribute of call spans. Default
-// [DefaultProviderName]. An empty name is ignored.
-func WithProviderName(name string) Option {
-	return optionFunc(func(o *options) {
-		if name != "" {
-			o.providerName = name
 		}
 	})
 }

@@ -266,6 +266,11 @@ func (c *Client) statusError(resp *http.Response) *provider.Error {
 		Kind:    statusKind(resp.StatusCode, e),
 		Message: statusMessage(resp.StatusCode),
 	}
+	// Gemini's RetryInfo detail is a Retry-After of its own; fail keeps the
+	// longest of it and the headers' hints.
+	if d, ok := retryInfo(body); ok && d <= maxRetryHint {
+		pe.RetryAfter = d
+	}
 	if e != nil {
 		pe.Header = e.header()
 		pe.Err = fmt.Errorf("upstream status %d: %s", resp.StatusCode, describe(e))
@@ -293,7 +298,8 @@ func parseErrorBody(body []byte) *wireError {
 }
 
 // fail completes pe: the HTTP status, the response headers merged with the
-// headers from the error body (response headers win), the Retry-After hint,
+// headers from the error body (response headers win), the longest of the
+// Retry-After hints and any wait pe already carries,
 // and an Err whose text is replaced by a redacted copy if it contains the
 // API key (an upstream error may echo it).
 func (c *Client) fail(pe *provider.Error, h http.Header, status int) *provider.Error {
@@ -302,7 +308,7 @@ func (c *Client) fail(pe *provider.Error, h http.Header, status int) *provider.E
 	}
 	pe.Header = mergeHeader(h, pe.Header)
 	if pe.Header != nil {
-		pe.RetryAfter = retryAfter(pe.Header, c.now())
+		pe.RetryAfter = max(pe.RetryAfter, retryAfter(pe.Header, c.now()))
 	}
 	if pe.Err != nil && strings.Contains(pe.Err.Error(), c.apiKey) {
 		pe.Err = errors.New(strings.ReplaceAll(pe.Err.Error(), c.apiKey, "[REDACTED]"))

@@ -508,3 +508,34 @@ func TestListModels(t *testing.T) {
 		})
 	}
 }
+
+// A 429 whose body carries Gemini's RetryInfo, as OpenRouter passes it on in
+// error.metadata.raw, asks for that wait; a longer Retry-After header wins.
+func TestRetryInfoBecomesRetryAfter(t *testing.T) {
+	t.Parallel()
+	raw := `{\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"7s\"}]}}`
+	for _, tc := range []struct {
+		name, header string
+		want         time.Duration
+	}{
+		{"body only", "", 7 * time.Second},
+		{"shorter header", "2", 7 * time.Second},
+		{"longer header", "30", 30 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+				if tc.header != "" {
+					w.Header().Set("Retry-After", tc.header)
+				}
+				w.WriteHeader(http.StatusTooManyRequests)
+				_, _ = io.WriteString(w, `{"error":{"code":429,"message":"Provider returned error","metadata":{"provider_name":"Google AI Studio","raw":"`+raw+`"}}}`)
+			})
+			_, err := c.Complete(context.Background(), userRequest(nil))
+			pe := asProviderError(t, err)
+			if pe.Kind != provider.KindRateLimited || pe.RetryAfter != tc.want {
+				t.Errorf("kind = %v, RetryAfter = %v; want rate_limited, %v", pe.Kind, pe.RetryAfter, tc.want)
+			}
+		})
+	}
+}

@@ -13,7 +13,10 @@
 // Every failure is a [*provider.Error] classified by what the caller should
 // do about it: HTTP statuses and OpenRouter, OpenAI and Anthropic error
 // bodies map to kinds such as [provider.KindRateLimited] or
-// [provider.KindQuota], Retry-After hints become [provider.Error.RetryAfter],
+// [provider.KindQuota], Retry-After hints (the retry-after-ms variants,
+// Retry-After, and the google.rpc.RetryInfo detail Gemini sends in the body,
+// also inside OpenRouter's error.metadata.raw; the longest wins) become
+// [provider.Error.RetryAfter],
 // and rate-limit headers (including those OpenRouter copies into the error
 // body) are kept in [provider.Error.Header]. Upstream error text is kept only
 // in [provider.Error.Err], and the API key never appears in any error.

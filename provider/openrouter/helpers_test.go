@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -114,4 +115,13 @@ func assertNoKey(t *testing.T, err error) {
 			t.Fatalf("error text contains the API key: %q", e.Error())
 		}
 	}
+}
+
+// decodeStream decodes r as a server-sent event stream of chat-completion
+// chunks, whatever its first byte (decodeBody would read a body that starts
+// with '{' as JSON).
+func decodeStream(r io.Reader, onDelta func(string), readErr func(error) *provider.Error) (*result, *provider.Error) {
+	d := newDecoder(r, onDelta, readErr)
+	defer d.release()
+	return d.stream()
 }

@@ -32,13 +32,15 @@ func TestRetryAfter(t *testing.T) {
 		{name: "hex", header: map[string]string{"Retry-After": "0x10"}, want: 0},
 		{name: "exponent", header: map[string]string{"Retry-After": "1e3"}, want: 0},
 		{name: "overflow", header: map[string]string{"Retry-After": "99999999999999999999"}, want: 0},
+		{name: "beyond 400 days", header: map[string]string{"Retry-After": "34560001"}, want: 0},
 		{name: "two dots", header: map[string]string{"Retry-After": "1.2.3"}, want: 0},
 		{name: "http date", header: map[string]string{"Retry-After": fixedNow.Add(90 * time.Second).Format(http.TimeFormat)}, want: 90 * time.Second},
 		{name: "rfc850 date", header: map[string]string{"Retry-After": fixedNow.Add(time.Hour).Format(time.RFC850)}, want: time.Hour},
 		{name: "past date", header: map[string]string{"Retry-After": fixedNow.Add(-time.Hour).Format(http.TimeFormat)}, want: 0},
 		{name: "retry-after-ms", header: map[string]string{"retry-after-ms": "1500"}, want: 1500 * time.Millisecond},
 		{name: "x-ms-retry-after-ms", header: map[string]string{"x-ms-retry-after-ms": "250"}, want: 250 * time.Millisecond},
-		{name: "ms wins over seconds", header: map[string]string{"retry-after-ms": "100", "Retry-After": "9"}, want: 100 * time.Millisecond},
+		{name: "the longest hint wins", header: map[string]string{"retry-after-ms": "100", "Retry-After": "9"}, want: 9 * time.Second},
+		{name: "the longest hint wins, ms", header: map[string]string{"retry-after-ms": "2500", "Retry-After": "1"}, want: 2500 * time.Millisecond},
 		{name: "garbage ms falls back", header: map[string]string{"retry-after-ms": "x", "Retry-After": "9"}, want: 9 * time.Second},
 		{name: "negative ms falls back", header: map[string]string{"retry-after-ms": "-1", "x-ms-retry-after-ms": "40"}, want: 40 * time.Millisecond},
 	}
@@ -66,7 +68,7 @@ func TestRetryAfterProperty(t *testing.T) {
 		var want time.Duration
 		switch rapid.IntRange(0, 3).Draw(t, "form") {
 		case 0:
-			s := rapid.Int64Range(0, 1<<32).Draw(t, "seconds")
+			s := rapid.Int64Range(0, int64(maxRetryHint/time.Second)).Draw(t, "seconds")
 			h.Set("Retry-After", itoa(s))
 			want = time.Duration(s) * time.Second
 		case 1:
@@ -74,7 +76,7 @@ func TestRetryAfterProperty(t *testing.T) {
 			h.Set("Retry-After", fixedNow.Add(time.Duration(s)*time.Second).Format(http.TimeFormat))
 			want = max(time.Duration(s)*time.Second, 0)
 		case 2:
-			ms := rapid.Int64Range(0, 1<<40).Draw(t, "ms")
+			ms := rapid.Int64Range(0, int64(maxRetryHint/time.Millisecond)).Draw(t, "ms")
 			h.Set(rapid.SampledFrom([]string{"retry-after-ms", "x-ms-retry-after-ms"}).Draw(t, "ms header"), itoa(ms))
 			want = time.Duration(ms) * time.Millisecond
 		case 3:
@@ -88,4 +90,42 @@ func TestRetryAfterProperty(t *testing.T) {
 			t.Fatalf("retryAfter(%v) = %v, want %v", h, got, want)
 		}
 	})
+}
+
+func TestRetryInfo(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		body string
+		want time.Duration
+		ok   bool
+	}{
+		{
+			"gemini 429",
+			`{"error":{"code":429,"message":"Resource has been exhausted. Please retry in 58.2s.","status":"RESOURCE_EXHAUSTED","details":[
+			 {"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},
+			 {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"58s"}]}}`,
+			58 * time.Second, true,
+		},
+		{"fractional", `[{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1.500s"}]}}]`, 1500 * time.Millisecond, true},
+		{"per-day quota", `{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"10h17m"}]}}`, 10*time.Hour + 17*time.Minute, true},
+		{
+			"wrapped by openrouter",
+			`{"error":{"code":429,"message":"Provider returned error","metadata":{"provider_name":"Google AI Studio","raw":"{\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"7s\"}]}}"}}}`,
+			7 * time.Second, true,
+		},
+		{"no detail", `{"error":{"code":503,"status":"UNAVAILABLE"}}`, 0, false},
+		{"bad delay", `{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"-3s"}]}}`, 0, false},
+		{"not json", `upstream connect error`, 0, false},
+		{"empty", ``, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := retryInfo([]byte(tc.body))
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("retryInfo = %v, %v; want %v, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
 }

@@ -91,13 +91,6 @@ func decodeBody(body io.Reader, contentType string, onDelta func(string), readEr
 	return d.stream()
 }
 
-// decodeStream decodes a server-sent event stream of chat-completion chunks.
-func decodeStream(r io.Reader, onDelta func(string), readErr func(error) *provider.Error) (*result, *provider.Error) {
-	d := newDecoder(r, onDelta, readErr)
-	defer d.release()
-	return d.stream()
-}
-
 // startsWithBrace reports whether the first non-blank byte is '{', looking
 // no further than the reader's buffer.
 func (d *decoder) startsWithBrace() bool {
