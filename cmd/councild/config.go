@@ -43,6 +43,7 @@ const (
 	envLogFormat         = "COUNCIL_LOG_FORMAT"
 	envStartupTimeout    = "COUNCIL_STARTUP_TIMEOUT"
 	envAdminAddr         = "COUNCIL_ADMIN_ADDR"
+	envPprof             = "COUNCIL_PPROF"
 	envCollectThreshold  = "COUNCIL_COLLECT_THRESHOLD"
 	envReviewThreshold   = "COUNCIL_REVIEW_THRESHOLD"
 	envSynthThreshold    = "COUNCIL_SYNTHESIZE_THRESHOLD"
@@ -123,6 +124,9 @@ type config struct {
 
 	// adminAddr is where /metrics is served; empty turns it off.
 	adminAddr string
+	// pprof serves the runtime profiles under /debug/pprof/ on the admin
+	// server.
+	pprof     bool
 	telemetry telemetry.Config
 	// captureContent records prompts and answers on call spans
 	// (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT).
@@ -208,6 +212,8 @@ func declareSettings(s *settings, c *config, raw *rawConfig) {
 	s.String(&c.logFormat, "log-format", envLogFormat, logText,
 		"`text` (logfmt) or `json` (one object per line); every line of a consultation carries `consultation_id` and `request_id`, and `trace_id` and `span_id` when tracing is on")
 	s.String(&c.adminAddr, "admin-addr", envAdminAddr, "", "address of the admin HTTP server with Prometheus `/metrics`; empty means none")
+	s.Bool(&c.pprof, "pprof", envPprof, false,
+		"serve Go's runtime profiles (heap, goroutines, CPU, trace) under `/debug/pprof/` on the admin server; needs `"+envAdminAddr+"`")
 	s.Duration(&raw.collectTh, "collect-threshold", envCollectThreshold, th[orchestrator.StageCollect],
 		"Stage 1 duration past which a warning is logged")
 	s.Duration(&raw.reviewTh, "review-threshold", envReviewThreshold, th[orchestrator.StageReview],
@@ -285,6 +291,9 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 		errs = append(errs, fmt.Errorf("%s: %w", s.Source("hedge"), err))
 	} else {
 		c.hedge = m
+	}
+	if c.pprof && c.adminAddr == "" {
+		errs = append(errs, fmt.Errorf("%s needs an admin server: set %s", s.Source("pprof"), envAdminAddr))
 	}
 	if c.upstreamInFlight <= 0 {
 		errs = append(errs, fmt.Errorf("%s=%d: want a positive number", s.Source("upstream-max-in-flight"), c.upstreamInFlight))

@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	}
 	if cfg.adminAddr != "" {
-		stopAdmin, err := serveAdmin(ctx, cfg.adminAddr, tel.MetricsHandler, log)
+		stopAdmin, err := serveAdmin(ctx, cfg.adminAddr, tel.MetricsHandler, cfg.pprof, log)
 		if err != nil {
 			_ = lis.Close()
 			return err

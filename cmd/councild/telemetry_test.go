@@ -47,3 +47,54 @@ func TestRunServesStatsAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestRunServesPprofOnlyWhenAsked(t *testing.T) {
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func(t *testing.T, url string) (int, string) {
+		t.Helper()
+		resp, err := client.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode, string(body)
+	}
+	paths := []string{"/debug/pprof/", "/debug/pprof/heap?debug=1", "/debug/pprof/goroutine?debug=1", "/debug/pprof/cmdline"}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		on   bool
+	}{
+		{"default", map[string]string{envSimScale: "0.01", envAdminAddr: "127.0.0.1:0"}, false},
+		{"off", map[string]string{envSimScale: "0.01", envAdminAddr: "127.0.0.1:0", envPprof: "false"}, false},
+		{"on", map[string]string{envSimScale: "0.01", envAdminAddr: "127.0.0.1:0", envPprof: "true"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, logs := startRun(t, tc.env)
+			m := adminLine.FindStringSubmatch(logs.String())
+			if m == nil {
+				t.Fatalf("no admin listening line:\n%s", logs)
+			}
+			for _, p := range paths {
+				code, body := get(t, "http://"+m[1]+p)
+				if tc.on && (code != http.StatusOK || body == "") {
+					t.Errorf("GET %s = %d with pprof on, want 200 and a profile", p, code)
+				}
+				if !tc.on && code != http.StatusNotFound {
+					t.Errorf("GET %s = %d with pprof off, want 404", p, code)
+				}
+			}
+			if code, _ := get(t, "http://"+m[1]+"/metrics"); code != http.StatusOK {
+				t.Errorf("GET /metrics = %d", code)
+			}
+		})
+	}
+}
+
+func TestPprofNeedsAdminAddr(t *testing.T) {
+	_, err := loadConfig(nil, envOf(map[string]string{envPprof: "true"}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), envPprof) || !strings.Contains(err.Error(), envAdminAddr) {
+		t.Errorf("loadConfig error = %v, want one naming %s and %s", err, envPprof, envAdminAddr)
+	}
+}
