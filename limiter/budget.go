@@ -28,6 +28,11 @@ type window struct {
 	limit int64
 	// count is the limiter's own estimate of what is left.
 	count int64
+	// own is the least the provider can have left if only the calls this
+	// budget admits spend it: the last announcement less everything still
+	// in flight, lowered by every call admitted since. An announcement
+	// below it means calls the budget did not admit spend the window.
+	own int64
 	// reported is true once the window has an announcement: the lowest
 	// remaining announced (least) and the call that announced it (by).
 	reported bool
@@ -60,6 +65,7 @@ func (w *window) roll(now time.Time, outstanding int64) {
 		return
 	}
 	w.count = max(w.limit-outstanding, 0)
+	w.own = w.count
 	if w.period <= 0 {
 		w.lo, w.hi = time.Time{}, time.Time{}
 		return
@@ -70,11 +76,12 @@ func (w *window) roll(now time.Time, outstanding int64) {
 
 // observe applies the announcement of call seq: rem left, the reset in
 // [lo, hi]. after is what the calls sent after seq and still in flight may
-// take. learn is true when the announcement came with a rate-limit
-// rejection.
-func (w *window) observe(now, lo, hi time.Time, limit, rem int64, seq uint64, after int64, learn bool) {
+// take, others what every call still in flight may. learn is true when the
+// announcement came with a rate-limit rejection. It reports whether rem is
+// below what the budget's own calls can have spent of the window.
+func (w *window) observe(now, lo, hi time.Time, limit, rem int64, seq uint64, after, others int64, learn bool) (below bool) {
 	if !hi.After(now) || (!w.prevHi.IsZero() && !hi.After(w.prevHi)) {
-		return // a window that is already over
+		return false // a window that is already over
 	}
 	switch {
 	case w.known && w.hi.IsZero():
@@ -86,15 +93,18 @@ func (w *window) observe(now, lo, hi time.Time, limit, rem int64, seq uint64, af
 		}
 		w.lo, w.hi = lo, hi
 		w.reported, w.least, w.by = true, rem, seq
+		below = rem < w.own
 	case !w.known || lo.After(w.hi):
 		// The first announcement ever, or one of a window newer than the
 		// one the limiter knows: the announcement is all there is.
 		w.known, w.lo, w.hi = true, lo, hi
 		w.reported, w.least, w.by = true, rem, seq
 		w.count = max(rem-after, 0)
+		w.own = 0
 	case hi.Before(w.lo):
-		return // an older answer of the current window's predecessor
+		return false // an older answer of the current window's predecessor
 	default:
+		below = rem < w.own
 		if !w.reported || rem < w.least || (rem == w.least && seq > w.by) {
 			w.reported, w.least, w.by = true, rem, seq
 		}
@@ -103,6 +113,8 @@ func (w *window) observe(now, lo, hi time.Time, limit, rem int64, seq uint64, af
 	if limit > 0 {
 		w.limit = limit
 	}
+	w.own = max(w.own, rem-others, 0)
+	return below
 }
 
 func later(a, b time.Time) time.Time {
@@ -245,8 +257,9 @@ func (b *budget) check(now time.Time, c cost) (ok, probe bool, until time.Time) 
 // take books a call admitted by check and returns its sequence number.
 func (b *budget) take(c cost, probe bool) uint64 {
 	for r := range b.w {
-		if b.w[r].known {
-			b.w[r].count = max(b.w[r].count-c[r], 0)
+		if w := &b.w[r]; w.known {
+			w.count = max(w.count-c[r], 0)
+			w.own = max(w.own-c[r], 0)
 		}
 	}
 	b.seq++
@@ -258,8 +271,10 @@ func (b *budget) take(c cost, probe bool) uint64 {
 // settle books the end of call seq, sent at sent and answered at done with
 // the announced quotas and retry time. limited is true for a rate-limit
 // rejection; with empty, such a rejection empties a known request window
-// even when it announces nothing.
-func (b *budget) settle(sent, done time.Time, quotas []Quota, retryAt time.Time, seq uint64, probe, limited, empty bool) {
+// even when it announces nothing. It reports whether the requests
+// announced left are fewer than the budget's own calls can have spent of
+// the window.
+func (b *budget) settle(sent, done time.Time, quotas []Quota, retryAt time.Time, seq uint64, probe, limited, empty bool) (below bool) {
 	b.out = slices.DeleteFunc(b.out, func(f inFlight) bool { return f.seq == seq })
 	if probe {
 		b.probing = false
@@ -271,17 +286,48 @@ func (b *budget) settle(sent, done time.Time, quotas []Quota, retryAt time.Time,
 			continue
 		}
 		announced = announced || Resource(r) == Requests
-		lo := q.Reset
-		if q.Relative {
-			lo = lo.Add(-done.Sub(sent))
+		lo, hi := bounds(q, sent, done)
+		if b.w[r].observe(done, lo, hi, q.Limit, q.Remaining, seq, b.after(r, seq), b.after(r, 0), limited) && Resource(r) == Requests {
+			below = true
 		}
-		b.w[r].observe(done, lo, q.Reset, q.Limit, q.Remaining, seq, b.after(r, seq), limited)
 	}
 	if limited && empty && !announced && retryAt.IsZero() {
 		if w := &b.w[Requests]; w.known && w.hi.After(done) {
 			w.count = 0
 		}
 	}
+	return below
+}
+
+// seed opens the windows of a new budget from the quotas and retry time
+// announced to a call sent at sent and answered at done, other calls
+// that may still take flying being in flight.
+func (b *budget) seed(sent, done time.Time, quotas []Quota, retryAt time.Time, flying cost) {
+	b.retryAt = later(b.retryAt, retryAt)
+	for r, q := range quotas {
+		if q.Announced && !q.Reset.IsZero() {
+			lo, hi := bounds(q, sent, done)
+			b.w[r].observe(done, lo, hi, q.Limit, q.Remaining, 0, flying[r], flying[r], false)
+		}
+	}
+}
+
+// bounds returns the interval the announced reset of q lies in, for a call
+// sent at sent and answered at done: a delay is measured from a moment
+// between the two.
+func bounds(q Quota, sent, done time.Time) (lo, hi time.Time) {
+	lo, hi = q.Reset, q.Reset
+	if q.Relative {
+		lo = lo.Add(-done.Sub(sent))
+	}
+	return lo, hi
+}
+
+// room reports whether the budget's own calls cannot have spent the
+// requests a call costing c needs from the current request window.
+func (b *budget) room(c cost) bool {
+	w := &b.w[Requests]
+	return w.known && c[Requests] > 0 && w.own >= c[Requests]
 }
 
 // learned reports whether the budget holds anything worth keeping.

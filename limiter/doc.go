@@ -22,6 +22,33 @@
 // limit is applied by the orchestrator around the whole chain: it bounds
 // the whole call, its waits and retries included.
 //
+// # Scope of the budgets announced per model
+//
+// OpenAI and Anthropic announce each model's budget, and OpenAI meters each
+// model on its own, but many OpenAI-compatible proxies and deployments
+// enforce one budget per API key while sending the same headers. The
+// [Limiter] keeps those budgets per model until the evidence says the
+// key's models share one:
+//
+//   - a model's announced requests left fall below what its own calls can
+//     have spent of the window (the last announcement, less every call
+//     still in flight, less every call admitted since), or
+//   - a 429 that announces nothing arrives while the model's own calls had
+//     left room in its window.
+//
+// From then on every call of the key also takes from one pooled budget,
+// started from the announcement that revealed it less every call of the
+// key in flight, and fed by every answer; the per-model budgets are kept
+// beside it, and Retry-After holds calls back only when the answer
+// announces no reset (the pool follows the announced reset). The key goes
+// back to budgets per model when two successes of different models
+// announce the same requests left in the same window (one budget that
+// every admitted request spends cannot), and budgets running out sooner
+// are not taken for a shared limit again before that window ends, so that
+// other clients of the same key spending a model's budget do not make the
+// scope flap. Only requests are compared: token counts are estimates. Each
+// change is an [EventRateLimitScope] span event.
+//
 // Nothing here sleeps for a fixed time: with no limit in play a call is not
 // delayed at all, and every wait is for a time a provider announced or for
 // a backoff after a failure. All waits go through an injectable [Clock].

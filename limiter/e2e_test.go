@@ -139,7 +139,9 @@ func earlier(a, b time.Time) time.Time {
 // TestEndToEndRateLimits runs ten concurrent consultations of eight models
 // against an upstream that enforces a request rate in each dialect:
 // OpenRouter 20 requests per 500 ms shared by all models, OpenAI and
-// Anthropic 4 per 500 ms for each model. The calls go through the real
+// Anthropic 4 per 500 ms for each model, and OpenAI and Anthropic again
+// with 20 per 500 ms shared by all models while the headers speak of each
+// model's (the limiter learns that scope). The calls go through the real
 // OpenRouter client, Retry and Limiter, on a simulated clock shared with
 // the upstream. Every consultation completes; after the client has seen
 // its first 429, at most 1 % of its requests get one; and whenever calls
@@ -153,10 +155,26 @@ func TestEndToEndRateLimits(t *testing.T) {
 		models = 8
 		count  = 10
 	)
-	for _, d := range limitertest.Dialects() {
-		t.Run(d.String(), func(t *testing.T) {
+	type scenario struct {
+		dialect  limitertest.Dialect
+		perModel bool
+	}
+	scenarios := []scenario{
+		{limitertest.OpenRouter, false},
+		{limitertest.OpenAI, true},
+		{limitertest.Anthropic, true},
+		{limitertest.OpenAI, false},
+		{limitertest.Anthropic, false},
+	}
+	for _, sc := range scenarios {
+		d := sc.dialect
+		name := d.String() + "/per_key"
+		if sc.perModel {
+			name = d.String() + "/per_model"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			cfg := limitertest.UpstreamConfig{Dialect: d, Limit: 20, Window: window, PerModel: d != limitertest.OpenRouter}
+			cfg := limitertest.UpstreamConfig{Dialect: d, Limit: 20, Window: window, PerModel: sc.perModel}
 			if cfg.PerModel {
 				cfg.Limit = 4
 			}

@@ -48,7 +48,10 @@ func ByProvider(req *provider.Request) string { return req.Metadata[MetaProvider
 //     let through to learn it. A reset announced as a time of the
 //     provider's clock is corrected by the clock offset learned from the
 //     provider's Date headers, plus a small guard, so that no call goes
-//     before the provider's reset by its own clock;
+//     before the provider's reset by its own clock. The scope of the
+//     budgets announced per model is learned per provider key: when a
+//     model's budget runs out sooner than its own calls explain, the key's
+//     models share one budget (see the package documentation);
 //   - a cooldown per model key: when most of its recent calls failed in a
 //     way that says the model is down ([CooldownRule]), its calls are
 //     refused at once ([provider.KindCooldown]) until the cooldown ends
@@ -78,11 +81,13 @@ type entry struct {
 	breaker breaker
 }
 
-// keyState is the state of one provider key: its shared budget and its
-// in-flight slots (nil without a cap), which calls take first come, first
-// served; a call that ends wakes only the call at the head of the queue.
+// keyState is the state of one provider key: its shared budget, the
+// learned scope of the budgets its models announce, and its in-flight
+// slots (nil without a cap), which calls take first come, first served; a
+// call that ends wakes only the call at the head of the queue.
 type keyState struct {
 	budget budget
+	scope  scope
 	slots  *semaphore.Weighted
 }
 
@@ -130,10 +135,15 @@ type call struct {
 	sharedProbe bool   // the same for the shared budget
 	modelSeq    uint64 // the call's numbers in its budgets
 	sharedSeq   uint64
+	// pool is the budget the key's models shared when the call was
+	// admitted, or nil; poolSeq and poolProbe are the call's there.
+	pool      *budget
+	poolSeq   uint64
+	poolProbe bool
+	// room is true when the model budget's own calls had left room for
+	// the call in the window it was admitted in.
+	room bool
 }
-
-// sharedCost is what a call takes from the budget of its provider key.
-var sharedCost = cost{Requests: 1}
 
 func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
 	clk := l.cfg.clock
@@ -184,7 +194,9 @@ func (l *Limiter) send(ctx context.Context, k *call, sent time.Time, req *provid
 	}()
 	resp, err = next.Complete(ctx, req)
 	settled = true
-	l.observe(k, sent, resp, err)
+	if s := l.observe(k, sent, resp, err); s != "" {
+		event(ctx, EventRateLimitScope, 0, AttrScope.String(s))
+	}
 	return resp, err
 }
 
@@ -205,18 +217,27 @@ func (l *Limiter) wait(ctx context.Context, k *call) error {
 		l.mu.Lock()
 		now := clk.Now()
 		okM, probeM, untilM := k.e.budget.check(now, k.c)
-		okS, probeS, untilS := k.ks.budget.check(now, sharedCost)
+		okS, probeS, untilS := k.ks.budget.check(now, k.c)
+		pool := k.ks.scope.pool
+		okP, probeP, untilP := true, false, time.Time{}
+		if pool != nil {
+			okP, probeP, untilP = pool.check(now, k.c)
+		}
 		changed := l.changed
-		if okM && okS {
+		if okM && okS && okP {
+			k.room = k.e.budget.room(k.c)
 			k.modelSeq = k.e.budget.take(k.c, probeM)
-			k.sharedSeq = k.ks.budget.take(sharedCost, probeS)
+			k.sharedSeq = k.ks.budget.take(k.c, probeS)
 			k.modelProbe, k.sharedProbe = probeM, probeS
+			if pool != nil {
+				k.pool, k.poolSeq, k.poolProbe = pool, pool.take(k.c, probeP), probeP
+			}
 			l.mu.Unlock()
 			return nil
 		}
 		l.mu.Unlock()
 		k.freeSlot()
-		until := later(untilM, untilS)
+		until := later(later(untilM, untilS), untilP)
 		var d time.Duration
 		if !until.IsZero() {
 			d = until.Sub(now)
@@ -284,8 +305,9 @@ func limitedBy(err error, what string) *provider.Error {
 	return &provider.Error{Kind: provider.KindCanceled, Message: "canceled during " + what, Err: err}
 }
 
-// observe reads the signals of a call's result.
-func (l *Limiter) observe(k *call, sent time.Time, resp *provider.Response, err error) {
+// observe reads the signals of a call's result. It returns the scope of
+// the budgets per model now in force when the result changed it, or "".
+func (l *Limiter) observe(k *call, sent time.Time, resp *provider.Response, err error) string {
 	done := l.cfg.clock.Now()
 	var h http.Header
 	var retryAfter time.Duration
@@ -301,22 +323,57 @@ func (l *Limiter) observe(k *call, sent time.Time, resp *provider.Response, err 
 	if retryAfter > 0 {
 		sig.RetryAt = later(sig.RetryAt, done.Add(retryAfter))
 	}
-	l.settle(k, sent, done, sig, limited)
+	return l.settle(k, sent, done, sig, limited)
 }
 
-// settle books the end of a call on both its budgets, frees its in-flight
-// slot and wakes the calls waiting.
-func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool) {
+// settle books the end of a call on its budgets, learns from it the scope
+// of the budgets its provider key's models announce, frees its in-flight
+// slot and wakes the calls waiting. It returns the scope now in force,
+// [ScopePerKey] or [ScopePerModel], when the call's answer changed it, or
+// "".
+func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool) (changed string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	ks := k.ks
 	// The provider key's budget holds the provider's clock offset, which
 	// every reset announced as a time of its clock is corrected by.
-	k.ks.budget.learnSkew(sig.Date, done)
-	k.e.budget.settle(sent, done, k.ks.budget.local(sig.Quotas[:]), sig.RetryAt, k.modelSeq, k.modelProbe, limited, true)
-	k.ks.budget.settle(sent, done, k.ks.budget.local([]Quota{Requests: sig.Shared}), time.Time{}, k.sharedSeq, k.sharedProbe, limited, false)
+	ks.budget.learnSkew(sig.Date, done)
+	quotas := ks.budget.local(sig.Quotas[:])
+	// While the key's models share the pool, budgets follow the announced
+	// reset: Retry-After, which Anthropic rounds up to whole seconds, holds
+	// calls back only when the answer announces no reset.
+	retryAt, poolRetryAt := sig.RetryAt, sig.RetryAt
+	if q := quotas[Requests]; q.Announced && !q.Reset.IsZero() {
+		poolRetryAt = time.Time{}
+		if ks.scope.pool != nil {
+			retryAt = poolRetryAt
+		}
+	}
+	below := k.e.budget.settle(sent, done, quotas, retryAt, k.modelSeq, k.modelProbe, limited, true)
+	ks.budget.settle(sent, done, ks.budget.local([]Quota{Requests: sig.Shared}), time.Time{}, k.sharedSeq, k.sharedProbe, limited, false)
+	if k.pool != nil {
+		k.pool.settle(sent, done, quotas, poolRetryAt, k.poolSeq, k.poolProbe, limited, true)
+	}
+	// A 429 that announces nothing while the model's own calls had left
+	// room in its window speaks of a budget spent by others too.
+	below = below || (limited && k.room && !quotas[Requests].Announced && !sig.Shared.Announced)
+	if ks.scope.observe(k.key, sent, done, quotas[Requests], limited, below) {
+		changed = ScopePerModel
+		if p := ks.scope.pool; p != nil {
+			// The pool starts from the answer that revealed it, less what
+			// every call of the key still in flight may take.
+			var flying cost
+			for r := range flying {
+				flying[r] = ks.budget.after(r, 0)
+			}
+			p.seed(sent, done, quotas, poolRetryAt, flying)
+			changed = ScopePerKey
+		}
+	}
 	k.freeSlot()
 	close(l.changed)
 	l.changed = make(chan struct{})
+	return changed
 }
 
 // record books the outcome of a call on the cooldown of its model key.

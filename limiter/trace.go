@@ -11,7 +11,8 @@ import (
 // Span events recorded on the call's span (the one in the context, which
 // the telemetry interceptor creates outermost) when tracing is on. Each
 // carries [AttrDelay] and a cause: [AttrErrorType] on retry events,
-// [AttrReason] on the others. None holds upstream text.
+// [AttrReason] on the others but [EventRateLimitScope], which carries
+// [AttrScope]. None holds upstream text.
 const (
 	// EventRetry marks a retry about to wait: AttrAttempt is the attempt
 	// that failed, AttrDelay the backoff, AttrErrorType the failure's kind.
@@ -32,6 +33,19 @@ const (
 	// EventCooldownStart marks a failure that starts a cooldown; AttrDelay
 	// is its length.
 	EventCooldownStart = "council.cooldown.start"
+	// EventRateLimitScope marks an answer that changed the learned scope of
+	// the budgets a provider key's models announce per model; AttrScope is
+	// the scope now in force ([ScopePerKey] or [ScopePerModel]) and
+	// AttrDelay is 0.
+	EventRateLimitScope = "council.ratelimit.scope"
+)
+
+// Scopes of the budgets announced per model (see [Limiter]).
+const (
+	// ScopePerModel is each model with its own budget, as announced.
+	ScopePerModel = "per_model"
+	// ScopePerKey is one budget shared by every model of the provider key.
+	ScopePerKey = "per_key"
 )
 
 // Span event attributes.
@@ -42,6 +56,9 @@ const (
 	AttrDelay = attribute.Key("council.delay_ms")
 	// AttrReason is a short snake_case cause (string).
 	AttrReason = attribute.Key("council.reason")
+	// AttrScope is a learned scope of budgets announced per model
+	// ([ScopePerKey] or [ScopePerModel]).
+	AttrScope = attribute.Key("council.ratelimit.scope")
 	// AttrErrorType is the kind of a failed attempt ([provider.Kind.String]).
 	AttrErrorType = attribute.Key("error.type")
 )
