@@ -27,9 +27,10 @@ type Config struct {
 
 // New wraps client in the outbound chain, outermost first:
 //
-//   - hedging, when Hedge names backups: a call slower than its model's
-//     observed p90 is also sent to the backup, each with its own span,
-//     retries and limiter slot, and the first answer wins;
+//   - hedging, when Hedge names backups: a call slower than the earlier of
+//     its model's observed p90 and twice the median answer time of its
+//     consultation's stage is also sent to the backup, each with its own
+//     span, retries and limiter slot, and the first answer wins;
 //   - telemetry: one "chat {model}" span covers a call's every retry and wait;
 //   - retry: exponential backoff with jitter, Retry-After, a retry budget;
 //   - limiter: adaptive rate limits from the provider's headers, the

@@ -195,7 +195,7 @@ func declareSettings(s *settings, c *config, raw *rawConfig) {
 	s.Int(&c.upstreamInFlight, "upstream-max-in-flight", envUpstreamInFlight, defaultUpstreamInFlight,
 		"model calls in flight to the provider at once; more wait their turn")
 	s.String(&raw.hedge, "hedge", envHedge, "",
-		"hedged calls: comma-separated `model=backup` pairs; a call slower than the model's observed p90 is also sent to the backup and the first answer wins").
+		"hedged calls: comma-separated `model=backup` pairs; a call slower than the earlier of the model's observed p90 and twice the median answer time of its consultation's stage is also sent to the backup and the first answer wins").
 		Shown("none")
 	s.Duration(&c.modelsTTL, "models-ttl", envModelsTTL, cost.DefaultTTL,
 		"how long the provider's model list and prices are used before they are fetched again")

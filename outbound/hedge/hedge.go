@@ -28,6 +28,10 @@ const (
 	// DefaultMinSamples is the number of latencies a model and stage
 	// need before their calls are hedged.
 	DefaultMinSamples = 10
+	// DefaultMedianMultiple hedges a call once it has run twice the
+	// median answer time of its consultation's stage, when that comes
+	// before the model's observed quantile.
+	DefaultMedianMultiple = 2.0
 )
 
 // Config configures a [Hedger]. Zero fields take their defaults.
@@ -45,6 +49,16 @@ type Config struct {
 	// MinSamples is how many latencies a model and stage need before its
 	// calls are hedged. Default [DefaultMinSamples].
 	MinSamples int
+	// MedianMultiple makes the delay adaptive: a call is also hedged once
+	// it has run MedianMultiple times the median answer time of the
+	// other calls of its consultation and stage ([provider.MetaConsultationID]
+	// and [provider.MetaStage]), as soon as half of them have answered,
+	// if that comes before the model's quantile. So a model that is slow
+	// in one consultation is hedged at a time the consultation's own pace
+	// sets, without waiting for its history, and even before it has any.
+	// Default [DefaultMedianMultiple]; a negative value hedges at the
+	// quantile only.
+	MedianMultiple float64
 	// Clock tells the time and arms the hedge timers. Default the system
 	// clock; tests inject a fake.
 	Clock Clock
@@ -67,7 +81,11 @@ type Clock interface {
 // that go through it. Once a model and stage have MinSamples latencies, a
 // call that has not returned by their Quantile (p90 by default) is sent
 // again, unchanged but for the model, to the model's backup, with
-// [MetaOf] set on the copy. The first successful answer wins and the
+// [MetaOf] set on the copy. The delay is adaptive: it is the earlier of
+// that quantile and MedianMultiple (2 by default) times the median answer
+// time of the calls of the same consultation and stage, known once half of
+// them have answered (see [Config.MedianMultiple]); calls of models
+// without a backup count towards that median too. The first successful answer wins and the
 // other call is cancelled; the interceptor returns once that call has
 // ended, and the winner's Attempts counts both calls. When both fail, the
 // original call's error is returned. A call that fails
@@ -92,6 +110,7 @@ type Clock interface {
 type Hedger struct {
 	cfg     Config
 	windows sync.Map // windowKey → *latencyWindow
+	groups  sync.Map // groupKey → *stageGroup
 }
 
 // New returns a Hedger configured by cfg.
@@ -106,6 +125,9 @@ func New(cfg Config) *Hedger {
 		cfg.MinSamples = DefaultMinSamples
 	}
 	cfg.MinSamples = min(cfg.MinSamples, cfg.Window)
+	if cfg.MedianMultiple == 0 {
+		cfg.MedianMultiple = DefaultMedianMultiple
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = systemClock{}
 	}
@@ -144,14 +166,36 @@ type hedgeResult struct {
 }
 
 func (h *Hedger) intercept(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
-	backup, ok := h.cfg.Backups[req.Model]
-	if !ok || req.OnDelta != nil {
+	if req.OnDelta != nil {
 		return next.Complete(ctx, req)
 	}
 	stage := req.Metadata[provider.MetaStage]
+	g := h.join(req.Metadata[provider.MetaConsultationID], stage)
+	began := h.cfg.Clock.Now()
+	resp, err := h.hedged(ctx, req, next, stage, g, began)
+	if g != nil {
+		g.leave(err == nil, h.cfg.Clock.Now().Sub(began))
+	}
+	return resp, err
+}
+
+// hedged runs one call, hedging it when it has a backup and a delay is
+// known; g is the call's consultation stage group, nil when not tracked.
+func (h *Hedger) hedged(ctx context.Context, req *provider.Request, next provider.Completer, stage string, g *stageGroup, began time.Time) (*provider.Response, error) {
+	backup, ok := h.cfg.Backups[req.Model]
+	if !ok {
+		return next.Complete(ctx, req)
+	}
 	delay, armed := h.Delay(req.Model, stage)
-	if !armed {
-		began := h.cfg.Clock.Now()
+	var median <-chan struct{}
+	if g != nil {
+		if d, known := g.delay(h.cfg.MedianMultiple); known && (!armed || d < delay) {
+			delay, armed = d, true
+		} else if !known {
+			median = g.known
+		}
+	}
+	if !armed && median == nil {
 		resp, err := next.Complete(ctx, req)
 		if err == nil {
 			h.observe(req.Model, stage, h.cfg.Clock.Now().Sub(began))
@@ -164,15 +208,32 @@ func (h *Hedger) intercept(ctx context.Context, req *provider.Request, next prov
 	defer cancelPrimary()
 	go h.call(primaryCtx, req, next, false, results)
 
-	fire, stop := h.cfg.Clock.NewTimer(delay)
+	var fire <-chan time.Time
+	stop := func() bool { return false }
+	if armed {
+		fire, stop = h.cfg.Clock.NewTimer(delay)
+	}
 	var first hedgeResult
 	hedge := false
-	select {
-	case first = <-results:
-	case <-ctx.Done():
-		first = <-results
-	case <-fire:
-		hedge = true
+	for waiting := true; waiting; {
+		select {
+		case first = <-results:
+			waiting = false
+		case <-ctx.Done():
+			first = <-results
+			waiting = false
+		case <-fire:
+			hedge, waiting = true, false
+		case <-median:
+			// Half of the stage has answered: hedge at the multiple of
+			// its median if that comes before the quantile.
+			median = nil
+			if d, _ := g.delay(h.cfg.MedianMultiple); !armed || d < delay {
+				stop()
+				delay, armed = d, true
+				fire, stop = h.timer(delay - h.cfg.Clock.Now().Sub(began))
+			}
+		}
 	}
 	stop()
 	if !hedge {
@@ -212,6 +273,17 @@ func (h *Hedger) intercept(ctx context.Context, req *provider.Request, next prov
 	resp := *winner.resp
 	resp.Attempts = n
 	return &resp, nil
+}
+
+// timer returns a channel that receives once d has passed, at once when d
+// is not positive, and a function that stops it.
+func (h *Hedger) timer(d time.Duration) (<-chan time.Time, func() bool) {
+	if d <= 0 {
+		ch := make(chan time.Time, 1)
+		ch <- h.cfg.Clock.Now()
+		return ch, func() bool { return false }
+	}
+	return h.cfg.Clock.NewTimer(d)
 }
 
 // call runs one of the two calls and sends its outcome; a panic in next
@@ -264,6 +336,98 @@ func attemptsOf(r hedgeResult) int {
 		n = pe.Attempts
 	}
 	return max(n, 1)
+}
+
+// join adds a call to the group of its consultation and stage and returns
+// the group; nil when the call names no consultation or the adaptive delay
+// is off.
+func (h *Hedger) join(consultation, stage string) *stageGroup {
+	if consultation == "" || h.cfg.MedianMultiple < 0 {
+		return nil
+	}
+	k := groupKey{consultation, stage}
+	for {
+		v, ok := h.groups.Load(k)
+		if !ok {
+			fresh := &stageGroup{known: make(chan struct{})}
+			fresh.drop = func() { h.groups.CompareAndDelete(k, fresh) }
+			v, _ = h.groups.LoadOrStore(k, fresh)
+		}
+		g := v.(*stageGroup)
+		g.mu.Lock()
+		if g.done {
+			// The group emptied and is leaving the map as this call
+			// found it.
+			g.mu.Unlock()
+			continue
+		}
+		g.started++
+		g.active++
+		g.mu.Unlock()
+		return g
+	}
+}
+
+// groupKey names the calls of one consultation's stage.
+type groupKey struct{ consultation, stage string }
+
+// stageGroup tracks the calls of one consultation's stage in flight
+// together: how many started and the answer times of those that
+// succeeded. It leaves the Hedger's map once no call of it is running.
+type stageGroup struct {
+	mu       sync.Mutex
+	started  int
+	active   int
+	answered []time.Duration // ascending
+	median   time.Duration
+	// known is closed once half of the started calls have answered.
+	known chan struct{}
+	// done is set when the last call left; drop removes the group from
+	// the Hedger's map.
+	done bool
+	drop func()
+}
+
+// leave records the end of one call of the group, with its answer time
+// when it succeeded.
+func (g *stageGroup) leave(ok bool, d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.active--
+	if ok {
+		i, _ := slices.BinarySearch(g.answered, d)
+		g.answered = slices.Insert(g.answered, i, d)
+		half := (g.started + 1) / 2
+		if len(g.answered) >= half && !isClosed(g.known) {
+			g.median = g.answered[half-1]
+			close(g.known)
+		}
+	}
+	if g.active == 0 {
+		g.done = true
+		g.drop()
+	}
+}
+
+// delay returns multiple times the group's median answer time and whether
+// it is known yet.
+func (g *stageGroup) delay(multiple float64) (time.Duration, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !isClosed(g.known) {
+		return 0, false
+	}
+	return time.Duration(multiple * float64(g.median)), true
+}
+
+// isClosed reports whether ch is closed.
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // windowKey names a latency window.

@@ -616,3 +616,191 @@ func ExampleHedger() {
 	// hello from vendor/big
 	// hello from vendor/small
 }
+
+// requestIn returns a request of model in the stage of a consultation.
+func requestIn(consultation, model, stage string) *provider.Request {
+	r := request(model, stage)
+	r.Metadata[provider.MetaConsultationID] = consultation
+	return r
+}
+
+// stageCalls starts calls to models in the collect stage of consultation
+// and returns each one's result channel and upstream call by model.
+func stageCalls(t *testing.T, h *hedge.Hedger, g *gated, consultation string, models ...string) (map[string]<-chan result, map[string]upstreamCall) {
+	t.Helper()
+	outs := map[string]<-chan result{}
+	for _, m := range models {
+		outs[m] = start(context.Background(), h.Interceptor(), g, requestIn(consultation, m, "collect"))
+	}
+	calls := map[string]upstreamCall{}
+	for range models {
+		c := g.next(t)
+		calls[c.req.Model] = c
+	}
+	return outs, calls
+}
+
+// answerAfter advances clk by d, answers the calls to models and waits for
+// their results, so that the hedger has recorded them.
+func answerAfter(t *testing.T, clk *fakeClock, d time.Duration, outs map[string]<-chan result, calls map[string]upstreamCall, models ...string) {
+	t.Helper()
+	clk.Advance(d)
+	for _, m := range models {
+		calls[m].answer(m)
+		if r := wait(t, outs[m]); r.err != nil {
+			t.Fatalf("%s: %v", m, r.err)
+		}
+	}
+}
+
+// expectHedge checks that the next upstream call is primary's hedge and
+// answers it, and that the primary call returns the backup's answer.
+func expectHedge(t *testing.T, g *gated, out <-chan result) {
+	t.Helper()
+	c := g.next(t)
+	if c.req.Model != backup || c.req.Metadata[hedge.MetaOf] != primary {
+		t.Fatalf("call to %s (hedge of %q), want the hedge to %s", c.req.Model, c.req.Metadata[hedge.MetaOf], backup)
+	}
+	c.answer("from the backup")
+	if r := wait(t, out); r.err != nil || r.resp.Model != backup {
+		t.Fatalf("hedged call = %v, %v; want the backup's answer", r.resp, r.err)
+	}
+}
+
+func TestHedgeAtAMultipleOfTheStageMedian(t *testing.T) {
+	// No history: the primary is hedged only because its consultation's
+	// other calls set a pace. Two of four answer by 400 ms, so the median
+	// is 400 ms.
+	for _, tc := range []struct {
+		multiple float64
+		// remaining is the hedge timer armed at 400 ms; zero hedges at once.
+		remaining time.Duration
+	}{
+		{0, 400 * time.Millisecond}, // the default, 2 × 400 ms
+		{1.5, 200 * time.Millisecond},
+		{1, 0},
+		{0.5, 0},
+	} {
+		t.Run(fmt.Sprint(tc.multiple), func(t *testing.T) {
+			clk := newFakeClock()
+			h := hedge.New(hedge.Config{Backups: map[string]string{primary: backup}, Clock: clk, MedianMultiple: tc.multiple})
+			g := newGated()
+			outs, calls := stageCalls(t, h, g, "c1", primary, "peer/a", "peer/b", "peer/c")
+			clk.noTimer(t)
+			answerAfter(t, clk, 300*time.Millisecond, outs, calls, "peer/a")
+			clk.noTimer(t)
+			g.none(t)
+			answerAfter(t, clk, 100*time.Millisecond, outs, calls, "peer/b")
+			if tc.remaining > 0 {
+				if d := clk.awaitTimer(t); d != tc.remaining {
+					t.Fatalf("hedge timer armed for %v at 400 ms, want %v", d, tc.remaining)
+				}
+				clk.Advance(tc.remaining - time.Millisecond)
+				g.none(t)
+				clk.Advance(time.Millisecond)
+			}
+			expectHedge(t, g, outs[primary])
+			clk.noTimer(t)
+			answerAfter(t, clk, 0, outs, calls, "peer/c")
+		})
+	}
+}
+
+func TestHedgeTheEarlierOfQuantileAndMedian(t *testing.T) {
+	tests := []struct {
+		name string
+		// peers is when the other two of four calls answer; the median is
+		// the later of them.
+		peers [2]time.Duration
+		// rearm is the timer armed when the median is known, zero for none.
+		rearm time.Duration
+		// hedgeAt is when the backup is called.
+		hedgeAt time.Duration
+	}{
+		// p90 is 90 ms; 2 × 50 ms = 100 ms comes later, so p90 holds.
+		{"quantile first", [2]time.Duration{40 * time.Millisecond, 50 * time.Millisecond}, 0, 90 * time.Millisecond},
+		// 2 × 20 ms = 40 ms comes before p90.
+		{"median first", [2]time.Duration{10 * time.Millisecond, 20 * time.Millisecond}, 20 * time.Millisecond, 40 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, g, clk := newWarmHedger(t)
+			outs, calls := stageCalls(t, h, g, "c2", primary, "peer/a", "peer/b", "peer/c")
+			if d := clk.awaitTimer(t); d != 90*time.Millisecond {
+				t.Fatalf("hedge timer armed for %v, want the p90, 90ms", d)
+			}
+			answerAfter(t, clk, tc.peers[0], outs, calls, "peer/a")
+			answerAfter(t, clk, tc.peers[1]-tc.peers[0], outs, calls, "peer/b")
+			if tc.rearm > 0 {
+				if d := clk.awaitTimer(t); d != tc.rearm {
+					t.Fatalf("timer re-armed for %v, want %v", d, tc.rearm)
+				}
+			} else {
+				clk.noTimer(t)
+			}
+			clk.Advance(tc.hedgeAt - tc.peers[1] - time.Millisecond)
+			g.none(t)
+			clk.Advance(time.Millisecond)
+			expectHedge(t, g, outs[primary])
+			answerAfter(t, clk, 0, outs, calls, "peer/c")
+		})
+	}
+}
+
+func TestHedgeMedianIsPerConsultationAndStage(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		consultation, stage string
+		multiple            float64
+	}{
+		{"other consultation", "c2", "collect", 0},
+		{"other stage", "c1", "review", 0},
+		{"adaptive delay off", "c1", "collect", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			h := hedge.New(hedge.Config{Backups: map[string]string{primary: backup}, Clock: clk, MedianMultiple: tc.multiple})
+			g := newGated()
+			out := start(context.Background(), h.Interceptor(), g, requestIn("c1", primary, "collect"))
+			p := g.next(t)
+			outs := map[string]<-chan result{}
+			for _, m := range []string{"peer/a", "peer/b", "peer/c"} {
+				outs[m] = start(context.Background(), h.Interceptor(), g, requestIn(tc.consultation, m, tc.stage))
+			}
+			calls := map[string]upstreamCall{}
+			for range 3 {
+				c := g.next(t)
+				calls[c.req.Model] = c
+			}
+			answerAfter(t, clk, 10*time.Millisecond, outs, calls, "peer/a", "peer/b", "peer/c")
+			clk.Advance(time.Second)
+			clk.noTimer(t)
+			g.none(t)
+			p.answer("slow but alone")
+			if r := wait(t, out); r.err != nil || r.resp.Model != primary {
+				t.Fatalf("call = %v, %v; want the primary's answer", r.resp, r.err)
+			}
+		})
+	}
+}
+
+func TestHedgeMedianPastDueHedgesAtOnce(t *testing.T) {
+	clk := newFakeClock()
+	h := hedge.New(hedge.Config{Backups: map[string]string{primary: backup}, Clock: clk})
+	g := newGated()
+	out := start(context.Background(), h.Interceptor(), g, requestIn("c1", primary, "collect"))
+	p := g.next(t)
+	clk.Advance(time.Second)
+	outs, calls := stageCalls(t, h, g, "c1", "peer/a", "peer/b", "peer/c")
+	answerAfter(t, clk, 100*time.Millisecond, outs, calls, "peer/a", "peer/b")
+	// Two of four answered in 100 ms; the primary has run 1.1 s, past
+	// 2 × 100 ms.
+	expectHedge(t, g, out)
+	clk.noTimer(t)
+	select {
+	case <-p.ctx.Done():
+	case <-time.After(patience):
+		t.Error("the primary call was not cancelled after the backup won")
+	}
+	answerAfter(t, clk, 0, outs, calls, "peer/c")
+}
