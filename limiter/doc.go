@@ -49,6 +49,12 @@
 // scope flap. Only requests are compared: token counts are estimates. Each
 // change is an [EventRateLimitScope] span event.
 //
+// Several replicas that spend one provider key share what their Limiters
+// learn through a [Store] ([WithStore]; package redisbudget keeps it in
+// Redis): a call is then admitted against the budgets, pauses, cooldowns
+// and in-flight cap of every replica, and a Limiter whose store fails
+// admits calls from its own state until the store answers again.
+//
 // Nothing here sleeps for a fixed time: with no limit in play a call is not
 // delayed at all, and every wait is for a time a provider announced or for
 // a backoff after a failure. All waits go through an injectable [Clock].

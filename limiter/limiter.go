@@ -61,6 +61,10 @@ func ByProvider(req *provider.Request) string { return req.Metadata[MetaProvider
 //     the one at the head of the queue, not all), and obey what the
 //     budgets learned meanwhile.
 //
+// With a [Store] ([WithStore]) the same state is kept in the store and
+// shared by every Limiter using it; the Limiter's own state keeps
+// learning and admits calls while the store fails.
+//
 // With no limit in play a call is not delayed at all. A Limiter has no
 // goroutines and nothing to close; the zero value is not usable, use [New].
 // It is safe for concurrent use.
@@ -143,6 +147,11 @@ type call struct {
 	// room is true when the model budget's own calls had left room for
 	// the call in the window it was admitted in.
 	room bool
+	// stored is true when a Store admitted the call, lease its handle on
+	// it and settlement what to tell it when the call ends.
+	stored     bool
+	lease      Lease
+	settlement Settlement
 }
 
 func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
@@ -190,6 +199,7 @@ func (l *Limiter) send(ctx context.Context, k *call, sent time.Time, req *provid
 		if !settled {
 			now := l.cfg.clock.Now()
 			l.settle(k, sent, now, Signal{}, false)
+			l.settleStore(ctx, k)
 		}
 	}()
 	resp, err = next.Complete(ctx, req)
@@ -197,6 +207,7 @@ func (l *Limiter) send(ctx context.Context, k *call, sent time.Time, req *provid
 	if s := l.observe(k, sent, resp, err); s != "" {
 		event(ctx, EventRateLimitScope, 0, AttrScope.String(s))
 	}
+	l.settleStore(ctx, k)
 	return resp, err
 }
 
@@ -207,6 +218,11 @@ func (l *Limiter) send(ctx context.Context, k *call, sent time.Time, req *provid
 // it waits: until a known time it sleeps until then; for an answer that
 // announces an unknown reset it wakes whenever a call ends.
 func (l *Limiter) wait(ctx context.Context, k *call) error {
+	if l.cfg.store != nil {
+		if err, done := l.waitStore(ctx, k); done {
+			return err
+		}
+	}
 	clk := l.cfg.clock
 	var last time.Time
 	waited := false
@@ -272,7 +288,7 @@ func (l *Limiter) takeSlot(ctx context.Context, k *call) error {
 // freeSlot gives the call's in-flight slot back, waking the call at the
 // head of the queue.
 func (k *call) freeSlot() {
-	if k.ks.slots != nil {
+	if k.ks.slots != nil && !k.stored {
 		k.ks.slots.Release(1)
 	}
 }
@@ -349,8 +365,10 @@ func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool
 			retryAt = poolRetryAt
 		}
 	}
+	shared := ks.budget.local([]Quota{Requests: sig.Shared})
+	k.settlement = Settlement{Sent: sent, Done: done, Quotas: [NumResources]Quota(quotas), Shared: shared[0], RetryAt: sig.RetryAt, Limited: limited}
 	below := k.e.budget.settle(sent, done, quotas, retryAt, k.modelSeq, k.modelProbe, limited, true)
-	ks.budget.settle(sent, done, ks.budget.local([]Quota{Requests: sig.Shared}), time.Time{}, k.sharedSeq, k.sharedProbe, limited, false)
+	ks.budget.settle(sent, done, shared, time.Time{}, k.sharedSeq, k.sharedProbe, limited, false)
 	if k.pool != nil {
 		k.pool.settle(sent, done, quotas, poolRetryAt, k.poolSeq, k.poolProbe, limited, true)
 	}
@@ -384,6 +402,9 @@ func (l *Limiter) record(ctx context.Context, k *call, o outcome) {
 	l.mu.Unlock()
 	if d > 0 {
 		event(ctx, EventCooldownStart, d)
+		if l.cfg.store != nil {
+			_ = l.cfg.store.CoolDown(context.WithoutCancel(ctx), k.key, now.Add(d))
+		}
 	}
 }
 

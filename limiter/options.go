@@ -24,6 +24,7 @@ type config struct {
 	providerKey KeyFunc
 	maxInFlight int
 	cooldown    CooldownRule
+	store       Store
 }
 
 func defaultConfig() config {

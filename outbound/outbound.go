@@ -23,6 +23,10 @@ type Config struct {
 	// Hedge maps a model to the backup that a slow call to it is hedged
 	// with. Empty means no hedging.
 	Hedge map[string]string
+	// Budgets, when set, is where the limiter keeps the provider budgets,
+	// the cooldowns and the in-flight cap it shares with other replicas
+	// (see [limiter.Store]). Nil keeps them in memory.
+	Budgets limiter.Store
 }
 
 // New wraps client in the outbound chain, outermost first:
@@ -34,7 +38,8 @@ type Config struct {
 //   - telemetry: one "chat {model}" span covers a call's every retry and wait;
 //   - retry: exponential backoff with jitter, Retry-After, a retry budget;
 //   - limiter: adaptive rate limits from the provider's headers, the
-//     in-flight cap and per-model cooldowns; every attempt passes it.
+//     in-flight cap and per-model cooldowns, shared with the other
+//     replicas through Budgets when set; every attempt passes it.
 //
 // The per-stage call timeouts are applied by the orchestrator around this
 // chain, so waits and retries count against them.
@@ -43,7 +48,7 @@ func New(client provider.Completer, cfg Config) provider.Completer {
 	if len(cfg.Hedge) > 0 {
 		hedger = hedge.New(hedge.Config{Backups: cfg.Hedge}).Interceptor()
 	}
-	var limits []limiter.Option
+	limits := []limiter.Option{limiter.WithStore(cfg.Budgets)}
 	if cfg.MaxInFlight > 0 {
 		limits = append(limits, limiter.WithMaxInFlight(cfg.MaxInFlight))
 	}

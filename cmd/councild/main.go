@@ -24,6 +24,8 @@ import (
 
 	"github.com/councilhq/council/buildinfo"
 	"github.com/councilhq/council/cost"
+	"github.com/councilhq/council/limiter"
+	"github.com/councilhq/council/limiter/redisbudget"
 	"github.com/councilhq/council/logctx"
 	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
@@ -76,10 +78,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
+	var budgets limiter.Store
 	if rdb != nil {
 		defer rdb.Close()
+		store, err := redisbudget.New(rdb, redisbudget.Options{Logger: log, MeterProvider: tel.MeterProvider})
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		budgets = store
 	}
-	srv, catalog, err := newServer(ctx, cfg, log, tel, mon)
+	srv, catalog, err := newServer(ctx, cfg, log, tel, mon, budgets)
 	if err != nil {
 		return err
 	}
@@ -131,7 +140,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 // newServer builds the provider client, the model catalog, the council and
 // the gRPC server. The catalog's one fetch at startup serves both the model
 // check and the prices.
-func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.Providers, mon *monitor.Monitor) (*server.Server, *cost.Catalog, error) {
+// budgets, when not nil, holds the provider budgets the replicas share.
+func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.Providers, mon *monitor.Monitor, budgets limiter.Store) (*server.Server, *cost.Catalog, error) {
 	client, err := newProvider(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -141,7 +151,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 		return nil, nil, err
 	}
 	mon.LogTier(defaultTier(cfg.council))
-	council, err := orchestrator.New(outbound.New(client, outbound.Config{Telemetry: tel, CaptureContent: cfg.captureContent, MaxInFlight: cfg.upstreamInFlight, Hedge: cfg.hedge}), cfg.council,
+	council, err := orchestrator.New(outbound.New(client, outbound.Config{Telemetry: tel, CaptureContent: cfg.captureContent, MaxInFlight: cfg.upstreamInFlight, Hedge: cfg.hedge, Budgets: budgets}), cfg.council,
 		orchestrator.WithLogger(log),
 		orchestrator.WithTracerProvider(tel.TracerProvider),
 		orchestrator.WithObserver(mon),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -21,6 +22,10 @@ func openRedis(ctx context.Context, c redisconn.Config, log *slog.Logger) (*redi
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", envRedisURL, err)
 	}
+	// The client's own messages (a failed dial, every second of an
+	// outage) go to the debug level; the users of Redis log an outage
+	// once.
+	setRedisLogger.Do(func() { redis.SetLogger(redisLogger{log}) })
 	addr := redisconn.Redacted(c.URL)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		log.Warn("redis does not answer; using local state until it does", "redis", addr, "err", err)
@@ -28,4 +33,14 @@ func openRedis(ctx context.Context, c redisconn.Config, log *slog.Logger) (*redi
 		log.Info("sharing state through redis", "redis", addr)
 	}
 	return rdb, nil
+}
+
+// setRedisLogger sets go-redis's logger, a global, once.
+var setRedisLogger sync.Once
+
+// redisLogger passes go-redis's messages to the log at debug level.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "redis")
 }
