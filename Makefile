@@ -117,6 +117,11 @@ bench-burst: build ## Shedding: the machine's capacity, then bursts of 1, 2 and 
 	@mkdir -p $(TMP)
 	ulimit -n "$$(ulimit -Hn)"; go run ./cmd/councilbench -burst -councild $(BIN)/councild $(BENCH_FLAGS)
 
+.PHONY: bench-heavy-tail
+bench-heavy-tail: build ## Tail latency with one heavy-tailed council model (300 ms + up to 3 s): p50/p99 with hedging and the straggler cut-off off and on; the README table (about 1 min)
+	@mkdir -p $(TMP)
+	ulimit -n "$$(ulimit -Hn)"; go run ./cmd/councilbench -heavy-tail -councild $(BIN)/councild $(BENCH_FLAGS)
+
 .PHONY: jaeger
 jaeger: ## Run Jaeger all-in-one on loopback (UI :16686, OTLP gRPC :4317); the first run builds it (minutes)
 	$(JAEGER) --config file:tools/jaeger/config.yaml

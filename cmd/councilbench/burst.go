@@ -80,7 +80,11 @@ func runBurst(ctx context.Context, br burstRun, out, progress io.Writer) error {
 // withCouncild starts councild against upstream with env added to the
 // benchmark's own, runs f with its address and stops it.
 func withCouncild(ctx context.Context, br burstRun, upstream *bench.Upstream, env []string, progress io.Writer, f func(addr string) error) (err error) {
-	profile := bench.DefaultProfile()
+	return withCouncildOf(ctx, br, bench.DefaultProfile(), upstream, env, progress, f)
+}
+
+// withCouncildOf is withCouncild with the council and chairman of profile.
+func withCouncildOf(ctx context.Context, br burstRun, profile bench.Profile, upstream *bench.Upstream, env []string, progress io.Writer, f func(addr string) error) (err error) {
 	most := 10 * slices.Max(bench.DefaultProbeLevels)
 	fmt.Fprintf(progress, "starting councild with %s\n", strings.Join(env, " "))
 	env = append([]string{

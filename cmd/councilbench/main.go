@@ -68,8 +68,17 @@ func run(ctx context.Context, args []string, out, progress io.Writer) error {
 	pin := fs.Bool("pin", true, "with taskset and at least 2 CPUs: run councild on CPU 0 and the benchmark (client and fake upstream) on the others, so that neither distorts the other's figures")
 	burst := fs.Bool("burst", false, "instead of the latency benchmark, measure the capacity and bursts of 1, 2 and 5 times it against adaptive admission")
 	burstCapacity := fs.Int("burst-capacity", 0, "with -burst: the capacity to use instead of measuring it")
+	heavyTail := fs.Bool("heavy-tail", false, "instead of the latency benchmark, measure p50 and p99 with one council model at 300 ms plus up to 3 s of random delay, with hedging and the straggler cut-off each off and on")
+	tailConsultations := fs.Int("heavy-tail-consultations", bench.DefaultHeavyTailConsultations, "with -heavy-tail: consultations per setting")
+	tailConcurrency := fs.Int("heavy-tail-concurrency", bench.DefaultHeavyTailConcurrency, "with -heavy-tail: consultations at once")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *heavyTail {
+		return runHeavyTail(ctx, heavyTailRun{
+			burstRun:      burstRun{councild: *councild, logPath: *logPath, conns: *conns, secure: *secure, serverEnv: serverEnv},
+			consultations: *tailConsultations, concurrency: *tailConcurrency,
+		}, out, progress)
 	}
 	if *burst {
 		return runBurst(ctx, burstRun{councild: *councild, logPath: *logPath, conns: *conns, secure: *secure,

@@ -72,6 +72,8 @@ type Trace struct {
 	// ConsultCompleted's flag.
 	Failures []string
 	Degraded bool
+	// StragglersCut is set when the straggler cut-off ended Stage 1.
+	StragglersCut bool
 	// Messages counts the stream's messages.
 	Messages int
 	// Completed is true when the stream ended after ConsultCompleted.
@@ -125,6 +127,8 @@ func (c *Client) consult(ctx context.Context, client councilv1.CouncilClient, tr
 		case *councilv1.ConsultResponse_ModelFailed:
 			reason := strings.TrimPrefix(ev.ModelFailed.GetReason().String(), "REASON_")
 			tr.Failures = append(tr.Failures, strings.ToLower(reason))
+		case *councilv1.ConsultResponse_StragglersCut:
+			tr.StragglersCut = true
 		case *councilv1.ConsultResponse_ConsultCompleted:
 			tr.Degraded = ev.ConsultCompleted.GetDegraded()
 			tr.Completed = true

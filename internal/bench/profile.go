@@ -18,6 +18,9 @@ type Model struct {
 	Latency time.Duration
 	// TTFT is the time to the answer's first content delta.
 	TTFT time.Duration
+	// Jitter, when positive, adds a random delay of up to Jitter to
+	// every call's Latency: a heavy tail.
+	Jitter time.Duration
 }
 
 // Profile is the council a benchmark consults and its upstream latencies.
@@ -36,6 +39,9 @@ type Profile struct {
 	// Chunks is the number of content deltas each streamed answer is cut
 	// into; zero means the fake upstream's default (8).
 	Chunks int
+	// Backups are models the upstream serves besides the council and the
+	// chairman, such as the backups calls are hedged with.
+	Backups []Model
 }
 
 // answer is the default profile's fixed content: about as long as a

@@ -3,6 +3,7 @@ package bench
 import (
 	"crypto/tls"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -84,10 +85,32 @@ func StartUpstream(p Profile, secure bool) (*Upstream, error) {
 func (u *Upstream) CertPEM() []byte { return u.certPEM }
 
 // SetProfile makes the models of p answer with its latencies from now on.
+// The random delays of models with a Jitter are drawn from a generator
+// seeded with the request's number for its model, so that every run
+// against a fresh upstream sees the same delays in the same order.
 func (u *Upstream) SetProfile(p Profile) {
-	for _, m := range append(append([]Model(nil), p.Council...), p.Chairman) {
-		u.fake.SetBehavior(m.ID, openroutertest.Behavior{Latency: m.Latency, TTFT: m.TTFT, Content: p.Content, Chunks: p.Chunks})
+	models := append(append(append([]Model(nil), p.Council...), p.Chairman), p.Backups...)
+	behaviors := make(map[string]openroutertest.Behavior, len(models))
+	jitter := make(map[string]time.Duration)
+	for _, m := range models {
+		b := openroutertest.Behavior{Latency: m.Latency, TTFT: m.TTFT, Content: p.Content, Chunks: p.Chunks}
+		u.fake.SetBehavior(m.ID, b)
+		behaviors[m.ID] = b
+		if m.Jitter > 0 {
+			jitter[m.ID] = m.Jitter
+		}
 	}
+	if len(jitter) == 0 {
+		u.fake.SetScript(nil)
+		return
+	}
+	u.fake.SetScript(func(model string, n int) openroutertest.Behavior {
+		b := behaviors[model]
+		if j := jitter[model]; j > 0 {
+			b.Latency += time.Duration(rand.New(rand.NewPCG(uint64(n), 0x5eed)).Int64N(int64(j)))
+		}
+		return b
+	})
 }
 
 // SetRecording turns the recording of last-byte times on or off; a
@@ -102,6 +125,9 @@ func (u *Upstream) Key() string { return u.fake.Key() }
 
 // Requests returns the number of chat-completion requests received.
 func (u *Upstream) Requests() int { return u.fake.Requests() }
+
+// RequestsFor returns the number of chat-completion requests for model.
+func (u *Upstream) RequestsFor(model string) int { return u.fake.RequestsFor(model) }
 
 // InFlight returns the number of chat-completion requests being answered.
 func (u *Upstream) InFlight() int { return u.fake.InFlight() }
