@@ -145,7 +145,7 @@ func TestCatalogRunRefreshes(t *testing.T) {
 	if n := l.calls.Load(); n < 2 {
 		t.Errorf("Run refreshed %d times in %s", n, patience)
 	}
-	if _, ok := c.Price("openai/gpt-4o-mini"); !ok {
+	if _, ok := c.Price("openai/gpt-5-mini"); !ok {
 		t.Error("Run filled no prices")
 	}
 }

@@ -34,8 +34,8 @@ const apiKey = "sk-or-v1-e2e-UPSTREAM-KEY-5f1d7c"
 
 // The balanced tier, which every consultation here uses.
 var (
-	council  = []string{"openai/gpt-4o-mini", "anthropic/claude-3-haiku", "google/gemini-flash-1.5", "mistralai/mistral-small"}
-	chairman = "anthropic/claude-3-5-haiku"
+	council  = []string{"openai/gpt-5-mini", "anthropic/claude-haiku-4.5", "google/gemini-2.5-flash", "mistralai/mistral-medium-3.1"}
+	chairman = "anthropic/claude-sonnet-4.5"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent use, for captured logs.

@@ -33,8 +33,8 @@ func TestBadInput(t *testing.T) {
 		return r
 	}
 	tooMany := []string{
-		"openai/gpt-4o-mini", "openai/gpt-3.5-turbo", "anthropic/claude-3-haiku",
-		"google/gemini-flash-1.5", "mistralai/mistral-small", "mistralai/mistral-7b-instruct",
+		"openai/gpt-5-mini", "openai/gpt-5-nano", "anthropic/claude-haiku-4.5",
+		"google/gemini-2.5-flash", "mistralai/mistral-medium-3.1", "mistralai/mistral-small-3.2-24b-instruct",
 	}
 	tests := []struct {
 		name  string

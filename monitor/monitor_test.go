@@ -106,7 +106,7 @@ func drawSummary(t *rapid.T, models []string) orchestrator.Summary {
 // response time, and lists the failed calls apart.
 func TestMonitorLogsEveryTiming(t *testing.T) {
 	t.Parallel()
-	models := []string{"openai/gpt-4o-mini", "anthropic/claude-3-haiku", "google/gemini-flash-1.5", "mistralai/mistral-small"}
+	models := []string{"openai/gpt-5-mini", "anthropic/claude-haiku-4.5", "google/gemini-2.5-flash", "mistralai/mistral-medium-3.1"}
 	rapid.Check(t, func(t *rapid.T) {
 		var logs logCapture
 		m := New(WithLogger(logs.logger()))

@@ -17,8 +17,8 @@ import (
 )
 
 var (
-	pricedCouncil = []string{"openai/gpt-4o-mini", "anthropic/claude-3-haiku", "google/gemini-flash-1.5", "mistralai/mistral-small"}
-	pricedChair   = "anthropic/claude-3-5-sonnet"
+	pricedCouncil = []string{"openai/gpt-5-mini", "anthropic/claude-haiku-4.5", "google/gemini-2.5-flash", "mistralai/mistral-medium-3.1"}
+	pricedChair   = "anthropic/claude-sonnet-4.5"
 )
 
 // pricedCouncil returns a council calling the fake upstream through the

@@ -12,7 +12,10 @@ import (
 // Config holds the council's settings. The zero value of every field means
 // its documented default; see [DefaultConfig].
 type Config struct {
-	// Tier is the default tier's name. Default "balanced".
+	// Tiers are the tiers requests choose from (see [ParseTiers]). Default
+	// the built-in tiers, [Tiers].
+	Tiers []Tier
+	// Tier is the default tier's name, one of Tiers. Default "balanced".
 	Tier string
 	// Council overrides the default tier's council models when non-empty.
 	Council []string
@@ -104,6 +107,9 @@ func DefaultConfig() Config {
 // withDefaults fills zero fields from DefaultConfig.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
+	if len(c.Tiers) == 0 {
+		c.Tiers = builtinTiers
+	}
 	if c.Tier == "" {
 		c.Tier = d.Tier
 	}

@@ -31,16 +31,18 @@ type Council struct {
 }
 
 // New returns a Council that makes its model calls through c. Zero fields
-// of cfg take their defaults; an unknown cfg.Tier is an error (callers that
-// want to fall back resolve the name with [ResolveTier] first).
+// of cfg take their defaults; a cfg.Tier that cfg.Tiers lacks is an error.
 func New(c provider.Completer, cfg Config, opts ...Option) (*Council, error) {
 	if c == nil {
 		return nil, errors.New("orchestrator: nil completer")
 	}
 	cfg = cfg.withDefaults()
-	if _, ok := LookupTier(cfg.Tier); !ok {
+	t, ok := FindTier(cfg.Tiers, cfg.Tier)
+	if !ok {
 		return nil, fmt.Errorf("orchestrator: unknown tier %q", cfg.Tier)
 	}
+	cfg.Tier = t.Name
+	cfg.Tiers = cloneTiers(cfg.Tiers)
 	o := defaultOptions()
 	for _, opt := range opts {
 		if opt != nil {

@@ -33,14 +33,13 @@ type plan struct {
 // and the council's size. The request's shape is the caller's to check (see
 // [Request]).
 func (c *Council) plan(req Request) (plan, error) {
-	tierName := c.cfg.Tier
+	tier, _ := FindTier(c.cfg.Tiers, c.cfg.Tier)
 	if strings.TrimSpace(req.Tier) != "" {
-		if _, ok := LookupTier(req.Tier); !ok {
-			return plan{}, &InvalidRequestError{Field: "tier", Reason: fmt.Sprintf("unknown tier %q (want speed, balanced or cost)", req.Tier)}
+		var ok bool
+		if tier, ok = FindTier(c.cfg.Tiers, req.Tier); !ok {
+			return plan{}, &InvalidRequestError{Field: "tier", Reason: fmt.Sprintf("unknown tier %q (want %s)", req.Tier, strings.Join(tierNames(c.cfg.Tiers), ", "))}
 		}
-		tierName = req.Tier
 	}
-	tier, _ := ResolveTier(tierName)
 	p := plan{
 		query:     req.Query,
 		history:   req.History,
@@ -94,6 +93,15 @@ func (c *Council) plan(req Request) (plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// tierNames returns the names of tiers.
+func tierNames(tiers []Tier) []string {
+	out := make([]string, len(tiers))
+	for i, t := range tiers {
+		out[i] = t.Name
+	}
+	return out
 }
 
 // validateModels returns an error for each model of a request's council

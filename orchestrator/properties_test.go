@@ -13,11 +13,16 @@ import (
 )
 
 // Property 4: for any valid MODEL_TIER value (in any letter case, with
-// surrounding spaces) the tier's own council and chairman are loaded; any
-// other non-empty value falls back to balanced and is reported unknown.
+// surrounding spaces) the tier's own council and chairman are found; any
+// other name is not.
 func TestPropertyTierConfiguration(t *testing.T) {
+	builtin := Tiers()
+	byName := map[string]Tier{}
+	for _, tier := range builtin {
+		byName[tier.Name] = tier
+	}
 	rapid.Check(t, func(t *rapid.T) {
-		name := rapid.SampledFrom([]string{"speed", "balanced", "cost"}).Draw(t, "tier")
+		name := rapid.SampledFrom(TierNames).Draw(t, "tier")
 		mixed := []rune(name)
 		for i := range mixed {
 			if rapid.Bool().Draw(t, "upper") {
@@ -25,19 +30,18 @@ func TestPropertyTierConfiguration(t *testing.T) {
 			}
 		}
 		pad := strings.Repeat(" ", rapid.IntRange(0, 2).Draw(t, "pad"))
-		tier, known := ResolveTier(pad + string(mixed) + pad)
-		want := tiers[name]
+		tier, known := FindTier(builtin, pad+string(mixed)+pad)
+		want := byName[name]
 		if !known || tier.Name != name || tier.Chairman != want.Chairman || strings.Join(tier.Council, ",") != strings.Join(want.Council, ",") {
-			t.Fatalf("ResolveTier(%q) = %+v, %v", string(mixed), tier, known)
+			t.Fatalf("FindTier(%q) = %+v, %v", string(mixed), tier, known)
 		}
 
 		bogus := rapid.StringMatching(`[a-z]{1,12}`).Draw(t, "bogus")
-		if _, ok := tiers[bogus]; ok {
+		if _, ok := byName[bogus]; ok {
 			return
 		}
-		tier, known = ResolveTier(bogus)
-		if known || tier.Name != DefaultTierName {
-			t.Fatalf("ResolveTier(%q) = %s, known=%v; want balanced, unknown", bogus, tier.Name, known)
+		if tier, known = FindTier(builtin, bogus); known {
+			t.Fatalf("FindTier(%q) = %s; want none", bogus, tier.Name)
 		}
 	})
 }

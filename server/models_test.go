@@ -36,10 +36,10 @@ func TestListModels(t *testing.T) {
 	}
 	var found bool
 	for _, m := range resp.GetModels() {
-		if m.GetId() == "anthropic/claude-3-5-haiku" {
+		if m.GetId() == "anthropic/claude-haiku-4.5" {
 			found = true
-			if math.Abs(m.GetPromptPriceUsd()-0.8e-6) > 1e-15 || math.Abs(m.GetCompletionPriceUsd()-4e-6) > 1e-15 || m.GetContextLength() == 0 {
-				t.Errorf("claude-3-5-haiku = %v", m)
+			if math.Abs(m.GetPromptPriceUsd()-1e-6) > 1e-15 || math.Abs(m.GetCompletionPriceUsd()-5e-6) > 1e-15 || m.GetContextLength() == 0 {
+				t.Errorf("claude-haiku-4.5 = %v", m)
 			}
 		}
 	}

@@ -211,8 +211,8 @@ func TestModels(t *testing.T) {
 	if err != nil {
 		t.Fatalf("models: %v", err)
 	}
-	// gpt-4o-mini lists at $0.15 and $0.60 per million tokens.
-	if !strings.Contains(out, "MODEL") || !regexp.MustCompile(`openai/gpt-4o-mini\s+128000\s+0\.150\s+0\.600`).MatchString(out) ||
+	// gpt-5-mini lists at $0.25 and $2.00 per million tokens.
+	if !strings.Contains(out, "MODEL") || !regexp.MustCompile(`openai/gpt-5-mini\s+128000\s+0\.250\s+2\.000`).MatchString(out) ||
 		!strings.Contains(out, "prices as of") {
 		t.Errorf("models output:\n%s", out)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ const (
 	envAPIKey            = "OPENROUTER_API_KEY"
 	envBaseURL           = "OPENROUTER_BASE_URL"
 	envTier              = "MODEL_TIER"
+	envTiersFile         = "COUNCIL_TIERS_FILE"
 	envModels            = "COUNCIL_MODELS"
 	envChairman          = "CHAIRMAN_MODEL"
 	envCollectTimeout    = "COUNCIL_COLLECT_TIMEOUT"
@@ -149,7 +151,7 @@ var errVersion = errors.New("version requested")
 // rawConfig holds the settings that loadConfig checks and converts after
 // parsing.
 type rawConfig struct {
-	tier, models, hedge, logLevel            string
+	tier, tiersFile, models, hedge, logLevel string
 	collectTh, reviewTh, synthTh             time.Duration
 	tokensFile, tlsCert, tlsKey, tlsClientCA string
 	flushWindow                              time.Duration
@@ -174,6 +176,9 @@ func declareSettings(s *settings, c *config, raw *rawConfig) {
 	c.apiKey = s.Secret(envAPIKey, "OpenRouter API key; required by the `openrouter` provider, and startup fails without it")
 	s.String(&c.baseURL, "openrouter-base-url", envBaseURL, "", "API root of any OpenAI-compatible server").
 		Shown("`https://openrouter.ai/api/v1`")
+	s.String(&raw.tiersFile, "tiers-file", envTiersFile, "",
+		"YAML or JSON file of the tiers `speed`, `balanced` and `cost`: each one's council, chairman and expected latency (the shape of `orchestrator/tiers.yaml`); a file that cannot be read or is not valid is a startup error").
+		Shown("the built-in tiers (`orchestrator/tiers.yaml`)")
 	s.String(&raw.tier, "tier", envTier, orchestrator.DefaultTierName,
 		"default tier: `speed`, `balanced` or `cost`; any other value is a startup error")
 	s.String(&raw.models, "models", envModels, "", "comma-separated council models for requests that name no tier").
@@ -343,11 +348,17 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 		}
 	}
 
-	t, known := orchestrator.ResolveTier(raw.tier)
-	if !known {
-		errs = append(errs, fmt.Errorf("%s=%q: want speed, balanced or cost", s.Source("tier"), raw.tier))
+	c.council.Tiers = orchestrator.Tiers()
+	if path := strings.TrimSpace(raw.tiersFile); path != "" {
+		if c.council.Tiers, err = loadTiers(path); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%s: %w", s.Source("tiers-file"), path, err))
+		}
 	}
-	c.council.Tier = t.Name
+	if t, ok := orchestrator.FindTier(c.council.Tiers, raw.tier); ok {
+		c.council.Tier = t.Name
+	} else if c.council.Tiers != nil {
+		errs = append(errs, fmt.Errorf("%s=%q: want %s", s.Source("tier"), raw.tier, strings.Join(orchestrator.TierNames, ", ")))
+	}
 	c.council.Council = splitList(raw.models)
 	if need := orchestrator.DefaultConfig().MinAnswers; len(c.council.Council) > 0 && len(c.council.Council) < need {
 		errs = append(errs, fmt.Errorf("%s=%q names %d model; a council needs at least %d", s.Source("models"), raw.models, len(c.council.Council), need))
@@ -387,6 +398,15 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 		return config{}, err
 	}
 	return c, nil
+}
+
+// loadTiers reads the tier file at path (see orchestrator.ParseTiers).
+func loadTiers(path string) ([]orchestrator.Tier, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return orchestrator.ParseTiers(data)
 }
 
 // splitList splits a comma-separated list, dropping blanks and duplicates.

@@ -32,6 +32,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Errorf("config = %+v", c)
 	}
 	want := orchestrator.Config{
+		Tiers:             orchestrator.Tiers(),
 		Tier:              orchestrator.DefaultTierName,
 		CollectTimeout:    d.CollectTimeout,
 		ReviewTimeout:     d.ReviewTimeout,
@@ -69,6 +70,7 @@ func TestLoadConfigFromEnvironment(t *testing.T) {
 		t.Errorf("config = %+v", c)
 	}
 	want := orchestrator.Config{
+		Tiers:             orchestrator.Tiers(),
 		Tier:              "speed",
 		Council:           []string{"a/x", "b/y", "c/z"},
 		Chairman:          "d/w",

@@ -71,6 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	}()
 	mon := monitor.New(
 		monitor.WithLogger(log),
+		monitor.WithTiers(cfg.council.Tiers),
 		monitor.WithMeterProvider(tel.MeterProvider),
 		monitor.WithThresholds(cfg.thresholds))
 
@@ -150,7 +151,6 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 	if err := checkModels(ctx, catalog, &cfg.council, cfg.models, log); err != nil {
 		return nil, nil, err
 	}
-	mon.LogTier(defaultTier(cfg.council))
 	council, err := orchestrator.New(outbound.New(client, outbound.Config{Telemetry: tel, CaptureContent: cfg.captureContent, MaxInFlight: cfg.upstreamInFlight, Hedge: cfg.hedge, Budgets: budgets}), cfg.council,
 		orchestrator.WithLogger(log),
 		orchestrator.WithTracerProvider(tel.TracerProvider),
@@ -159,6 +159,9 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 	if err != nil {
 		return nil, nil, err
 	}
+	tier := defaultTier(cfg.council)
+	tier.CostPerQuery = council.TierCost(tier)
+	mon.LogTier(tier)
 	opts := []server.Option{
 		server.WithReflection(cfg.security.reflection),
 		server.WithMaxConsultations(cfg.security.maxConsultations),
@@ -189,7 +192,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 // council and chairman overrides applied, or else without the models the
 // provider does not serve.
 func defaultTier(c orchestrator.Config) orchestrator.Tier {
-	t, _ := orchestrator.ResolveTier(c.Tier)
+	t, _ := orchestrator.FindTier(tiersOf(c), c.Tier)
 	if len(c.Council) > 0 {
 		t.Council = c.Council
 	} else {
@@ -205,7 +208,7 @@ func defaultTier(c orchestrator.Config) orchestrator.Tier {
 // without the models the provider does not serve, and the default tier with
 // the configured council and chairman.
 func effectiveTiers(c orchestrator.Config) []orchestrator.Tier {
-	tiers := orchestrator.Tiers()
+	tiers := slices.Clone(tiersOf(c))
 	for i, t := range tiers {
 		if t.Name == c.Tier {
 			tiers[i] = defaultTier(c)
@@ -214,6 +217,15 @@ func effectiveTiers(c orchestrator.Config) []orchestrator.Tier {
 		}
 	}
 	return tiers
+}
+
+// tiersOf returns c's tiers: c.Tiers, or the built-in tiers when it has
+// none, as the council does.
+func tiersOf(c orchestrator.Config) []orchestrator.Tier {
+	if len(c.Tiers) == 0 {
+		return orchestrator.Tiers()
+	}
+	return c.Tiers
 }
 
 // servedOnly returns the models of ms that c.KnownModels lists; all of them

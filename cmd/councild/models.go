@@ -73,7 +73,7 @@ func checkModels(ctx context.Context, lister provider.ModelLister, cfg *orchestr
 		return err
 	}
 
-	tier, _ := orchestrator.LookupTier(cfg.Tier)
+	tier, _ := orchestrator.FindTier(tiersOf(*cfg), cfg.Tier)
 	council := cfg.Council
 	if len(council) == 0 {
 		for _, m := range tier.Council {

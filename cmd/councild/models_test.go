@@ -63,6 +63,15 @@ func TestCheckModels(t *testing.T) {
 			wantWarn:     []string{"model=" + balanced.Council[0]},
 		},
 		{
+			name: "the configured tiers, not the built-in ones",
+			cfg: orchestrator.Config{Tier: "cost", Tiers: []orchestrator.Tier{
+				{Name: "cost", Council: []string{"c/1", "c/2", "c/4"}, Chairman: "c/3", ExpectedLatency: time.Second},
+			}},
+			served:       []string{"c/1", "c/2", "c/3"},
+			wantChairman: "c/3",
+			wantWarn:     []string{"model=c/4"},
+		},
+		{
 			name:         "no served chairman falls back to the council",
 			cfg:          orchestrator.Config{Tier: "balanced", Council: []string{"a", "b"}},
 			served:       []string{"a", "b"},
@@ -117,7 +126,7 @@ func TestCheckModelsFails(t *testing.T) {
 			[]string{envModels, "x, y"}},
 		{"configured chairman not served, named by its flag", orchestrator.Config{Tier: "speed", Council: []string{"a", "b"}, Chairman: "z"}, flags,
 			served("a", "b"), []string{"-chairman", "z"}},
-		{"too few tier models served", orchestrator.Config{Tier: "speed"}, testCheck, served("openai/gpt-4o-mini"), []string{envTier + "=speed", "only 1"}},
+		{"too few tier models served", orchestrator.Config{Tier: "speed"}, testCheck, served("openai/gpt-4.1-nano"), []string{envTier + "=speed", "only 1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

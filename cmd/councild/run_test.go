@@ -140,25 +140,25 @@ func TestRunWithOpenRouter(t *testing.T) {
 	conn, logs := startRun(t, map[string]string{
 		envAPIKey:   or.Key(),
 		envBaseURL:  or.URL(),
-		envModels:   "openai/gpt-4o-mini,anthropic/claude-3-haiku",
-		envChairman: "google/gemini-flash-1.5",
+		envModels:   "openai/gpt-5-mini,anthropic/claude-haiku-4.5",
+		envChairman: "google/gemini-2.5-flash",
 	})
 	tiers, err := councilv1.NewCouncilClient(conn).ListTiers(context.Background(), &councilv1.ListTiersRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tier := range tiers.GetTiers() {
-		if tier.GetServerDefault() && (strings.Join(tier.GetCouncilModels(), ",") != "openai/gpt-4o-mini,anthropic/claude-3-haiku" ||
-			tier.GetChairmanModel() != "google/gemini-flash-1.5") {
+		if tier.GetServerDefault() && (strings.Join(tier.GetCouncilModels(), ",") != "openai/gpt-5-mini,anthropic/claude-haiku-4.5" ||
+			tier.GetChairmanModel() != "google/gemini-2.5-flash") {
 			t.Errorf("ListTiers shows the default tier as %v, want the configured council and chairman", tier)
 		}
 	}
 	evs := consultAll(t, conn, &councilv1.ConsultRequest{Query: "Why is the sky blue?"})
 	started := evs[0].GetConsultStarted()
-	if got := strings.Join(started.GetCouncilModels(), ","); got != "openai/gpt-4o-mini,anthropic/claude-3-haiku" {
+	if got := strings.Join(started.GetCouncilModels(), ","); got != "openai/gpt-5-mini,anthropic/claude-haiku-4.5" {
 		t.Errorf("council = %s", got)
 	}
-	if started.GetChairmanModel() != "google/gemini-flash-1.5" {
+	if started.GetChairmanModel() != "google/gemini-2.5-flash" {
 		t.Errorf("chairman = %s", started.GetChairmanModel())
 	}
 	if evs[len(evs)-1].GetConsultCompleted() == nil {
@@ -191,7 +191,7 @@ func TestRunFailsFast(t *testing.T) {
 	}{
 		{"openrouter without key", map[string]string{envProvider: "openrouter"}, envAPIKey},
 		{"configured models not served", map[string]string{
-			envAPIKey: or.Key(), envBaseURL: or.URL(), envModels: "vendor/a,openai/gpt-4o-mini,vendor/b",
+			envAPIKey: or.Key(), envBaseURL: or.URL(), envModels: "vendor/a,openai/gpt-5-mini,vendor/b",
 		}, envModels + ": the provider does not serve vendor/a, vendor/b"},
 		{"configured chairman not served", map[string]string{
 			envAPIKey: or.Key(), envBaseURL: or.URL(), envChairman: "vendor/c",

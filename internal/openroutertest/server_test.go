@@ -25,7 +25,7 @@ func simulated(model, prompt string) string {
 
 func TestStreamHasOpenRoutersShape(t *testing.T) {
 	s := start(t)
-	const model = "openai/gpt-4o-mini"
+	const model = "openai/gpt-5-mini"
 	status, header, raw := mustPost(t, s, body(model, question, true))
 	if status != http.StatusOK || !strings.HasPrefix(header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("status %d, content type %q", status, header.Get("Content-Type"))
@@ -72,7 +72,7 @@ func TestStreamHasOpenRoutersShape(t *testing.T) {
 
 func TestDocumentHasOpenRoutersShape(t *testing.T) {
 	s := start(t)
-	const model = "mistralai/mistral-small"
+	const model = "mistralai/mistral-medium-3.1"
 	status, header, raw := mustPost(t, s, body(model, question, false))
 	if status != http.StatusOK || header.Get("Content-Type") != "application/json" {
 		t.Fatalf("status %d, content type %q", status, header.Get("Content-Type"))
@@ -92,7 +92,7 @@ func TestDocumentHasOpenRoutersShape(t *testing.T) {
 func TestRankingContentNamesThePromptsLabels(t *testing.T) {
 	s := start(t)
 	prompt := "Question: " + question + "\n\nResponse A:\nfirst\n\nResponse C:\nsecond\n\nResponse D:\nthird\n\nGive your FINAL RANKING.\n"
-	_, _, raw := mustPost(t, s, body("anthropic/claude-3-haiku", prompt, true))
+	_, _, raw := mustPost(t, s, body("anthropic/claude-haiku-4.5", prompt, true))
 	content, _ := deltas(t, parseSSE(t, raw).data)
 	_, ranking, ok := strings.Cut(content, "FINAL RANKING:")
 	if !ok {
@@ -338,8 +338,8 @@ func TestModelsListPricesAndUsageChargesThem(t *testing.T) {
 	if prices["acme/priced"] != custom {
 		t.Errorf("acme/priced listed at %+v, want %+v", prices["acme/priced"], custom)
 	}
-	if want := sim.PriceOf("openai/gpt-4o-mini"); prices["openai/gpt-4o-mini"] != want {
-		t.Errorf("gpt-4o-mini listed at %+v, want the simulator's %+v", prices["openai/gpt-4o-mini"], want)
+	if want := sim.PriceOf("openai/gpt-5-mini"); prices["openai/gpt-5-mini"] != want {
+		t.Errorf("gpt-4o-mini listed at %+v, want the simulator's %+v", prices["openai/gpt-5-mini"], want)
 	}
 	for _, stream := range []bool{false, true} {
 		req := &provider.Request{Model: "acme/priced", Messages: []provider.Message{{Role: provider.RoleUser, Content: question}}}

@@ -60,20 +60,20 @@ type model struct {
 	inPrice, outPrice float64
 }
 
-// models covers every model of the council tiers. Latencies put a
+// models covers every model of the built-in council tiers. Latencies put a
 // consultation at a few seconds; prices follow OpenRouter's list prices.
 var models = map[string]model{
-	"openai/gpt-4o-mini":                {1200 * time.Millisecond, 300 * time.Millisecond, 0.15, 0.60},
-	"openai/gpt-3.5-turbo":              {1100 * time.Millisecond, 350 * time.Millisecond, 0.50, 1.50},
-	"anthropic/claude-3-5-haiku":        {2000 * time.Millisecond, 450 * time.Millisecond, 0.80, 4.00},
-	"anthropic/claude-3-5-sonnet":       {2200 * time.Millisecond, 600 * time.Millisecond, 3.00, 15.00},
-	"anthropic/claude-3-haiku":          {1000 * time.Millisecond, 300 * time.Millisecond, 0.25, 1.25},
-	"google/gemini-1.5-flash":           {800 * time.Millisecond, 250 * time.Millisecond, 0.075, 0.30},
-	"google/gemini-flash-1.5":           {700 * time.Millisecond, 200 * time.Millisecond, 0.075, 0.30},
-	"meta-llama/llama-3.3-70b-instruct": {2500 * time.Millisecond, 500 * time.Millisecond, 0.12, 0.30},
-	"meta-llama/llama-3.1-8b-instruct":  {600 * time.Millisecond, 200 * time.Millisecond, 0.02, 0.05},
-	"mistralai/mistral-small":           {1800 * time.Millisecond, 450 * time.Millisecond, 0.20, 0.60},
-	"mistralai/mistral-7b-instruct":     {1400 * time.Millisecond, 300 * time.Millisecond, 0.03, 0.055},
+	"openai/gpt-5-mini":                        {1600 * time.Millisecond, 450 * time.Millisecond, 0.25, 2.00},
+	"openai/gpt-5-nano":                        {1300 * time.Millisecond, 400 * time.Millisecond, 0.05, 0.40},
+	"openai/gpt-4.1-nano":                      {700 * time.Millisecond, 200 * time.Millisecond, 0.10, 0.40},
+	"anthropic/claude-haiku-4.5":               {1200 * time.Millisecond, 350 * time.Millisecond, 1.00, 5.00},
+	"anthropic/claude-sonnet-4.5":              {2200 * time.Millisecond, 600 * time.Millisecond, 3.00, 15.00},
+	"google/gemini-2.5-flash":                  {900 * time.Millisecond, 300 * time.Millisecond, 0.30, 2.50},
+	"google/gemini-2.5-flash-lite":             {600 * time.Millisecond, 200 * time.Millisecond, 0.10, 0.40},
+	"meta-llama/llama-4-scout":                 {800 * time.Millisecond, 250 * time.Millisecond, 0.08, 0.30},
+	"meta-llama/llama-3.3-70b-instruct":        {2500 * time.Millisecond, 500 * time.Millisecond, 0.13, 0.39},
+	"mistralai/mistral-medium-3.1":             {1800 * time.Millisecond, 450 * time.Millisecond, 0.40, 2.00},
+	"mistralai/mistral-small-3.2-24b-instruct": {1400 * time.Millisecond, 300 * time.Millisecond, 0.06, 0.18},
 }
 
 // Default prices, in US dollars per million tokens, of unknown models.

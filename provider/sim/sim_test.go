@@ -31,7 +31,7 @@ func TestCompleteWritesEachStage(t *testing.T) {
 	p := sim.New(sim.Config{})
 	for _, stage := range []string{"collect", "review", "synthesize"} {
 		t.Run(stage, func(t *testing.T) {
-			req := ask("anthropic/claude-3-haiku", rankingPrompt(question, []string{"Response A", "Response B"}, []string{"x", "y"}), stage)
+			req := ask("anthropic/claude-haiku-4.5", rankingPrompt(question, []string{"Response A", "Response B"}, []string{"x", "y"}), stage)
 			resp, err := p.Complete(context.Background(), req)
 			if err != nil {
 				t.Fatal(err)
@@ -51,8 +51,8 @@ func TestCompleteWritesEachStage(t *testing.T) {
 }
 
 func TestUsagePricesByModel(t *testing.T) {
-	cheap := sim.Usage(ask("meta-llama/llama-3.1-8b-instruct", question, ""), strings.Repeat("x", 4000))
-	dear := sim.Usage(ask("anthropic/claude-3-5-sonnet", question, ""), strings.Repeat("x", 4000))
+	cheap := sim.Usage(ask("meta-llama/llama-4-scout", question, ""), strings.Repeat("x", 4000))
+	dear := sim.Usage(ask("anthropic/claude-sonnet-4.5", question, ""), strings.Repeat("x", 4000))
 	if cheap.OutputTokens != 1000 || dear.OutputTokens != 1000 {
 		t.Fatalf("output tokens = %d, %d, want 1000", cheap.OutputTokens, dear.OutputTokens)
 	}
@@ -258,7 +258,7 @@ func TestListModels(t *testing.T) {
 		}
 	}
 	// Usage charges the listed price.
-	req := &provider.Request{Model: "openai/gpt-4o-mini", Messages: []provider.Message{{Role: provider.RoleUser, Content: strings.Repeat("x", 400)}}}
+	req := &provider.Request{Model: "openai/gpt-5-mini", Messages: []provider.Message{{Role: provider.RoleUser, Content: strings.Repeat("x", 400)}}}
 	u := sim.Usage(req, strings.Repeat("y", 800))
 	if want := sim.PriceOf(req.Model).Cost(100, 200); u.Cost != want {
 		t.Errorf("Usage cost = %g, want %g", u.Cost, want)

@@ -110,7 +110,7 @@ func TestWriteKindFromMetadataOrPrompt(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out := sim.Write(ask("openai/gpt-4o-mini", tc.prompt, tc.stage))
+			out := sim.Write(ask("openai/gpt-5-mini", tc.prompt, tc.stage))
 			if got := strings.Contains(out, "FINAL RANKING:"); got != tc.ranking {
 				t.Errorf("ranking = %v, want %v:\n%s", got, tc.ranking, out)
 			}
@@ -199,7 +199,7 @@ func TestWriteRankingShapesVaryAcrossReviewers(t *testing.T) {
 }
 
 func TestWriteRankingWithoutLabels(t *testing.T) {
-	out := sim.Write(ask("openai/gpt-4o-mini", "Rank nothing.", "review"))
+	out := sim.Write(ask("openai/gpt-5-mini", "Rank nothing.", "review"))
 	if out == "" || anyLabel.MatchString(out) {
 		t.Errorf("ranking without labels = %q", out)
 	}
