@@ -339,7 +339,7 @@ func TestModelsListPricesAndUsageChargesThem(t *testing.T) {
 		t.Errorf("acme/priced listed at %+v, want %+v", prices["acme/priced"], custom)
 	}
 	if want := sim.PriceOf("openai/gpt-5-mini"); prices["openai/gpt-5-mini"] != want {
-		t.Errorf("gpt-4o-mini listed at %+v, want the simulator's %+v", prices["openai/gpt-5-mini"], want)
+		t.Errorf("gpt-5-mini listed at %+v, want the simulator's %+v", prices["openai/gpt-5-mini"], want)
 	}
 	for _, stream := range []bool{false, true} {
 		req := &provider.Request{Model: "acme/priced", Messages: []provider.Message{{Role: provider.RoleUser, Content: question}}}
