@@ -47,7 +47,7 @@
 // are not taken for a shared limit again before that window ends, so that
 // other clients of the same key spending a model's budget do not make the
 // scope flap. Only requests are compared: token counts are estimates. Each
-// change is an [EventRateLimitScope] span event.
+// change is reported to the [Observer] as an [EventScope].
 //
 // Several replicas that spend one provider key share what their Limiters
 // learn through a [Store] ([WithStore]; package redisbudget keeps it in
@@ -62,8 +62,8 @@
 // Every wait, retry and cooldown is visible: the attempts are counted in
 // [provider.Error.Attempts] and [provider.Response.Attempts] (which the
 // orchestrator reports in its events), the time held back in
-// [provider.Response.Waited], and each is recorded as an event on the
-// call's span when tracing is on ([EventRetry],
-// [EventRateLimitWait], [EventCooldown]). Only the OpenTelemetry API is used, so without a
-// tracer provider this costs nothing. No upstream text is ever recorded.
+// [provider.Response.Waited], and each is reported as it happens to the
+// [Observer] given with [WithObserver] ([EventRetry], [EventRetryStop],
+// [EventWait], [EventCooldown], [EventCooldownStart]), which telemetry
+// turns into metrics and span events. Events never hold upstream text.
 package limiter

@@ -122,7 +122,7 @@ func New(opts ...Option) *Limiter {
 // before the context's deadline, or the deadline passes while it waits
 // ([provider.KindLimited]); neither is retried. A successful Response
 // carries in Waited the time the call was held back. Each wait and each
-// cooldown is a span event ([EventRateLimitWait], [EventCooldown],
+// cooldown is reported to the [Observer] ([EventWait], [EventCooldown],
 // [EventCooldownStart]).
 func (l *Limiter) Interceptor() provider.Interceptor {
 	return l.intercept
@@ -131,6 +131,7 @@ func (l *Limiter) Interceptor() provider.Interceptor {
 // call is one call's hold on the limiter.
 type call struct {
 	e           *entry
+	model       string
 	key, pk     string
 	ks          *keyState
 	c           cost
@@ -156,7 +157,7 @@ type call struct {
 
 func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
 	clk := l.cfg.clock
-	k := &call{key: l.cfg.key(req), pk: l.cfg.providerKey(req), c: costOf(req)}
+	k := &call{model: req.Model, key: l.cfg.key(req), pk: l.cfg.providerKey(req), c: costOf(req)}
 	l.acquire(k)
 	defer l.release(k)
 
@@ -164,7 +165,7 @@ func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next pro
 	ok, probe, left := k.e.breaker.admit(clk.Now(), l.cfg.cooldown)
 	l.mu.Unlock()
 	if !ok {
-		event(ctx, EventCooldown, left)
+		l.cfg.observer.Observe(ctx, Event{Kind: EventCooldown, Model: req.Model, Delay: left})
 		return nil, &provider.Error{Kind: provider.KindCooldown, RetryAfter: left, Message: "model is cooling down after repeated failures"}
 	}
 	k.probe = probe
@@ -205,7 +206,7 @@ func (l *Limiter) send(ctx context.Context, k *call, sent time.Time, req *provid
 	resp, err = next.Complete(ctx, req)
 	settled = true
 	if s := l.observe(k, sent, resp, err); s != "" {
-		event(ctx, EventRateLimitScope, 0, AttrScope.String(s))
+		l.cfg.observer.Observe(ctx, Event{Kind: EventScope, Model: k.model, Scope: s})
 	}
 	l.settleStore(ctx, k)
 	return resp, err
@@ -263,7 +264,7 @@ func (l *Limiter) wait(ctx context.Context, k *call) error {
 			changed = nil
 		}
 		if !waited || !until.Equal(last) {
-			event(ctx, EventRateLimitWait, d, AttrReason.String("budget"))
+			l.cfg.observer.Observe(ctx, Event{Kind: EventWait, Model: k.model, Delay: d, Reason: "budget"})
 			last, waited = until, true
 		}
 		if err := waitFor(ctx, clk, d, changed); err != nil {
@@ -278,7 +279,7 @@ func (l *Limiter) takeSlot(ctx context.Context, k *call) error {
 	if k.ks.slots == nil || k.ks.slots.TryAcquire(1) {
 		return nil
 	}
-	event(ctx, EventRateLimitWait, 0, AttrReason.String("in_flight"))
+	l.cfg.observer.Observe(ctx, Event{Kind: EventWait, Model: k.model, Reason: "in_flight"})
 	if err := k.ks.slots.Acquire(ctx, 1); err != nil {
 		return limitedBy(err, "in-flight wait")
 	}
@@ -401,7 +402,7 @@ func (l *Limiter) record(ctx context.Context, k *call, o outcome) {
 	d := k.e.breaker.record(now, o, k.probe, l.cfg.cooldown)
 	l.mu.Unlock()
 	if d > 0 {
-		event(ctx, EventCooldownStart, d)
+		l.cfg.observer.Observe(ctx, Event{Kind: EventCooldownStart, Model: k.model, Delay: d})
 		if l.cfg.store != nil {
 			_ = l.cfg.store.CoolDown(context.WithoutCancel(ctx), k.key, now.Add(d))
 		}

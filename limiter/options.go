@@ -18,9 +18,19 @@ type SharedOption interface {
 	RetryOption
 }
 
+// common holds the settings of both interceptors.
+type common struct {
+	clock    Clock
+	key      KeyFunc
+	observer Observer
+}
+
+func defaultCommon() common {
+	return common{clock: SystemClock(), key: ByProviderModel, observer: nopObserver{}}
+}
+
 type config struct {
-	clock       Clock
-	key         KeyFunc
+	common
 	providerKey KeyFunc
 	maxInFlight int
 	cooldown    CooldownRule
@@ -29,8 +39,7 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		clock:       SystemClock(),
-		key:         ByProviderModel,
+		common:      defaultCommon(),
 		providerKey: ByProvider,
 		maxInFlight: DefaultMaxInFlight,
 		cooldown:    DefaultCooldownRule,
@@ -38,8 +47,7 @@ func defaultConfig() config {
 }
 
 type retryConfig struct {
-	clock         Clock
-	key           KeyFunc
+	common
 	maxRetries    int
 	base, max     time.Duration
 	maxRetryAfter time.Duration
@@ -51,8 +59,7 @@ type retryConfig struct {
 
 func defaultRetryConfig() retryConfig {
 	return retryConfig{
-		clock:         SystemClock(),
-		key:           ByProviderModel,
+		common:        defaultCommon(),
 		maxRetries:    DefaultMaxRetries,
 		base:          DefaultBaseDelay,
 		max:           DefaultMaxDelay,
@@ -88,10 +95,10 @@ const (
 	DefaultRetryBudgetWindow = 10 * time.Second
 )
 
-type sharedOption func(c *Clock, k *KeyFunc)
+type sharedOption func(*common)
 
-func (f sharedOption) applyLimiter(c *config)    { f(&c.clock, &c.key) }
-func (f sharedOption) applyRetry(c *retryConfig) { f(&c.clock, &c.key) }
+func (f sharedOption) applyLimiter(c *config)    { f(&c.common) }
+func (f sharedOption) applyRetry(c *retryConfig) { f(&c.common) }
 
 type limiterOption func(*config)
 
@@ -104,9 +111,9 @@ func (f retryOption) applyRetry(c *retryConfig) { f(c) }
 // WithClock sets the clock every wait uses. Default: [SystemClock]. A nil
 // clock is ignored.
 func WithClock(clk Clock) SharedOption {
-	return sharedOption(func(c *Clock, _ *KeyFunc) {
+	return sharedOption(func(c *common) {
 		if clk != nil {
-			*c = clk
+			c.clock = clk
 		}
 	})
 }
@@ -116,9 +123,19 @@ func WithClock(clk Clock) SharedOption {
 // cooldown per key, [Retry] the retry budget. Default: [ByProviderModel].
 // A nil function is ignored.
 func WithKey(f KeyFunc) SharedOption {
-	return sharedOption(func(_ *Clock, k *KeyFunc) {
+	return sharedOption(func(c *common) {
 		if f != nil {
-			*k = f
+			c.key = f
+		}
+	})
+}
+
+// WithObserver sets the [Observer] told of every retry, retry stop, wait
+// and cooldown. Default: none. A nil observer is ignored.
+func WithObserver(o Observer) SharedOption {
+	return sharedOption(func(c *common) {
+		if o != nil {
+			c.observer = o
 		}
 	})
 }
@@ -190,17 +207,6 @@ func WithBackoff(base, ceiling time.Duration) RetryOption {
 			c.max = ceiling
 		}
 		c.max = max(c.max, c.base)
-	})
-}
-
-// WithMaxRetryAfter sets the longest Retry-After that is honoured; a failure
-// that asks for a longer wait is not retried. Default [DefaultMaxRetryAfter];
-// zero or less keeps it.
-func WithMaxRetryAfter(d time.Duration) RetryOption {
-	return retryOption(func(c *retryConfig) {
-		if d > 0 {
-			c.maxRetryAfter = d
-		}
 	})
 }
 

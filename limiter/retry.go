@@ -22,7 +22,7 @@ import (
 // the provider replaces it: a Retry-After (the headers, or
 // [provider.Error.RetryAfter]) or the reset of a budget announced as spent.
 // A failure is not retried when the wait would pass the context's
-// deadline, when it asks for more than [WithMaxRetryAfter], after
+// deadline, when it asks for more than [DefaultMaxRetryAfter], after
 // [WithMaxRetries] retries, or while the key's retry budget
 // ([WithRetryBudget]) is spent. A rate-limit rejection that says when to
 // come back is not a blind retry and does not spend the retry budget.
@@ -32,8 +32,8 @@ import (
 // waits of a [Limiter] inside. When an attempt is refused locally (cooldown
 // or rate limit) after an earlier attempt reached the provider, the
 // provider's error is returned, as it says more about the failure. Each
-// retry, and each retryable failure that is not retried, is a span event
-// ([EventRetry], [EventRetryStop]).
+// retry, and each retryable failure that is not retried, is reported to the
+// [Observer] ([EventRetry], [EventRetryStop]).
 //
 // Place it outside the [Limiter] interceptor, so that every attempt pays
 // its share of the budget. It is safe for concurrent use.
@@ -75,10 +75,10 @@ func Retry(opts ...RetryOption) provider.Interceptor {
 			upstream = err
 			d, stop := cfg.delay(ctx, th, key, attempt, pe)
 			if stop != "" {
-				event(ctx, EventRetryStop, d, AttrReason.String(stop), AttrAttempt.Int(attempt))
+				cfg.observer.Observe(ctx, Event{Kind: EventRetryStop, Model: req.Model, Attempt: attempt, Delay: d, Reason: stop, Failure: pe.Kind})
 				return nil, err
 			}
-			event(ctx, EventRetry, d, AttrErrorType.String(pe.Kind.String()), AttrAttempt.Int(attempt))
+			cfg.observer.Observe(ctx, Event{Kind: EventRetry, Model: req.Model, Attempt: attempt, Delay: d, Failure: pe.Kind})
 			if sleep(ctx, cfg.clock, d) != nil {
 				return nil, err
 			}

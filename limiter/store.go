@@ -125,7 +125,7 @@ func (l *Limiter) waitStore(ctx context.Context, k *call) (err error, done bool)
 			l.mu.Unlock()
 			return nil, true
 		case v.Cooldown > 0:
-			event(ctx, EventCooldown, v.Cooldown)
+			l.cfg.observer.Observe(ctx, Event{Kind: EventCooldown, Model: k.model, Delay: v.Cooldown})
 			return &provider.Error{Kind: provider.KindCooldown, RetryAfter: v.Cooldown, Message: "model is cooling down after repeated failures"}, true
 		}
 		// Without a time, another call's end may let this one go: one
@@ -145,7 +145,7 @@ func (l *Limiter) waitStore(ctx context.Context, k *call) (err error, done bool)
 			} else if v.Until.IsZero() {
 				shown = 0
 			}
-			event(ctx, EventRateLimitWait, shown, AttrReason.String(reason))
+			l.cfg.observer.Observe(ctx, Event{Kind: EventWait, Model: k.model, Delay: shown, Reason: reason})
 			last, lastInFlight, waited = v.Until, v.InFlight, true
 		}
 		if err := waitFor(ctx, clk, d, changed); err != nil {

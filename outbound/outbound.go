@@ -35,7 +35,9 @@ type Config struct {
 //     its model's observed p90 and twice the median answer time of its
 //     consultation's stage is also sent to the backup, each with its own
 //     span, retries and limiter slot, and the first answer wins;
-//   - telemetry: one "chat {model}" span covers a call's every retry and wait;
+//   - telemetry: one "chat {model}" span covers a call's every retry and
+//     wait; the retry and limiter interceptors report their events to it
+//     ([limiter.Observer]), so they are counted with tracing off too;
 //   - retry: exponential backoff with jitter, Retry-After, a retry budget;
 //   - limiter: adaptive rate limits from the provider's headers, the
 //     in-flight cap and per-model cooldowns, shared with the other
@@ -48,17 +50,18 @@ func New(client provider.Completer, cfg Config) provider.Completer {
 	if len(cfg.Hedge) > 0 {
 		hedger = hedge.New(hedge.Config{Backups: cfg.Hedge}).Interceptor()
 	}
-	limits := []limiter.Option{limiter.WithStore(cfg.Budgets)}
+	calls := telemetry.NewCalls(
+		telemetry.WithTracerProvider(cfg.Telemetry.TracerProvider),
+		telemetry.WithMeterProvider(cfg.Telemetry.MeterProvider),
+		telemetry.WithContentCapture(cfg.CaptureContent))
+	limits := []limiter.Option{limiter.WithStore(cfg.Budgets), limiter.WithObserver(calls)}
 	if cfg.MaxInFlight > 0 {
 		limits = append(limits, limiter.WithMaxInFlight(cfg.MaxInFlight))
 	}
 	return provider.Chain(client,
 		hedger,
-		telemetry.GenAIInterceptor(
-			telemetry.WithTracerProvider(cfg.Telemetry.TracerProvider),
-			telemetry.WithMeterProvider(cfg.Telemetry.MeterProvider),
-			telemetry.WithContentCapture(cfg.CaptureContent)),
-		limiter.Retry(),
+		calls.Interceptor(),
+		limiter.Retry(limiter.WithObserver(calls)),
 		limiter.New(limits...).Interceptor(),
 	)
 }

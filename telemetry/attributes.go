@@ -39,9 +39,10 @@ const (
 	AttrCost           = attribute.Key("council.usage.cost")
 )
 
-// Span event names. Interceptors inside [GenAIInterceptor] add these to
-// trace.SpanFromContext(ctx); a retry event carries the failed attempt's
-// kind as error.type, a retry stop and a wait their cause as
+// Span event names: [Calls.Observe] adds them to the call's span. Each
+// carries its delay as council.delay_ms ([AttrDelay]); a retry event
+// carries the failed attempt's kind as error.type and its number as
+// council.attempt ([AttrAttempt]), a retry stop and a wait their cause as
 // council.reason ([AttrReason]).
 const (
 	EventRetry         = "council.retry"
@@ -49,10 +50,24 @@ const (
 	EventRateLimitWait = "council.ratelimit.wait"
 	EventCooldown      = "council.cooldown"
 	EventCooldownStart = "council.cooldown.start"
+	// EventRateLimitScope marks an answer that changed the learned scope of
+	// the budgets a provider key's models announce per model; it carries
+	// the scope now in force as council.ratelimit.scope ([AttrScope]).
+	EventRateLimitScope = "council.ratelimit.scope"
 )
 
-// AttrReason is the short snake_case cause a span event carries.
-const AttrReason = attribute.Key("council.reason")
+// Span event attributes.
+const (
+	// AttrReason is the short snake_case cause a span event carries.
+	AttrReason = attribute.Key("council.reason")
+	// AttrDelay is a span event's wait in milliseconds.
+	AttrDelay = attribute.Key("council.delay_ms")
+	// AttrAttempt is the 1-based attempt a retry event is about.
+	AttrAttempt = attribute.Key("council.attempt")
+	// AttrScope is a learned scope of rate-limit budgets: per_key or
+	// per_model.
+	AttrScope = attribute.Key("council.ratelimit.scope")
+)
 
 // OperationChat is the gen_ai.operation.name of a chat completion.
 const OperationChat = "chat"

@@ -15,18 +15,20 @@
 // A consultation is one trace. Its root is the gRPC server span (otelgrpc);
 // under it the orchestrator opens one span per stage (council.collect,
 // council.review, council.synthesize), and under each stage
-// [GenAIInterceptor] opens one CLIENT span "chat {model}" per upstream call,
+// [Calls.Interceptor] opens one CLIENT span "chat {model}" per upstream call,
 // covering all of that call's retries. The call span carries the OpenTelemetry
 // GenAI semantic-convention attributes and
-// the council.* correlation attributes. Interceptors inside it report retries,
-// rate-limit waits and cooldowns as span events on trace.SpanFromContext.
+// the council.* correlation attributes. The retry and limiter interceptors
+// inside it report retries, rate-limit waits and cooldowns to [Calls.Observe]
+// (a limiter.Observer), which adds them to the call span as span events.
 // Prompts and answers are recorded only with [WithContentCapture].
 //
 // # Metrics
 //
-// [GenAIInterceptor] records gen_ai.client.operation.duration,
-// gen_ai.client.token.usage and the per-model failure, retry and rate-limit
-// counters; [ObserveAdmission] reports the admission limit and the
+// [Calls] records gen_ai.client.operation.duration,
+// gen_ai.client.token.usage and the per-model failure, retry, rate-limit,
+// cooldown, retry-stop and wait counters, the last four from the limiter's
+// events, so they count with tracing off too; [ObserveAdmission] reports the admission limit and the
 // consultations in flight. The consultation and stage duration histograms
 // are the performance monitor's (package monitor).
 package telemetry

@@ -9,10 +9,41 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/provider"
 )
 
-// GenAIInterceptor returns the outermost interceptor of the outbound chain.
+// Calls instruments the outbound model calls. Its [Calls.Interceptor] is
+// the outermost interceptor of the chain, and it is the [limiter.Observer]
+// of the limiter's interceptors inside it, so that their retries, waits and
+// cooldowns are counted as metrics whether or not the call is traced, and
+// recorded as events on the call's span when it is. A Calls is safe for
+// concurrent use.
+type Calls struct {
+	opts         options
+	tracer       trace.Tracer
+	inst         callInstruments
+	providerAttr attribute.KeyValue
+}
+
+// NewCalls returns the instrumentation of model calls configured by opts.
+func NewCalls(opts ...Option) *Calls {
+	o := newOptions(opts)
+	return &Calls{
+		opts:         o,
+		tracer:       o.tracerProvider.Tracer(InstrumentationName),
+		inst:         newCallInstruments(o.meterProvider.Meter(InstrumentationName)),
+		providerAttr: AttrProviderName.String(ProviderName),
+	}
+}
+
+// GenAIInterceptor is NewCalls(opts...).Interceptor(): call spans and call
+// metrics, for a chain with no limiter to observe.
+func GenAIInterceptor(opts ...Option) provider.Interceptor {
+	return NewCalls(opts...).Interceptor()
+}
+
+// Interceptor returns the outermost interceptor of the outbound chain.
 // Each call through it is one CLIENT span named "chat {model}", a child of
 // the span in ctx (the orchestrator's stage span), covering every retry and
 // wait of the interceptors inside it. The span carries the GenAI request
@@ -21,40 +52,26 @@ import (
 // finish reason, token usage) or error.type with an error status whose
 // description is the [*provider.Error]'s safe message.
 //
-// Interceptors inside it add span events on trace.SpanFromContext(ctx):
-// [EventRetry] for each failed attempt that is retried (with the attempt's
-// kind as error.type), [EventRetryStop], [EventRateLimitWait],
-// [EventCooldown] and [EventCooldownStart]. The span in ctx counts the
-// events, and reports itself as recording so that interceptors add them,
-// even when tracing is off; the events reach the trace only when it is on.
-//
 // Every call records gen_ai.client.operation.duration, and on success
-// gen_ai.client.token.usage; failures, retries, rate-limited attempts,
-// cooldowns started, retry stops by reason and waits by reason are counted
-// per model. The returned interceptor is safe for concurrent use.
-func GenAIInterceptor(opts ...Option) provider.Interceptor {
-	o := newOptions(opts)
-	tracer := o.tracerProvider.Tracer(InstrumentationName)
-	inst := newCallInstruments(o.meterProvider.Meter(InstrumentationName))
-	providerAttr := AttrProviderName.String(ProviderName)
-
+// gen_ai.client.token.usage; failures and retries are counted per model,
+// and a call that fails rate limited counts as a rate-limited attempt.
+func (c *Calls) Interceptor() provider.Interceptor {
+	tracer, inst, providerAttr, o := c.tracer, &c.inst, c.providerAttr, c.opts
 	return func(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
 		start := time.Now()
 		stage := req.Metadata[provider.MetaStage]
 		ctx, span := tracer.Start(ctx, OperationChat+" "+req.Model,
 			trace.WithSpanKind(trace.SpanKindClient),
 			trace.WithAttributes(requestAttributes(req, providerAttr)...))
-		counted := &eventCountingSpan{Span: span, inst: &inst, model: AttrRequestModel.String(req.Model)}
 		if o.captureContent && span.IsRecording() {
 			span.SetAttributes(AttrInputMessages.String(inputMessagesJSON(req.Messages)))
 		}
 
-		resp, err := next.Complete(trace.ContextWithSpan(ctx, counted), req)
+		resp, err := next.Complete(ctx, req)
 
 		elapsed := time.Since(start).Seconds()
 		common := []attribute.KeyValue{AttrOperationName.String(OperationChat), providerAttr, AttrRequestModel.String(req.Model)}
 		byModel := metric.WithAttributes(AttrRequestModel.String(req.Model), AttrStage.String(stage))
-		rateLimited := counted.rateLimited.Load()
 		if err != nil {
 			pe := provider.AsError(err)
 			span.SetAttributes(errorAttributes(pe)...)
@@ -62,9 +79,9 @@ func GenAIInterceptor(opts ...Option) provider.Interceptor {
 			errType := AttrErrorType.String(pe.Kind.String())
 			inst.duration.Record(ctx, elapsed, metric.WithAttributes(append(common, errType)...))
 			inst.failures.Add(ctx, 1, metric.WithAttributes(AttrRequestModel.String(req.Model), AttrStage.String(stage), errType))
-			addRetries(ctx, inst, pe.Attempts, byModel)
+			addRetries(ctx, *inst, pe.Attempts, byModel)
 			if pe.Kind == provider.KindRateLimited {
-				rateLimited++
+				inst.rateLimited.Add(ctx, 1, metric.WithAttributes(AttrRequestModel.String(req.Model)))
 			}
 		} else {
 			span.SetAttributes(responseAttributes(resp)...)
@@ -75,11 +92,8 @@ func GenAIInterceptor(opts ...Option) provider.Interceptor {
 				common = append(common, AttrResponseModel.String(resp.Model))
 			}
 			inst.duration.Record(ctx, elapsed, metric.WithAttributes(common...))
-			recordTokens(ctx, inst, resp.Usage, common)
-			addRetries(ctx, inst, resp.Attempts, byModel)
-		}
-		if rateLimited > 0 {
-			inst.rateLimited.Add(ctx, rateLimited, metric.WithAttributes(AttrRequestModel.String(req.Model)))
+			recordTokens(ctx, *inst, resp.Usage, common)
+			addRetries(ctx, *inst, resp.Attempts, byModel)
 		}
 		span.End()
 		return resp, err
@@ -158,4 +172,45 @@ func attempts(n int) int {
 		return 1
 	}
 	return n
+}
+
+// Observe records a limiter event: it counts retries that were rate limited,
+// cooldowns started, retry stops by reason and waits by reason per model,
+// and adds the event to the call's span when it is recording
+// ([EventRetry], [EventRetryStop], [EventRateLimitWait], [EventCooldown],
+// [EventCooldownStart], [EventRateLimitScope]), with its delay in council.delay_ms and its cause
+// in error.type or council.reason.
+func (c *Calls) Observe(ctx context.Context, e limiter.Event) {
+	model := AttrRequestModel.String(e.Model)
+	var name string
+	attrs := []attribute.KeyValue{AttrDelay.Int64(e.Delay.Milliseconds())}
+	switch e.Kind {
+	case limiter.EventRetry:
+		name = EventRetry
+		attrs = append(attrs, AttrAttempt.Int(e.Attempt), AttrErrorType.String(e.Failure.String()))
+		if e.Failure == provider.KindRateLimited {
+			c.inst.rateLimited.Add(ctx, 1, metric.WithAttributes(model))
+		}
+	case limiter.EventRetryStop:
+		name = EventRetryStop
+		attrs = append(attrs, AttrAttempt.Int(e.Attempt), AttrReason.String(e.Reason))
+		c.inst.retryStops.Add(ctx, 1, metric.WithAttributes(model, AttrReason.String(e.Reason)))
+	case limiter.EventWait:
+		name = EventRateLimitWait
+		attrs = append(attrs, AttrReason.String(e.Reason))
+		c.inst.waits.Add(ctx, 1, metric.WithAttributes(model, AttrReason.String(e.Reason)))
+	case limiter.EventCooldown:
+		name = EventCooldown
+	case limiter.EventCooldownStart:
+		name = EventCooldownStart
+		c.inst.cooldowns.Add(ctx, 1, metric.WithAttributes(model))
+	case limiter.EventScope:
+		name = EventRateLimitScope
+		attrs = append(attrs, AttrScope.String(e.Scope))
+	default:
+		return
+	}
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.AddEvent(name, trace.WithAttributes(attrs...))
+	}
 }

@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/provider"
 )
 
@@ -167,16 +168,13 @@ func TestGenAIInterceptorErrorSpan(t *testing.T) {
 }
 
 // eventingRetry stands in for the retry and limiter interceptors: it fails
-// the first attempts with the given kinds, adding the span events they add,
-// then calls next.
-func eventingRetry(kinds ...provider.Kind) provider.Interceptor {
+// the first attempts with the given kinds, reporting the events they report
+// to calls, then calls next.
+func eventingRetry(calls *Calls, kinds ...provider.Kind) provider.Interceptor {
 	return func(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
-		span := trace.SpanFromContext(ctx)
-		span.AddEvent(EventRateLimitWait, trace.WithAttributes(attribute.Int64("council.wait_ms", 250)))
+		calls.Observe(ctx, limiter.Event{Kind: limiter.EventWait, Model: req.Model, Delay: 250 * time.Millisecond, Reason: "budget"})
 		for i, k := range kinds {
-			span.AddEvent(EventRetry, trace.WithAttributes(
-				attribute.Int("council.attempt", i+1),
-				AttrErrorType.String(k.String())))
+			calls.Observe(ctx, limiter.Event{Kind: limiter.EventRetry, Model: req.Model, Attempt: i + 1, Delay: time.Second, Failure: k})
 		}
 		resp, err := next.Complete(ctx, req)
 		if resp != nil {
@@ -189,16 +187,20 @@ func eventingRetry(kinds ...provider.Kind) provider.Interceptor {
 func TestGenAIInterceptorRetriesAreEventsOnOneSpan(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	calls := 0
+	upstream := 0
 	base := provider.CompleterFunc(func(ctx context.Context, req *provider.Request) (*provider.Response, error) {
-		calls++
+		upstream++
 		return &provider.Response{Content: "ok", Usage: provider.Usage{InputTokens: 3, OutputTokens: 2}}, nil
 	})
+	calls := NewCalls(WithTracerProvider(h.tp), WithMeterProvider(h.mp))
 	c := provider.Chain(base,
-		GenAIInterceptor(WithTracerProvider(h.tp), WithMeterProvider(h.mp)),
-		eventingRetry(provider.KindRateLimited, provider.KindOverloaded, provider.KindRateLimited))
+		calls.Interceptor(),
+		eventingRetry(calls, provider.KindRateLimited, provider.KindOverloaded, provider.KindRateLimited))
 	if _, _, err := callInStage(t, h, c, chatRequest("m/r")); err != nil {
 		t.Fatal(err)
+	}
+	if upstream != 1 {
+		t.Errorf("upstream called %d times, want 1", upstream)
 	}
 	spans := chatSpans(h)
 	if len(spans) != 1 {
@@ -211,6 +213,9 @@ func TestGenAIInterceptorRetriesAreEventsOnOneSpan(t *testing.T) {
 	wantNames := []string{EventRateLimitWait, EventRetry, EventRetry, EventRetry}
 	if fmt.Sprint(names) != fmt.Sprint(wantNames) {
 		t.Errorf("events = %v, want %v", names, wantNames)
+	}
+	if a := attrMap(spans[0].Events()[1].Attributes); a["council.attempt"] != "1" || a["council.delay_ms"] != "1000" || a["error.type"] != "rate_limited" {
+		t.Errorf("first retry event attributes = %v", a)
 	}
 	if got := attrMap(spans[0].Attributes())["council.attempts"]; got != "4" {
 		t.Errorf("council.attempts = %q, want 4", got)
@@ -234,7 +239,8 @@ func TestGenAIInterceptorCountsRateLimitsWithTracingOff(t *testing.T) {
 		return nil, &provider.Error{Kind: provider.KindRateLimited, StatusCode: 429, Attempts: 2}
 	})
 	// No tracer provider option and no global one: spans do not record.
-	c := provider.Chain(base, GenAIInterceptor(WithMeterProvider(h.mp)), eventingRetry(provider.KindRateLimited))
+	calls := NewCalls(WithMeterProvider(h.mp))
+	c := provider.Chain(base, calls.Interceptor(), eventingRetry(calls, provider.KindRateLimited))
 	if _, err := c.Complete(context.Background(), chatRequest("m/q")); err == nil {
 		t.Fatal("want an error")
 	}
@@ -246,22 +252,18 @@ func TestGenAIInterceptorCountsRateLimitsWithTracingOff(t *testing.T) {
 func TestGenAIInterceptorCountsLimiterEventsWithTracingOff(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	// Like the limiter, add events only to a recording span.
+	calls := NewCalls(WithMeterProvider(h.mp))
 	limiting := func(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
-		span := trace.SpanFromContext(ctx)
-		if !span.IsRecording() {
-			return next.Complete(ctx, req)
-		}
-		span.AddEvent(EventRateLimitWait, trace.WithAttributes(AttrReason.String("in_flight")))
-		span.AddEvent(EventRateLimitWait, trace.WithAttributes(AttrReason.String("budget")))
-		span.AddEvent(EventRetryStop, trace.WithAttributes(AttrReason.String("retry_budget")))
-		span.AddEvent(EventCooldownStart)
+		calls.Observe(ctx, limiter.Event{Kind: limiter.EventWait, Model: req.Model, Reason: "in_flight"})
+		calls.Observe(ctx, limiter.Event{Kind: limiter.EventWait, Model: req.Model, Reason: "budget"})
+		calls.Observe(ctx, limiter.Event{Kind: limiter.EventRetryStop, Model: req.Model, Reason: "retry_budget"})
+		calls.Observe(ctx, limiter.Event{Kind: limiter.EventCooldownStart, Model: req.Model, Delay: 30 * time.Second})
 		return next.Complete(ctx, req)
 	}
 	base := provider.CompleterFunc(func(context.Context, *provider.Request) (*provider.Response, error) {
 		return nil, &provider.Error{Kind: provider.KindUpstream, Attempts: 1}
 	})
-	c := provider.Chain(base, GenAIInterceptor(WithMeterProvider(h.mp)), limiting)
+	c := provider.Chain(base, calls.Interceptor(), limiting)
 	for range 2 {
 		_, _ = c.Complete(context.Background(), chatRequest("m/c"))
 	}

@@ -2,16 +2,14 @@ package telemetry
 
 import (
 	"context"
-	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/councilhq/council/provider"
 )
 
-// callInstruments are the metrics [GenAIInterceptor] records.
+// callInstruments are the metrics [Calls] records.
 type callInstruments struct {
 	duration    metric.Float64Histogram
 	tokens      metric.Int64Histogram
@@ -74,50 +72,4 @@ func addRetries(ctx context.Context, c callInstruments, n int, opt metric.AddOpt
 	if n > 1 {
 		c.retries.Add(ctx, int64(n-1), opt)
 	}
-}
-
-// eventCountingSpan is the call span as the interceptors inside
-// [GenAIInterceptor] see it: it forwards everything to the real span,
-// counts the retried attempts that were rate limited, and counts
-// cooldowns, retry stops and waits on their counters. It reports itself
-// as recording even when the real span is not, so that the interceptors
-// inside add their events and they are counted with tracing off.
-type eventCountingSpan struct {
-	trace.Span
-	inst        *callInstruments
-	model       attribute.KeyValue
-	rateLimited atomic.Int64
-}
-
-// IsRecording reports true: events are always counted.
-func (s *eventCountingSpan) IsRecording() bool { return true }
-
-// AddEvent forwards the event and counts it.
-func (s *eventCountingSpan) AddEvent(name string, opts ...trace.EventOption) {
-	switch name {
-	case EventRetry:
-		if attr(opts, AttrErrorType) == provider.KindRateLimited.String() {
-			s.rateLimited.Add(1)
-		}
-	case EventCooldownStart:
-		s.inst.cooldowns.Add(context.Background(), 1, metric.WithAttributes(s.model))
-	case EventRetryStop:
-		s.inst.retryStops.Add(context.Background(), 1, metric.WithAttributes(s.model, AttrReason.String(attr(opts, AttrReason))))
-	case EventRateLimitWait:
-		s.inst.waits.Add(context.Background(), 1, metric.WithAttributes(s.model, AttrReason.String(attr(opts, AttrReason))))
-	}
-	if s.Span.IsRecording() {
-		s.Span.AddEvent(name, opts...)
-	}
-}
-
-// attr returns the string value of key among the event's attributes.
-func attr(opts []trace.EventOption, key attribute.Key) string {
-	cfg := trace.NewEventConfig(opts...)
-	for _, kv := range cfg.Attributes() {
-		if kv.Key == key {
-			return kv.Value.AsString()
-		}
-	}
-	return ""
 }

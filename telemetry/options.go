@@ -6,7 +6,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Option configures [GenAIInterceptor].
+// Option configures [Calls].
 type Option interface{ apply(*options) }
 
 type optionFunc func(*options)
@@ -32,7 +32,7 @@ func newOptions(opts []Option) options {
 	return o
 }
 
-// WithTracerProvider sets the tracer provider [GenAIInterceptor] starts call
+// WithTracerProvider sets the tracer provider [Calls] starts call
 // spans from.
 // Default: the global provider. A nil tp is ignored.
 func WithTracerProvider(tp trace.TracerProvider) Option {
