@@ -366,3 +366,25 @@ func TestGenAIInterceptorContentCapture(t *testing.T) {
 		})
 	}
 }
+
+// A change of the learned rate-limit scope is an event on the call's span.
+func TestObserveScopeIsASpanEvent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	calls := NewCalls(WithTracerProvider(h.tp), WithMeterProvider(h.mp))
+	base := provider.CompleterFunc(func(ctx context.Context, req *provider.Request) (*provider.Response, error) {
+		calls.Observe(ctx, limiter.Event{Kind: limiter.EventScope, Model: req.Model, Scope: limiter.ScopePerKey})
+		return &provider.Response{Content: "ok"}, nil
+	})
+	if _, _, err := callInStage(t, h, provider.Chain(base, calls.Interceptor()), chatRequest("m/s")); err != nil {
+		t.Fatal(err)
+	}
+	spans := chatSpans(h)
+	if len(spans) != 1 || len(spans[0].Events()) != 1 {
+		t.Fatalf("want one chat span with one event, got %d spans", len(spans))
+	}
+	e := spans[0].Events()[0]
+	if e.Name != EventRateLimitScope || attrMap(e.Attributes)["council.ratelimit.scope"] != "per_key" {
+		t.Errorf("event %s %v, want %s with scope per_key", e.Name, attrMap(e.Attributes), EventRateLimitScope)
+	}
+}
