@@ -48,9 +48,13 @@ lint: ## buf lint, buf format, go vet and gofmt
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed:" >&2; echo "$$unformatted" >&2; exit 1; fi
 
 .PHONY: test
-test: build checkgenerate lint ## Build, check generated code, lint, run every test with the race detector, then the soak tests without it
+test: build checkgenerate lint breaking ## Build, check generated code, lint, check the API for breaking changes, run every test with the race detector, then the soak tests without it
 	go test -race -count=1 ./...
 	go test -count=1 -run '^TestSoak' ./cmd/councilsoak
+
+.PHONY: breaking
+breaking: ## buf breaking: the API against BUF_AGAINST, else the last release tag, else the previous commit (skipped without one)
+	scripts/buf-breaking.sh
 
 .PHONY: readme
 readme: ## Regenerate the README's tables of councild's variables and flags from cmd/councild
