@@ -20,6 +20,20 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// clientOf returns an OpenRouter client of up, both closed when the test
+// ends.
+func clientOf(t *testing.T, up *openroutertest.Server) *openrouter.Client {
+	t.Helper()
+	t.Cleanup(up.Close)
+	transport := openrouter.NewTransport()
+	t.Cleanup(transport.CloseIdleConnections)
+	client, err := openrouter.New(&http.Client{Transport: transport}, openrouter.Config{BaseURL: up.URL(), APIKey: up.Key()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
 // The chain retries a failed call over the real wire and reports the attempts.
 func TestChainRetriesOverTheWire(t *testing.T) {
 	up := openroutertest.NewServer(openroutertest.WithScript(func(model string, n int) openroutertest.Behavior {
@@ -28,13 +42,7 @@ func TestChainRetriesOverTheWire(t *testing.T) {
 		}
 		return openroutertest.Behavior{}
 	}))
-	defer up.Close()
-	transport := openrouter.NewTransport()
-	defer transport.CloseIdleConnections()
-	client, err := openrouter.New(&http.Client{Transport: transport}, openrouter.Config{BaseURL: up.URL(), APIKey: up.Key()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := clientOf(t, up)
 	chain := outbound.New(client, outbound.Config{Hedge: map[string]string{"m/a": "m/b"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -57,13 +65,7 @@ func TestChainCountsLimiterEventsWithTracingOff(t *testing.T) {
 		}
 		return openroutertest.Behavior{Latency: 50 * time.Millisecond}
 	}))
-	defer up.Close()
-	transport := openrouter.NewTransport()
-	defer transport.CloseIdleConnections()
-	client, err := openrouter.New(&http.Client{Transport: transport}, openrouter.Config{BaseURL: up.URL(), APIKey: up.Key()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := clientOf(t, up)
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer func() { _ = mp.Shutdown(context.Background()) }()
