@@ -234,7 +234,11 @@ func (m *Manager) runHere(ctx context.Context, spec Spec, logged bool, run RunFu
 		}
 		if r.isAttached() {
 			if err := deliver(e); err != nil {
-				m.detach(r, err)
+				cause := context.Cause(ctx)
+				if cause == nil {
+					cause = fmt.Errorf("%w: %w", context.Canceled, err)
+				}
+				m.detach(r, cause)
 			}
 		}
 		if runCtx.Err() != nil {

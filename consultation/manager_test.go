@@ -234,8 +234,8 @@ func TestDisconnectWithoutRequestIDCancels(t *testing.T) {
 	if _, err := m.Consult(context.Background(), consultation.Spec{ID: "c2"}, s.run, c.deliver); err != nil {
 		t.Fatal(err)
 	}
-	if _, cause := s.result(); !errors.Is(cause, errGone) {
-		t.Fatalf("consultation ended with %v, want the delivery's error", cause)
+	if _, cause := s.result(); !errors.Is(cause, errGone) || !errors.Is(cause, context.Canceled) {
+		t.Fatalf("consultation ended with %v, want cancelled with the delivery's error", cause)
 	}
 }
 

@@ -77,6 +77,25 @@ func (s *tokenSet) authenticate(ctx context.Context) (context.Context, error) {
 // callerKey is the context key of the caller identity set by authenticate.
 type callerKey struct{}
 
+// identityOf returns the identity that owns a caller's consultations: the
+// bearer token's identity when authentication is on, else the verified
+// client certificate's subject common name under mutual TLS, else "" (all
+// callers are one). Only the same identity may watch a consultation or
+// repeat its request id.
+func identityOf(ctx context.Context) string {
+	if id, ok := ctx.Value(callerKey{}).(string); ok {
+		return id
+	}
+	if p, ok := peer.FromContext(ctx); ok {
+		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.VerifiedChains) > 0 && len(ti.State.VerifiedChains[0]) > 0 {
+			if cn := ti.State.VerifiedChains[0][0].Subject.CommonName; cn != "" {
+				return "cert:" + cn
+			}
+		}
+	}
+	return ""
+}
+
 // callerOf returns who is calling, for per-caller admission: the bearer
 // token's identity when authentication is on, else the verified client
 // certificate's subject common name under mutual TLS, else the peer's IP

@@ -2,17 +2,24 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/councilhq/council/consultation"
+	"github.com/councilhq/council/eventlog"
 	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/logctx"
 	"github.com/councilhq/council/orchestrator"
 )
 
@@ -20,49 +27,167 @@ import (
 type service struct {
 	councilv1.UnimplementedCouncilServer
 
-	consulter   Consulter
-	admission   *admission
-	log         *slog.Logger
-	tiers       []orchestrator.Tier
-	defaultTier string
-	maxDuration time.Duration
-	stats       StatsSource
-	catalog     ModelCatalog
-	tierCost    func(orchestrator.Tier) float64
+	consulter     Consulter
+	consultations *consultation.Manager
+	admission     *admission
+	log           *slog.Logger
+	tiers         []orchestrator.Tier
+	defaultTier   string
+	maxDuration   time.Duration
+	stats         StatsSource
+	catalog       ModelCatalog
+	tierCost      func(orchestrator.Tier) float64
 }
 
 var _ councilv1.CouncilServer = (*service)(nil)
 
-// Consult validates the request, runs the consultation and streams its
-// events. Only this call's eventWriter sends on the stream.
+// Consult validates the request and runs the consultation through the
+// consultation manager, which records its events for Watch, or attaches the
+// call to the caller's earlier consultation with the same request id.
+// Only this call's eventWriter sends on the stream.
 func (s *service) Consult(req *councilv1.ConsultRequest, stream grpc.ServerStreamingServer[councilv1.ConsultResponse]) error {
 	if err := validate(req); err != nil {
 		return toStatus(err)
 	}
-	ctx, cancel := context.WithTimeout(stream.Context(), s.maxDuration)
-	defer cancel()
-
+	ctx := stream.Context()
+	spec := consultation.Spec{
+		ID:        consultationIDOf(ctx),
+		Owner:     identityOf(ctx),
+		RequestID: req.GetRequestId(),
+	}
+	if spec.RequestID != "" {
+		spec.Fingerprint = fingerprint(req)
+	}
 	w := &eventWriter{stream: stream}
-	oreq := toRequest(req)
-	oreq.Caller = callerOf(ctx)
-	err := s.consulter.Consult(ctx, oreq, w.emit)
-	if sendErr := w.close(); err == nil {
-		// A stream that could not be written completely is not a success,
-		// even if the consultation carried on.
-		err = sendErr
+	defer w.close()
+	end, err := s.consultations.Consult(ctx, spec, s.runFunc(req, callerOf(ctx), w), w.deliver)
+	if err != nil {
+		return toStatus(err)
 	}
-	if err != nil && ctx.Err() != nil {
-		// Whatever the consultation reported, it ended because the
-		// client went away, its deadline passed or the server's cap did.
-		err = ctx.Err()
-	}
-	if st := toStatus(err); st != nil {
+	return fromEnd(end)
+}
+
+// runFunc returns the consultation.RunFunc that runs req through the
+// consulter: it encodes each event for the log, hands the message itself
+// to w (the starting call's writer) so that it is not decoded again, and
+// encodes the final status.
+func (s *service) runFunc(req *councilv1.ConsultRequest, caller string, w *eventWriter) consultation.RunFunc {
+	return func(runCtx context.Context, emit func(eventlog.Entry) error) []byte {
+		ctx, cancel := context.WithTimeout(runCtx, s.maxDuration)
+		defer cancel()
+		oreq := toRequest(req)
+		oreq.Caller = caller
+		var (
+			mu       sync.Mutex
+			last     uint64
+			broken   error
+			returned bool
+		)
+		err := s.consulter.Consult(ctx, oreq, func(ev orchestrator.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case returned:
+				return errStreamClosed
+			case broken != nil:
+				return broken
+			case ev.Sequence != last+1:
+				broken = fmt.Errorf("server: event sequence %d follows %d", ev.Sequence, last)
+				return broken
+			}
+			msg, data, err := encodeEvent(ev)
+			if err != nil {
+				broken = err
+				return err
+			}
+			last = ev.Sequence
+			w.offer(msg)
+			return emit(eventlog.Entry{Seq: ev.Sequence, Data: data})
+		})
+		mu.Lock()
+		returned = true
+		if err == nil {
+			// A stream that could not be written completely is not a
+			// success, even if the consultation carried on.
+			err = broken
+		}
+		mu.Unlock()
+		if err != nil && ctx.Err() != nil {
+			// Whatever the consultation reported, it ended because its
+			// client went away (and no one kept it), its deadline passed
+			// or the server stopped it.
+			err = context.Cause(ctx)
+		}
+		st := toStatus(err)
 		if status.Code(st) == codes.Internal {
 			s.log.ErrorContext(ctx, "consultation failed", "error", err)
 		}
-		return st
+		return toEnd(st)
 	}
-	return nil
+}
+
+// Watch validates the request and follows the consultation's log.
+func (s *service) Watch(req *councilv1.WatchRequest, stream grpc.ServerStreamingServer[councilv1.ConsultResponse]) error {
+	if err := validateWatch(req); err != nil {
+		return toStatus(err)
+	}
+	ctx := stream.Context()
+	logctx.Add(ctx, slog.String(logConsultationID, req.GetConsultationId()))
+	w := &eventWriter{stream: stream, last: req.GetAfterSequence()}
+	defer w.close()
+	end, err := s.consultations.Follow(ctx, req.GetConsultationId(), identityOf(ctx), req.GetAfterSequence(), w.deliver)
+	if err != nil {
+		return toStatus(err)
+	}
+	return fromEnd(end)
+}
+
+// fingerprint identifies a request's content: a digest of its
+// deterministic encoding.
+func fingerprint(req *councilv1.ConsultRequest) string {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(req)
+	if err != nil {
+		// A validated request always encodes; an unencodable one
+		// matches nothing.
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// encodeEvent converts ev to its wire form and encodes it. A panic becomes
+// an error, so that a malformed event cannot take the process down.
+func encodeEvent(ev orchestrator.Event) (msg *councilv1.ConsultResponse, data []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("server: encoding event %d: panic: %v", ev.Sequence, p)
+		}
+	}()
+	if msg, err = toResponse(ev); err != nil {
+		return nil, nil, err
+	}
+	if data, err = proto.Marshal(msg); err != nil {
+		return nil, nil, err
+	}
+	return msg, data, nil
+}
+
+// toEnd encodes a final status (nil: OK) for the log.
+func toEnd(st error) []byte {
+	b, err := proto.Marshal(status.Convert(st).Proto())
+	if err != nil {
+		b, _ = proto.Marshal(status.Convert(toStatus(err)).Proto())
+	}
+	return b
+}
+
+// fromEnd decodes a final status from the log; nil for OK.
+func fromEnd(end []byte) error {
+	var st spb.Status
+	if err := proto.Unmarshal(end, &st); err != nil {
+		return toStatus(fmt.Errorf("server: decoding a final status: %w", err))
+	}
+	return status.ErrorProto(&st)
 }
 
 // ListTiers reports the configured tiers, priced by the tier cost function
@@ -79,60 +204,64 @@ func (s *service) ListTiers(context.Context, *councilv1.ListTiersRequest) (*coun
 	return &councilv1.ListTiersResponse{Tiers: toTierInfos(tiers, s.defaultTier)}, nil
 }
 
-// errStreamClosed is returned by emit after the handler has returned.
-var errStreamClosed = errors.New("server: event emitted after the consultation returned")
+// errStreamClosed is returned by deliver after the handler has returned.
+var errStreamClosed = errors.New("server: event delivered after the call returned")
 
-// eventWriter is the single writer of one Consult stream. It checks that
-// sequence numbers run 1, 2, 3…, remembers the first failure and refuses
-// events once closed.
+// eventWriter is the single writer of one Consult or Watch stream. It
+// checks that sequence numbers follow each other, remembers the first
+// failure and refuses events once closed.
 type eventWriter struct {
 	mu     sync.Mutex
 	stream grpc.ServerStreamingServer[councilv1.ConsultResponse]
 	last   uint64
 	err    error
 	closed bool
+	// offered is the message of the event being delivered, when the
+	// consultation runs in this call: it need not be decoded.
+	offered *councilv1.ConsultResponse
 }
 
-// emit sends one event. After a failure it returns that failure without
-// sending; after close it returns errStreamClosed.
-func (w *eventWriter) emit(ev orchestrator.Event) error {
+// offer hands over the message of the next event.
+func (w *eventWriter) offer(msg *councilv1.ConsultResponse) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed {
-		return errStreamClosed
-	}
-	if w.err == nil {
-		w.err = w.send(ev)
-	}
-	return w.err
+	w.offered = msg
 }
 
-// send converts and sends ev; w.mu is held. A panic becomes an error, so a
-// malformed event cannot take the process down from a worker goroutine.
-func (w *eventWriter) send(ev orchestrator.Event) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("server: sending event %d: panic: %v", ev.Sequence, p)
-		}
-	}()
-	if ev.Sequence != w.last+1 {
-		return fmt.Errorf("server: event sequence %d follows %d", ev.Sequence, w.last)
+// deliver sends one logged event. After a failure it returns that failure
+// without sending; after close it returns errStreamClosed.
+func (w *eventWriter) deliver(e eventlog.Entry) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	msg := w.offered
+	w.offered = nil
+	switch {
+	case w.closed:
+		return errStreamClosed
+	case w.err != nil:
+		return w.err
+	case e.Seq != w.last+1:
+		w.err = fmt.Errorf("server: event sequence %d follows %d", e.Seq, w.last)
+		return w.err
 	}
-	msg, err := toResponse(ev)
-	if err != nil {
-		return err
+	if msg == nil || msg.GetSequence() != e.Seq {
+		msg = &councilv1.ConsultResponse{}
+		if err := proto.Unmarshal(e.Data, msg); err != nil {
+			w.err = fmt.Errorf("server: decoding event %d: %w", e.Seq, err)
+			return w.err
+		}
 	}
 	if err := w.stream.Send(msg); err != nil {
+		w.err = err
 		return err
 	}
-	w.last = ev.Sequence
+	w.last = e.Seq
 	return nil
 }
 
-// close makes later emits fail and returns the first failure, if any.
-func (w *eventWriter) close() error {
+// close makes later deliveries fail.
+func (w *eventWriter) close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true
-	return w.err
 }

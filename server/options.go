@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/stats"
 
+	"github.com/councilhq/council/consultation"
 	"github.com/councilhq/council/orchestrator"
 )
 
@@ -52,6 +53,7 @@ type options struct {
 	adaptive           *AdaptiveAdmission
 	catalog            ModelCatalog
 	tierCost           func(orchestrator.Tier) float64
+	consultations      *consultation.Manager
 }
 
 func newOptions(opts []Option) options {
@@ -247,4 +249,17 @@ type AdaptiveAdmission struct {
 // Default off.
 func WithAdaptiveAdmission(a AdaptiveAdmission) Option {
 	return optionFunc(func(o *options) { o.adaptive = &a })
+}
+
+// WithConsultations sets the manager that runs consultations and keeps
+// their event logs, for Watch, idempotent Consult and detached
+// consultations. [Server.Serve] renews its leases while it runs. Default:
+// an in-memory log kept for eventlog.DefaultRetention, with
+// consultation.DefaultDetachedGrace; nil is ignored.
+func WithConsultations(m *consultation.Manager) Option {
+	return optionFunc(func(o *options) {
+		if m != nil {
+			o.consultations = m
+		}
+	})
 }

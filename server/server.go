@@ -12,6 +12,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/councilhq/council/consultation"
+	"github.com/councilhq/council/eventlog"
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 )
 
@@ -23,11 +25,12 @@ const cancelGrace = 2 * time.Second
 // Server serves the council.v1.Council API, the health service and server
 // reflection on one grpc.Server.
 type Server struct {
-	grpc         *grpc.Server
-	health       *health.Server
-	admission    *admission
-	log          *slog.Logger
-	drainTimeout time.Duration
+	grpc          *grpc.Server
+	health        *health.Server
+	admission     *admission
+	consultations *consultation.Manager
+	log           *slog.Logger
+	drainTimeout  time.Duration
 }
 
 // New returns a Server whose Consult calls go to c. It returns an error when
@@ -48,23 +51,33 @@ func New(c Consulter, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.consultations == nil {
+		if o.consultations, err = consultation.New(eventlog.NewMemory(eventlog.DefaultRetention), consultation.Config{
+			DetachedGrace: consultation.DefaultDetachedGrace,
+			Logger:        o.logger,
+		}); err != nil {
+			return nil, err
+		}
+	}
 	svc := &service{
-		admission:   adm,
-		consulter:   c,
-		log:         o.logger,
-		tiers:       o.tiers,
-		defaultTier: o.defaultTier,
-		maxDuration: o.maxConsultDuration,
-		stats:       o.stats,
-		catalog:     o.catalog,
-		tierCost:    o.tierCost,
+		admission:     adm,
+		consulter:     c,
+		consultations: o.consultations,
+		log:           o.logger,
+		tiers:         o.tiers,
+		defaultTier:   o.defaultTier,
+		maxDuration:   o.maxConsultDuration,
+		stats:         o.stats,
+		catalog:       o.catalog,
+		tierCost:      o.tierCost,
 	}
 	s := &Server{
-		grpc:         newGRPCServer(o, tokens, adm),
-		admission:    adm,
-		health:       health.NewServer(),
-		log:          o.logger,
-		drainTimeout: o.drainTimeout,
+		grpc:          newGRPCServer(o, tokens, adm),
+		admission:     adm,
+		consultations: o.consultations,
+		health:        health.NewServer(),
+		log:           o.logger,
+		drainTimeout:  o.drainTimeout,
 	}
 	councilv1.RegisterCouncilServer(s.grpc, svc)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
@@ -90,19 +103,25 @@ func (s *Server) ConsultationsInFlight() int { return s.admission.inFlight() }
 // to the drain timeout (see [WithDrainTimeout]), then cancels the rest and
 // returns nil: a consultation cancelled this way ends with Unavailable and
 // the reason SHUTTING_DOWN. While Serve runs it updates the adaptive
-// admission limit, if any. Serve closes lis and may be called only once.
+// admission limit, if any, and renews the leases of the consultations it
+// runs. Serve closes lis and may be called only once.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(councilv1.Council_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 
 	admCtx, stopAdmission := context.WithCancel(context.Background())
-	admDone := make(chan struct{})
+	admDone := make(chan struct{}, 2)
 	go func() {
-		defer close(admDone)
+		defer func() { admDone <- struct{}{} }()
 		s.admission.run(admCtx)
+	}()
+	go func() {
+		defer func() { admDone <- struct{}{} }()
+		s.consultations.Run(admCtx)
 	}()
 	defer func() {
 		stopAdmission()
+		<-admDone
 		<-admDone
 	}()
 
@@ -131,6 +150,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		// Consultations still running end with a SHUTTING_DOWN status
 		// their clients can read; whatever is left after a short grace
 		// (such as health Watch streams) is cut off.
+		s.consultations.CancelAll(errShuttingDown)
 		s.admission.drain()
 		grace := time.NewTimer(cancelGrace)
 		defer grace.Stop()

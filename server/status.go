@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/councilhq/council/consultation"
 	"github.com/councilhq/council/orchestrator"
 )
 
@@ -48,6 +49,17 @@ const (
 	// ReasonBudgetTooLow: the request's max_cost_usd is below the cheapest
 	// plan's estimate, given in the metadata "minimum_cost_usd".
 	ReasonBudgetTooLow = "BUDGET_TOO_LOW"
+	// ReasonConsultationNotFound: Watch found no consultation with the id
+	// for this caller; it may have expired.
+	ReasonConsultationNotFound = "CONSULTATION_NOT_FOUND"
+	// ReasonConsultationLost: the replica running the consultation
+	// stopped before it ended.
+	ReasonConsultationLost = "CONSULTATION_LOST"
+	// ReasonEventLogUnavailable: the event log could not be read.
+	ReasonEventLogUnavailable = "EVENT_LOG_UNAVAILABLE"
+	// ReasonRequestIDReused: the request_id was used by the same caller
+	// for a different request.
+	ReasonRequestIDReused = "REQUEST_ID_REUSED"
 )
 
 var (
@@ -82,6 +94,19 @@ func toStatus(err error) error {
 			map[string]string{"minimum_cost_usd": minimum})
 	}
 	switch {
+	case errors.Is(err, consultation.ErrConflict):
+		msg := "request_id was already used for a different request"
+		return newStatus(codes.AlreadyExists, ReasonRequestIDReused, msg, map[string]string{"field": "request_id"},
+			&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "request_id", Description: msg}}})
+	case errors.Is(err, consultation.ErrNotFound):
+		return newStatus(codes.NotFound, ReasonConsultationNotFound,
+			"no consultation with this id for this caller; it may have expired", nil)
+	case errors.Is(err, consultation.ErrLost):
+		return newStatus(codes.Unavailable, ReasonConsultationLost,
+			"the server running the consultation stopped before it ended; consult again", nil)
+	case errors.Is(err, consultation.ErrUnavailable):
+		return newStatus(codes.Unavailable, ReasonEventLogUnavailable, "the event log cannot be read; retry later", nil,
+			&errdetails.RetryInfo{RetryDelay: durationpb.New(admissionRetryDelay)})
 	case errors.Is(err, errUnauthenticated):
 		return newStatus(codes.Unauthenticated, ReasonUnauthenticated, "missing or invalid bearer token", nil)
 	case errors.Is(err, errShuttingDown):

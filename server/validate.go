@@ -114,6 +114,23 @@ func validate(req *councilv1.ConsultRequest) error {
 	return errors.Join(errs...)
 }
 
+// validateWatch checks a WatchRequest.
+func validateWatch(req *councilv1.WatchRequest) error {
+	id := req.GetConsultationId()
+	switch {
+	case id == "":
+		return &orchestrator.InvalidRequestError{Field: "consultation_id", Reason: "must not be empty"}
+	case len(id) > MaxRequestIDBytes:
+		return &orchestrator.InvalidRequestError{Field: "consultation_id",
+			Reason: fmt.Sprintf("must be at most %d bytes, got %d", MaxRequestIDBytes, len(id))}
+	case strings.ContainsFunc(id, func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' && r != '_'
+	}):
+		return &orchestrator.InvalidRequestError{Field: "consultation_id", Reason: "must hold only letters, digits, '-' and '_'"}
+	}
+	return nil
+}
+
 // duration checks that d, when set, is a valid duration between 0 and limit.
 func duration(field string, d *durationpb.Duration, limit time.Duration, add func(field, reason string)) {
 	if d == nil {

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/councilhq/council/consultation"
 	"github.com/councilhq/council/cost"
+	"github.com/councilhq/council/eventlog"
 	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider/openrouter"
@@ -63,6 +65,9 @@ const (
 	envStragglerMultiple = "COUNCIL_STRAGGLER_MULTIPLE"
 	envRedisURL          = "COUNCIL_REDIS_URL"
 	envRedisPasswordFile = "COUNCIL_REDIS_PASSWORD_FILE"
+	envEventRetention    = "COUNCIL_EVENT_RETENTION"
+	envDetachedGrace     = "COUNCIL_DETACHED_GRACE"
+	envConsultationLease = "COUNCIL_CONSULTATION_LEASE"
 )
 
 // Defaults of the straggler cut-off's wait, when it is turned on.
@@ -123,6 +128,15 @@ type config struct {
 	// redis is the Redis the replicas share state through; its URL is
 	// empty when there is none.
 	redis redisconn.Config
+	// eventRetention is how long a consultation's events are kept after
+	// it ends, for Watch and repeated request ids.
+	eventRetention time.Duration
+	// detachedGrace is how long a consultation with a request id keeps
+	// running after its client went away.
+	detachedGrace time.Duration
+	// lease is how long a consultation counts as alive in Redis without
+	// its replica renewing it.
+	lease time.Duration
 
 	// adminAddr is where /metrics is served; empty turns it off.
 	adminAddr string
@@ -250,6 +264,12 @@ func declareSettings(s *settings, c *config, raw *rawConfig) {
 		"Redis shared by the replicas: `redis://[user:password@]host:port/db`, or `rediss://…` for TLS; unset keeps all state in memory")
 	s.String(&c.redis.PasswordFile, "redis-password-file", envRedisPasswordFile, "",
 		"file holding the Redis password; overrides one in `"+envRedisURL+"`")
+	s.Duration(&c.eventRetention, "event-retention", envEventRetention, eventlog.DefaultRetention,
+		"how long a consultation's events are kept after it ends, for `Watch` and repeated request ids (in Redis when configured, else in memory)")
+	s.DurationOrZero(&c.detachedGrace, "detached-grace", envDetachedGrace, consultation.DefaultDetachedGrace,
+		"how long a consultation with a request id keeps running after its client disconnects, and as long after as someone watches it; 0 cancels it at once")
+	s.Duration(&c.lease, "consultation-lease", envConsultationLease, eventlog.DefaultLease,
+		"with Redis: a consultation whose replica has not renewed it for this long is lost, and its watchers get `CONSULTATION_LOST`; renewed every third of it")
 	s.group = groupGeneral
 }
 

@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 
 	"github.com/councilhq/council/buildinfo"
+	"github.com/councilhq/council/consultation"
 	"github.com/councilhq/council/cost"
 	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/limiter/redisbudget"
@@ -89,7 +90,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		defer store.Close()
 		budgets = store
 	}
-	srv, catalog, err := newServer(ctx, cfg, log, tel, mon, budgets)
+	consultations, err := newConsultations(cfg, rdb, log)
+	if err != nil {
+		return err
+	}
+	srv, catalog, err := newServer(ctx, cfg, log, tel, mon, budgets, consultations)
 	if err != nil {
 		return err
 	}
@@ -140,9 +145,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 
 // newServer builds the provider client, the model catalog, the council and
 // the gRPC server. The catalog's one fetch at startup serves both the model
-// check and the prices.
-// budgets, when not nil, holds the provider budgets the replicas share.
-func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.Providers, mon *monitor.Monitor, budgets limiter.Store) (*server.Server, *cost.Catalog, error) {
+// check and the prices. budgets, when not nil, holds the provider budgets
+// the replicas share; consultations runs the consultations and keeps their
+// events.
+func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.Providers, mon *monitor.Monitor, budgets limiter.Store, consultations *consultation.Manager) (*server.Server, *cost.Catalog, error) {
 	client, err := newProvider(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -180,6 +186,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 		server.WithMaxConsultDuration(cfg.maxConsult),
 		server.WithDrainTimeout(cfg.drainTimeout),
 		server.WithStats(mon),
+		server.WithConsultations(consultations),
 		server.WithStatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(tel.TracerProvider),
 			otelgrpc.WithMeterProvider(tel.MeterProvider),

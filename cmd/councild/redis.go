@@ -8,6 +8,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/councilhq/council/consultation"
+	"github.com/councilhq/council/eventlog"
 	"github.com/councilhq/council/redisconn"
 )
 
@@ -43,4 +45,22 @@ type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "redis")
+}
+
+// newConsultations returns the manager of consultations: their events in
+// Redis when rdb is not nil, else in memory.
+func newConsultations(cfg config, rdb *redis.Client, log *slog.Logger) (*consultation.Manager, error) {
+	var l eventlog.Log = eventlog.NewMemory(cfg.eventRetention)
+	if rdb != nil {
+		r, err := eventlog.NewRedis(rdb, eventlog.RedisConfig{Retention: cfg.eventRetention, Lease: cfg.lease})
+		if err != nil {
+			return nil, err
+		}
+		l = r
+	}
+	return consultation.New(l, consultation.Config{
+		DetachedGrace: cfg.detachedGrace,
+		RenewEvery:    cfg.lease / 3,
+		Logger:        log,
+	})
 }

@@ -96,6 +96,8 @@ type ConsultRequest struct {
 	// Prior conversation turns, oldest first; at most 50.
 	History []*Turn `protobuf:"bytes,5,rep,name=history" json:"history,omitempty"`
 	// Caller's correlation id, echoed in ConsultStarted; at most 128 bytes.
+	// It also makes the request idempotent and its consultation detachable
+	// (see Consult).
 	RequestId string `protobuf:"bytes,6,opt,name=request_id,json=requestId" json:"request_id,omitempty"`
 	// How long the server may gather streamed text (SynthesisDelta, and
 	// AnswerDelta with stream_answers) into one event: the first piece of a
@@ -225,6 +227,61 @@ func (x *ConsultRequest) GetMaxCostUsd() float64 {
 	return 0
 }
 
+// WatchRequest asks for the events of a consultation.
+type WatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The consultation's id, from its events. Required: at most 128 bytes.
+	ConsultationId string `protobuf:"bytes,1,opt,name=consultation_id,json=consultationId" json:"consultation_id,omitempty"`
+	// Replay the events after this sequence number; 0 replays them all.
+	AfterSequence uint64 `protobuf:"varint,2,opt,name=after_sequence,json=afterSequence" json:"after_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRequest) Reset() {
+	*x = WatchRequest{}
+	mi := &file_council_v1_council_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRequest) ProtoMessage() {}
+
+func (x *WatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_council_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return file_council_v1_council_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *WatchRequest) GetConsultationId() string {
+	if x != nil {
+		return x.ConsultationId
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetAfterSequence() uint64 {
+	if x != nil {
+		return x.AfterSequence
+	}
+	return 0
+}
+
 // StragglerCutoff bounds the wait for slow council models. Once enough
 // answers are in for the consultation to go on, the rest get at most
 // max(floor, multiple × the median latency of the answers in so far), then
@@ -242,7 +299,7 @@ type StragglerCutoff struct {
 
 func (x *StragglerCutoff) Reset() {
 	*x = StragglerCutoff{}
-	mi := &file_council_v1_council_proto_msgTypes[1]
+	mi := &file_council_v1_council_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -254,7 +311,7 @@ func (x *StragglerCutoff) String() string {
 func (*StragglerCutoff) ProtoMessage() {}
 
 func (x *StragglerCutoff) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[1]
+	mi := &file_council_v1_council_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -267,7 +324,7 @@ func (x *StragglerCutoff) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StragglerCutoff.ProtoReflect.Descriptor instead.
 func (*StragglerCutoff) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{1}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *StragglerCutoff) GetFloor() *durationpb.Duration {
@@ -298,7 +355,7 @@ type Turn struct {
 
 func (x *Turn) Reset() {
 	*x = Turn{}
-	mi := &file_council_v1_council_proto_msgTypes[2]
+	mi := &file_council_v1_council_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -310,7 +367,7 @@ func (x *Turn) String() string {
 func (*Turn) ProtoMessage() {}
 
 func (x *Turn) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[2]
+	mi := &file_council_v1_council_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -323,7 +380,7 @@ func (x *Turn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Turn.ProtoReflect.Descriptor instead.
 func (*Turn) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{2}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Turn) GetRole() Role {
@@ -376,7 +433,7 @@ type ConsultResponse struct {
 
 func (x *ConsultResponse) Reset() {
 	*x = ConsultResponse{}
-	mi := &file_council_v1_council_proto_msgTypes[3]
+	mi := &file_council_v1_council_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -388,7 +445,7 @@ func (x *ConsultResponse) String() string {
 func (*ConsultResponse) ProtoMessage() {}
 
 func (x *ConsultResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[3]
+	mi := &file_council_v1_council_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -401,7 +458,7 @@ func (x *ConsultResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsultResponse.ProtoReflect.Descriptor instead.
 func (*ConsultResponse) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{3}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ConsultResponse) GetSequence() uint64 {
@@ -660,7 +717,7 @@ type ListTiersRequest struct {
 
 func (x *ListTiersRequest) Reset() {
 	*x = ListTiersRequest{}
-	mi := &file_council_v1_council_proto_msgTypes[4]
+	mi := &file_council_v1_council_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -672,7 +729,7 @@ func (x *ListTiersRequest) String() string {
 func (*ListTiersRequest) ProtoMessage() {}
 
 func (x *ListTiersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[4]
+	mi := &file_council_v1_council_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -685,7 +742,7 @@ func (x *ListTiersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTiersRequest.ProtoReflect.Descriptor instead.
 func (*ListTiersRequest) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{4}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{5}
 }
 
 // ListTiersResponse lists the tiers.
@@ -699,7 +756,7 @@ type ListTiersResponse struct {
 
 func (x *ListTiersResponse) Reset() {
 	*x = ListTiersResponse{}
-	mi := &file_council_v1_council_proto_msgTypes[5]
+	mi := &file_council_v1_council_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +768,7 @@ func (x *ListTiersResponse) String() string {
 func (*ListTiersResponse) ProtoMessage() {}
 
 func (x *ListTiersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[5]
+	mi := &file_council_v1_council_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +781,7 @@ func (x *ListTiersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTiersResponse.ProtoReflect.Descriptor instead.
 func (*ListTiersResponse) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{5}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListTiersResponse) GetTiers() []*TierInfo {
@@ -758,7 +815,7 @@ type TierInfo struct {
 
 func (x *TierInfo) Reset() {
 	*x = TierInfo{}
-	mi := &file_council_v1_council_proto_msgTypes[6]
+	mi := &file_council_v1_council_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +827,7 @@ func (x *TierInfo) String() string {
 func (*TierInfo) ProtoMessage() {}
 
 func (x *TierInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[6]
+	mi := &file_council_v1_council_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +840,7 @@ func (x *TierInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TierInfo.ProtoReflect.Descriptor instead.
 func (*TierInfo) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{6}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TierInfo) GetTier() Tier {
@@ -837,7 +894,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_council_v1_council_proto_msgTypes[7]
+	mi := &file_council_v1_council_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +906,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[7]
+	mi := &file_council_v1_council_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +919,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{7}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{8}
 }
 
 // ListModelsResponse lists the models the provider serves.
@@ -878,7 +935,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_council_v1_council_proto_msgTypes[8]
+	mi := &file_council_v1_council_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -890,7 +947,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[8]
+	mi := &file_council_v1_council_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -903,7 +960,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{8}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListModelsResponse) GetModels() []*ModelInfo {
@@ -939,7 +996,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_council_v1_council_proto_msgTypes[9]
+	mi := &file_council_v1_council_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1008,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[9]
+	mi := &file_council_v1_council_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1021,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{9}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ModelInfo) GetId() string {
@@ -1011,7 +1068,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_council_v1_council_proto_msgTypes[10]
+	mi := &file_council_v1_council_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1080,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[10]
+	mi := &file_council_v1_council_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1093,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{10}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{11}
 }
 
 // GetStatsResponse holds the latency statistics of recent consultations.
@@ -1067,7 +1124,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_council_v1_council_proto_msgTypes[11]
+	mi := &file_council_v1_council_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1136,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[11]
+	mi := &file_council_v1_council_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1149,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{11}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetStatsResponse) GetWindow() int32 {
@@ -1178,7 +1235,7 @@ type LatencyDistribution struct {
 
 func (x *LatencyDistribution) Reset() {
 	*x = LatencyDistribution{}
-	mi := &file_council_v1_council_proto_msgTypes[12]
+	mi := &file_council_v1_council_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1247,7 @@ func (x *LatencyDistribution) String() string {
 func (*LatencyDistribution) ProtoMessage() {}
 
 func (x *LatencyDistribution) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[12]
+	mi := &file_council_v1_council_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1260,7 @@ func (x *LatencyDistribution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatencyDistribution.ProtoReflect.Descriptor instead.
 func (*LatencyDistribution) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{12}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LatencyDistribution) GetCount() int32 {
@@ -1279,7 +1336,7 @@ type StageLatency struct {
 
 func (x *StageLatency) Reset() {
 	*x = StageLatency{}
-	mi := &file_council_v1_council_proto_msgTypes[13]
+	mi := &file_council_v1_council_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1348,7 @@ func (x *StageLatency) String() string {
 func (*StageLatency) ProtoMessage() {}
 
 func (x *StageLatency) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[13]
+	mi := &file_council_v1_council_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1361,7 @@ func (x *StageLatency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageLatency.ProtoReflect.Descriptor instead.
 func (*StageLatency) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{13}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StageLatency) GetStage() Stage {
@@ -1359,7 +1416,7 @@ type ModelLatency struct {
 
 func (x *ModelLatency) Reset() {
 	*x = ModelLatency{}
-	mi := &file_council_v1_council_proto_msgTypes[14]
+	mi := &file_council_v1_council_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +1428,7 @@ func (x *ModelLatency) String() string {
 func (*ModelLatency) ProtoMessage() {}
 
 func (x *ModelLatency) ProtoReflect() protoreflect.Message {
-	mi := &file_council_v1_council_proto_msgTypes[14]
+	mi := &file_council_v1_council_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +1441,7 @@ func (x *ModelLatency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelLatency.ProtoReflect.Descriptor instead.
 func (*ModelLatency) Descriptor() ([]byte, []int) {
-	return file_council_v1_council_proto_rawDescGZIP(), []int{14}
+	return file_council_v1_council_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ModelLatency) GetStage() Stage {
@@ -1455,7 +1512,10 @@ const file_council_v1_council_proto_rawDesc = "" +
 	"\x10straggler_cutoff\x18\t \x01(\v2\x1b.council.v1.StragglerCutoffR\x0fstragglerCutoff\x12 \n" +
 	"\fmax_cost_usd\x18\n" +
 	" \x01(\x01R\n" +
-	"maxCostUsd\"^\n" +
+	"maxCostUsd\"e\n" +
+	"\fWatchRequest\x12.\n" +
+	"\x0fconsultation_id\x18\x01 \x01(\tB\x05\xaa\x01\x02 \x03R\x0econsultationId\x12%\n" +
+	"\x0eafter_sequence\x18\x02 \x01(\x04R\rafterSequence\"^\n" +
 	"\x0fStragglerCutoff\x12/\n" +
 	"\x05floor\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x05floor\x12\x1a\n" +
 	"\bmultiple\x18\x02 \x01(\x01R\bmultiple\"M\n" +
@@ -1539,9 +1599,10 @@ const file_council_v1_council_proto_rawDesc = "" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tROLE_USER\x10\x01\x12\x12\n" +
-	"\x0eROLE_ASSISTANT\x10\x022\xad\x02\n" +
+	"\x0eROLE_ASSISTANT\x10\x022\xef\x02\n" +
 	"\aCouncil\x12D\n" +
-	"\aConsult\x12\x1a.council.v1.ConsultRequest\x1a\x1b.council.v1.ConsultResponse0\x01\x12H\n" +
+	"\aConsult\x12\x1a.council.v1.ConsultRequest\x1a\x1b.council.v1.ConsultResponse0\x01\x12@\n" +
+	"\x05Watch\x12\x18.council.v1.WatchRequest\x1a\x1b.council.v1.ConsultResponse0\x01\x12H\n" +
 	"\tListTiers\x12\x1c.council.v1.ListTiersRequest\x1a\x1d.council.v1.ListTiersResponse\x12E\n" +
 	"\bGetStats\x12\x1b.council.v1.GetStatsRequest\x1a\x1c.council.v1.GetStatsResponse\x12K\n" +
 	"\n" +
@@ -1563,96 +1624,99 @@ func file_council_v1_council_proto_rawDescGZIP() []byte {
 }
 
 var file_council_v1_council_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_council_v1_council_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_council_v1_council_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_council_v1_council_proto_goTypes = []any{
 	(Role)(0),                     // 0: council.v1.Role
 	(*ConsultRequest)(nil),        // 1: council.v1.ConsultRequest
-	(*StragglerCutoff)(nil),       // 2: council.v1.StragglerCutoff
-	(*Turn)(nil),                  // 3: council.v1.Turn
-	(*ConsultResponse)(nil),       // 4: council.v1.ConsultResponse
-	(*ListTiersRequest)(nil),      // 5: council.v1.ListTiersRequest
-	(*ListTiersResponse)(nil),     // 6: council.v1.ListTiersResponse
-	(*TierInfo)(nil),              // 7: council.v1.TierInfo
-	(*ListModelsRequest)(nil),     // 8: council.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),    // 9: council.v1.ListModelsResponse
-	(*ModelInfo)(nil),             // 10: council.v1.ModelInfo
-	(*GetStatsRequest)(nil),       // 11: council.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),      // 12: council.v1.GetStatsResponse
-	(*LatencyDistribution)(nil),   // 13: council.v1.LatencyDistribution
-	(*StageLatency)(nil),          // 14: council.v1.StageLatency
-	(*ModelLatency)(nil),          // 15: council.v1.ModelLatency
-	(Tier)(0),                     // 16: council.v1.Tier
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
-	(Stage)(0),                    // 18: council.v1.Stage
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
-	(*ConsultStarted)(nil),        // 20: council.v1.ConsultStarted
-	(*StageStarted)(nil),          // 21: council.v1.StageStarted
-	(*ModelAnswered)(nil),         // 22: council.v1.ModelAnswered
-	(*ModelRanked)(nil),           // 23: council.v1.ModelRanked
-	(*ModelFailed)(nil),           // 24: council.v1.ModelFailed
-	(*RankingsAggregated)(nil),    // 25: council.v1.RankingsAggregated
-	(*SynthesisDelta)(nil),        // 26: council.v1.SynthesisDelta
-	(*FinalAnswer)(nil),           // 27: council.v1.FinalAnswer
-	(*StageCompleted)(nil),        // 28: council.v1.StageCompleted
-	(*ConsultCompleted)(nil),      // 29: council.v1.ConsultCompleted
-	(*AnswerDelta)(nil),           // 30: council.v1.AnswerDelta
-	(*StragglersCut)(nil),         // 31: council.v1.StragglersCut
-	(*BudgetApplied)(nil),         // 32: council.v1.BudgetApplied
+	(*WatchRequest)(nil),          // 2: council.v1.WatchRequest
+	(*StragglerCutoff)(nil),       // 3: council.v1.StragglerCutoff
+	(*Turn)(nil),                  // 4: council.v1.Turn
+	(*ConsultResponse)(nil),       // 5: council.v1.ConsultResponse
+	(*ListTiersRequest)(nil),      // 6: council.v1.ListTiersRequest
+	(*ListTiersResponse)(nil),     // 7: council.v1.ListTiersResponse
+	(*TierInfo)(nil),              // 8: council.v1.TierInfo
+	(*ListModelsRequest)(nil),     // 9: council.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),    // 10: council.v1.ListModelsResponse
+	(*ModelInfo)(nil),             // 11: council.v1.ModelInfo
+	(*GetStatsRequest)(nil),       // 12: council.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),      // 13: council.v1.GetStatsResponse
+	(*LatencyDistribution)(nil),   // 14: council.v1.LatencyDistribution
+	(*StageLatency)(nil),          // 15: council.v1.StageLatency
+	(*ModelLatency)(nil),          // 16: council.v1.ModelLatency
+	(Tier)(0),                     // 17: council.v1.Tier
+	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
+	(Stage)(0),                    // 19: council.v1.Stage
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*ConsultStarted)(nil),        // 21: council.v1.ConsultStarted
+	(*StageStarted)(nil),          // 22: council.v1.StageStarted
+	(*ModelAnswered)(nil),         // 23: council.v1.ModelAnswered
+	(*ModelRanked)(nil),           // 24: council.v1.ModelRanked
+	(*ModelFailed)(nil),           // 25: council.v1.ModelFailed
+	(*RankingsAggregated)(nil),    // 26: council.v1.RankingsAggregated
+	(*SynthesisDelta)(nil),        // 27: council.v1.SynthesisDelta
+	(*FinalAnswer)(nil),           // 28: council.v1.FinalAnswer
+	(*StageCompleted)(nil),        // 29: council.v1.StageCompleted
+	(*ConsultCompleted)(nil),      // 30: council.v1.ConsultCompleted
+	(*AnswerDelta)(nil),           // 31: council.v1.AnswerDelta
+	(*StragglersCut)(nil),         // 32: council.v1.StragglersCut
+	(*BudgetApplied)(nil),         // 33: council.v1.BudgetApplied
 }
 var file_council_v1_council_proto_depIdxs = []int32{
-	16, // 0: council.v1.ConsultRequest.tier:type_name -> council.v1.Tier
-	3,  // 1: council.v1.ConsultRequest.history:type_name -> council.v1.Turn
-	17, // 2: council.v1.ConsultRequest.delta_flush_window:type_name -> google.protobuf.Duration
-	2,  // 3: council.v1.ConsultRequest.straggler_cutoff:type_name -> council.v1.StragglerCutoff
-	17, // 4: council.v1.StragglerCutoff.floor:type_name -> google.protobuf.Duration
+	17, // 0: council.v1.ConsultRequest.tier:type_name -> council.v1.Tier
+	4,  // 1: council.v1.ConsultRequest.history:type_name -> council.v1.Turn
+	18, // 2: council.v1.ConsultRequest.delta_flush_window:type_name -> google.protobuf.Duration
+	3,  // 3: council.v1.ConsultRequest.straggler_cutoff:type_name -> council.v1.StragglerCutoff
+	18, // 4: council.v1.StragglerCutoff.floor:type_name -> google.protobuf.Duration
 	0,  // 5: council.v1.Turn.role:type_name -> council.v1.Role
-	18, // 6: council.v1.ConsultResponse.stage:type_name -> council.v1.Stage
-	19, // 7: council.v1.ConsultResponse.emit_time:type_name -> google.protobuf.Timestamp
-	20, // 8: council.v1.ConsultResponse.consult_started:type_name -> council.v1.ConsultStarted
-	21, // 9: council.v1.ConsultResponse.stage_started:type_name -> council.v1.StageStarted
-	22, // 10: council.v1.ConsultResponse.model_answered:type_name -> council.v1.ModelAnswered
-	23, // 11: council.v1.ConsultResponse.model_ranked:type_name -> council.v1.ModelRanked
-	24, // 12: council.v1.ConsultResponse.model_failed:type_name -> council.v1.ModelFailed
-	25, // 13: council.v1.ConsultResponse.rankings_aggregated:type_name -> council.v1.RankingsAggregated
-	26, // 14: council.v1.ConsultResponse.synthesis_delta:type_name -> council.v1.SynthesisDelta
-	27, // 15: council.v1.ConsultResponse.final_answer:type_name -> council.v1.FinalAnswer
-	28, // 16: council.v1.ConsultResponse.stage_completed:type_name -> council.v1.StageCompleted
-	29, // 17: council.v1.ConsultResponse.consult_completed:type_name -> council.v1.ConsultCompleted
-	30, // 18: council.v1.ConsultResponse.answer_delta:type_name -> council.v1.AnswerDelta
-	31, // 19: council.v1.ConsultResponse.stragglers_cut:type_name -> council.v1.StragglersCut
-	32, // 20: council.v1.ConsultResponse.budget_applied:type_name -> council.v1.BudgetApplied
-	7,  // 21: council.v1.ListTiersResponse.tiers:type_name -> council.v1.TierInfo
-	16, // 22: council.v1.TierInfo.tier:type_name -> council.v1.Tier
-	17, // 23: council.v1.TierInfo.expected_latency:type_name -> google.protobuf.Duration
-	10, // 24: council.v1.ListModelsResponse.models:type_name -> council.v1.ModelInfo
-	19, // 25: council.v1.ListModelsResponse.fetch_time:type_name -> google.protobuf.Timestamp
-	13, // 26: council.v1.GetStatsResponse.total:type_name -> council.v1.LatencyDistribution
-	14, // 27: council.v1.GetStatsResponse.stages:type_name -> council.v1.StageLatency
-	15, // 28: council.v1.GetStatsResponse.models:type_name -> council.v1.ModelLatency
-	17, // 29: council.v1.LatencyDistribution.min:type_name -> google.protobuf.Duration
-	17, // 30: council.v1.LatencyDistribution.mean:type_name -> google.protobuf.Duration
-	17, // 31: council.v1.LatencyDistribution.p50:type_name -> google.protobuf.Duration
-	17, // 32: council.v1.LatencyDistribution.p90:type_name -> google.protobuf.Duration
-	17, // 33: council.v1.LatencyDistribution.p95:type_name -> google.protobuf.Duration
-	17, // 34: council.v1.LatencyDistribution.p99:type_name -> google.protobuf.Duration
-	17, // 35: council.v1.LatencyDistribution.max:type_name -> google.protobuf.Duration
-	18, // 36: council.v1.StageLatency.stage:type_name -> council.v1.Stage
-	17, // 37: council.v1.StageLatency.threshold:type_name -> google.protobuf.Duration
-	13, // 38: council.v1.StageLatency.latency:type_name -> council.v1.LatencyDistribution
-	18, // 39: council.v1.ModelLatency.stage:type_name -> council.v1.Stage
-	16, // 40: council.v1.ModelLatency.tier:type_name -> council.v1.Tier
-	17, // 41: council.v1.ModelLatency.budget:type_name -> google.protobuf.Duration
-	13, // 42: council.v1.ModelLatency.latency:type_name -> council.v1.LatencyDistribution
+	19, // 6: council.v1.ConsultResponse.stage:type_name -> council.v1.Stage
+	20, // 7: council.v1.ConsultResponse.emit_time:type_name -> google.protobuf.Timestamp
+	21, // 8: council.v1.ConsultResponse.consult_started:type_name -> council.v1.ConsultStarted
+	22, // 9: council.v1.ConsultResponse.stage_started:type_name -> council.v1.StageStarted
+	23, // 10: council.v1.ConsultResponse.model_answered:type_name -> council.v1.ModelAnswered
+	24, // 11: council.v1.ConsultResponse.model_ranked:type_name -> council.v1.ModelRanked
+	25, // 12: council.v1.ConsultResponse.model_failed:type_name -> council.v1.ModelFailed
+	26, // 13: council.v1.ConsultResponse.rankings_aggregated:type_name -> council.v1.RankingsAggregated
+	27, // 14: council.v1.ConsultResponse.synthesis_delta:type_name -> council.v1.SynthesisDelta
+	28, // 15: council.v1.ConsultResponse.final_answer:type_name -> council.v1.FinalAnswer
+	29, // 16: council.v1.ConsultResponse.stage_completed:type_name -> council.v1.StageCompleted
+	30, // 17: council.v1.ConsultResponse.consult_completed:type_name -> council.v1.ConsultCompleted
+	31, // 18: council.v1.ConsultResponse.answer_delta:type_name -> council.v1.AnswerDelta
+	32, // 19: council.v1.ConsultResponse.stragglers_cut:type_name -> council.v1.StragglersCut
+	33, // 20: council.v1.ConsultResponse.budget_applied:type_name -> council.v1.BudgetApplied
+	8,  // 21: council.v1.ListTiersResponse.tiers:type_name -> council.v1.TierInfo
+	17, // 22: council.v1.TierInfo.tier:type_name -> council.v1.Tier
+	18, // 23: council.v1.TierInfo.expected_latency:type_name -> google.protobuf.Duration
+	11, // 24: council.v1.ListModelsResponse.models:type_name -> council.v1.ModelInfo
+	20, // 25: council.v1.ListModelsResponse.fetch_time:type_name -> google.protobuf.Timestamp
+	14, // 26: council.v1.GetStatsResponse.total:type_name -> council.v1.LatencyDistribution
+	15, // 27: council.v1.GetStatsResponse.stages:type_name -> council.v1.StageLatency
+	16, // 28: council.v1.GetStatsResponse.models:type_name -> council.v1.ModelLatency
+	18, // 29: council.v1.LatencyDistribution.min:type_name -> google.protobuf.Duration
+	18, // 30: council.v1.LatencyDistribution.mean:type_name -> google.protobuf.Duration
+	18, // 31: council.v1.LatencyDistribution.p50:type_name -> google.protobuf.Duration
+	18, // 32: council.v1.LatencyDistribution.p90:type_name -> google.protobuf.Duration
+	18, // 33: council.v1.LatencyDistribution.p95:type_name -> google.protobuf.Duration
+	18, // 34: council.v1.LatencyDistribution.p99:type_name -> google.protobuf.Duration
+	18, // 35: council.v1.LatencyDistribution.max:type_name -> google.protobuf.Duration
+	19, // 36: council.v1.StageLatency.stage:type_name -> council.v1.Stage
+	18, // 37: council.v1.StageLatency.threshold:type_name -> google.protobuf.Duration
+	14, // 38: council.v1.StageLatency.latency:type_name -> council.v1.LatencyDistribution
+	19, // 39: council.v1.ModelLatency.stage:type_name -> council.v1.Stage
+	17, // 40: council.v1.ModelLatency.tier:type_name -> council.v1.Tier
+	18, // 41: council.v1.ModelLatency.budget:type_name -> google.protobuf.Duration
+	14, // 42: council.v1.ModelLatency.latency:type_name -> council.v1.LatencyDistribution
 	1,  // 43: council.v1.Council.Consult:input_type -> council.v1.ConsultRequest
-	5,  // 44: council.v1.Council.ListTiers:input_type -> council.v1.ListTiersRequest
-	11, // 45: council.v1.Council.GetStats:input_type -> council.v1.GetStatsRequest
-	8,  // 46: council.v1.Council.ListModels:input_type -> council.v1.ListModelsRequest
-	4,  // 47: council.v1.Council.Consult:output_type -> council.v1.ConsultResponse
-	6,  // 48: council.v1.Council.ListTiers:output_type -> council.v1.ListTiersResponse
-	12, // 49: council.v1.Council.GetStats:output_type -> council.v1.GetStatsResponse
-	9,  // 50: council.v1.Council.ListModels:output_type -> council.v1.ListModelsResponse
-	47, // [47:51] is the sub-list for method output_type
-	43, // [43:47] is the sub-list for method input_type
+	2,  // 44: council.v1.Council.Watch:input_type -> council.v1.WatchRequest
+	6,  // 45: council.v1.Council.ListTiers:input_type -> council.v1.ListTiersRequest
+	12, // 46: council.v1.Council.GetStats:input_type -> council.v1.GetStatsRequest
+	9,  // 47: council.v1.Council.ListModels:input_type -> council.v1.ListModelsRequest
+	5,  // 48: council.v1.Council.Consult:output_type -> council.v1.ConsultResponse
+	5,  // 49: council.v1.Council.Watch:output_type -> council.v1.ConsultResponse
+	7,  // 50: council.v1.Council.ListTiers:output_type -> council.v1.ListTiersResponse
+	13, // 51: council.v1.Council.GetStats:output_type -> council.v1.GetStatsResponse
+	10, // 52: council.v1.Council.ListModels:output_type -> council.v1.ListModelsResponse
+	48, // [48:53] is the sub-list for method output_type
+	43, // [43:48] is the sub-list for method input_type
 	43, // [43:43] is the sub-list for extension type_name
 	43, // [43:43] is the sub-list for extension extendee
 	0,  // [0:43] is the sub-list for field type_name
@@ -1664,7 +1728,7 @@ func file_council_v1_council_proto_init() {
 		return
 	}
 	file_council_v1_events_proto_init()
-	file_council_v1_council_proto_msgTypes[3].OneofWrappers = []any{
+	file_council_v1_council_proto_msgTypes[4].OneofWrappers = []any{
 		(*ConsultResponse_ConsultStarted)(nil),
 		(*ConsultResponse_StageStarted)(nil),
 		(*ConsultResponse_ModelAnswered)(nil),
@@ -1685,7 +1749,7 @@ func file_council_v1_council_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_council_v1_council_proto_rawDesc), len(file_council_v1_council_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	Council_Consult_FullMethodName    = "/council.v1.Council/Consult"
+	Council_Watch_FullMethodName      = "/council.v1.Council/Watch"
 	Council_ListTiers_FullMethodName  = "/council.v1.Council/ListTiers"
 	Council_GetStats_FullMethodName   = "/council.v1.Council/GetStats"
 	Council_ListModels_FullMethodName = "/council.v1.Council/ListModels"
@@ -48,7 +49,29 @@ type CouncilClient interface {
 	// below the cheapest plan's estimate (its metadata "minimum_cost_usd");
 	// UNAVAILABLE with reason QUORUM_NOT_MET, NO_SYNTHESIS or SHUTTING_DOWN;
 	// CANCELLED, DEADLINE_EXCEEDED or INTERNAL.
+	//
+	// A request with a request_id that the same caller used within the event
+	// retention starts nothing new: the call follows the first consultation,
+	// from its first event, on whichever replica it runs, and ends with its
+	// status. The same request_id with a different request fails with
+	// ALREADY_EXISTS, reason REQUEST_ID_REUSED and a google.rpc.BadRequest
+	// naming request_id. A consultation with a request_id keeps running for
+	// the server's detached grace after its client disconnects, so that the
+	// client can Watch it; without one, a disconnect cancels it.
 	Consult(ctx context.Context, in *ConsultRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ConsultResponse], error)
+	// Watch replays the events of a consultation after after_sequence, then
+	// follows it live to its end, and ends with the status the Consult stream
+	// ended with, ErrorInfo included. It works on any replica sharing the
+	// server's event log, for the event retention after the consultation
+	// ended. Only the caller that started it may watch it (the same bearer
+	// token; anyone when the server has no authentication): others, and
+	// unknown or expired ids, get NOT_FOUND with reason
+	// CONSULTATION_NOT_FOUND. When the replica running the consultation dies,
+	// Watch ends within the lease with UNAVAILABLE and reason
+	// CONSULTATION_LOST; when the event log cannot be read, with UNAVAILABLE
+	// and reason EVENT_LOG_UNAVAILABLE. Bad input is INVALID_ARGUMENT naming
+	// the field.
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ConsultResponse], error)
 	// ListTiers lists the tiers a request may choose.
 	ListTiers(ctx context.Context, in *ListTiersRequest, opts ...grpc.CallOption) (*ListTiersResponse, error)
 	// GetStats reports the latency of recent consultations: percentiles in
@@ -86,6 +109,25 @@ func (c *councilClient) Consult(ctx context.Context, in *ConsultRequest, opts ..
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Council_ConsultClient = grpc.ServerStreamingClient[ConsultResponse]
+
+func (c *councilClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ConsultResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Council_ServiceDesc.Streams[1], Council_Watch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRequest, ConsultResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Council_WatchClient = grpc.ServerStreamingClient[ConsultResponse]
 
 func (c *councilClient) ListTiers(ctx context.Context, in *ListTiersRequest, opts ...grpc.CallOption) (*ListTiersResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -140,7 +182,29 @@ type CouncilServer interface {
 	// below the cheapest plan's estimate (its metadata "minimum_cost_usd");
 	// UNAVAILABLE with reason QUORUM_NOT_MET, NO_SYNTHESIS or SHUTTING_DOWN;
 	// CANCELLED, DEADLINE_EXCEEDED or INTERNAL.
+	//
+	// A request with a request_id that the same caller used within the event
+	// retention starts nothing new: the call follows the first consultation,
+	// from its first event, on whichever replica it runs, and ends with its
+	// status. The same request_id with a different request fails with
+	// ALREADY_EXISTS, reason REQUEST_ID_REUSED and a google.rpc.BadRequest
+	// naming request_id. A consultation with a request_id keeps running for
+	// the server's detached grace after its client disconnects, so that the
+	// client can Watch it; without one, a disconnect cancels it.
 	Consult(*ConsultRequest, grpc.ServerStreamingServer[ConsultResponse]) error
+	// Watch replays the events of a consultation after after_sequence, then
+	// follows it live to its end, and ends with the status the Consult stream
+	// ended with, ErrorInfo included. It works on any replica sharing the
+	// server's event log, for the event retention after the consultation
+	// ended. Only the caller that started it may watch it (the same bearer
+	// token; anyone when the server has no authentication): others, and
+	// unknown or expired ids, get NOT_FOUND with reason
+	// CONSULTATION_NOT_FOUND. When the replica running the consultation dies,
+	// Watch ends within the lease with UNAVAILABLE and reason
+	// CONSULTATION_LOST; when the event log cannot be read, with UNAVAILABLE
+	// and reason EVENT_LOG_UNAVAILABLE. Bad input is INVALID_ARGUMENT naming
+	// the field.
+	Watch(*WatchRequest, grpc.ServerStreamingServer[ConsultResponse]) error
 	// ListTiers lists the tiers a request may choose.
 	ListTiers(context.Context, *ListTiersRequest) (*ListTiersResponse, error)
 	// GetStats reports the latency of recent consultations: percentiles in
@@ -162,6 +226,9 @@ type UnimplementedCouncilServer struct{}
 
 func (UnimplementedCouncilServer) Consult(*ConsultRequest, grpc.ServerStreamingServer[ConsultResponse]) error {
 	return status.Error(codes.Unimplemented, "method Consult not implemented")
+}
+func (UnimplementedCouncilServer) Watch(*WatchRequest, grpc.ServerStreamingServer[ConsultResponse]) error {
+	return status.Error(codes.Unimplemented, "method Watch not implemented")
 }
 func (UnimplementedCouncilServer) ListTiers(context.Context, *ListTiersRequest) (*ListTiersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTiers not implemented")
@@ -203,6 +270,17 @@ func _Council_Consult_Handler(srv interface{}, stream grpc.ServerStream) error {
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Council_ConsultServer = grpc.ServerStreamingServer[ConsultResponse]
+
+func _Council_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(CouncilServer).Watch(m, &grpc.GenericServerStream[WatchRequest, ConsultResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Council_WatchServer = grpc.ServerStreamingServer[ConsultResponse]
 
 func _Council_ListTiers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListTiersRequest)
@@ -282,6 +360,11 @@ var Council_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Consult",
 			Handler:       _Council_Consult_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Watch",
+			Handler:       _Council_Watch_Handler,
 			ServerStreams: true,
 		},
 	},
