@@ -25,6 +25,32 @@ const (
 	maxSendMsgBytes = 16 << 20
 )
 
+// Flow-control windows and buffers, set rather than left to grpc-go's
+// defaults so that what a connection and a stream may hold is known. A
+// Consult stream receives one request (at most MaxQueryBytes plus
+// MaxHistoryBytes, about 80 KB) and sends events, each a coalesced delta
+// of about 1 KiB or one model's answer.
+const (
+	// streamWindowBytes is how much of a request a stream may receive
+	// before the server reads it: a whole request of the largest size.
+	// Setting it turns off grpc-go's BDP estimation, which would grow the
+	// windows (and what a slow handler could be sent) to 16 MiB for no
+	// gain on requests this small.
+	streamWindowBytes = 128 << 10
+	// connWindowBytes is the same for a whole connection: room for a
+	// burst of typical requests on one connection without waiting for a
+	// window update.
+	connWindowBytes = 1 << 20
+	// readBufferBytes is each connection's read buffer: it receives
+	// requests, window updates and pings only.
+	readBufferBytes = 16 << 10
+	// writeBufferBytes is each connection's write buffer, taken from a
+	// shared pool when there is something to write and returned after the
+	// flush (grpc.SharedWriteBuffer), so that thousands of idle client
+	// connections hold none.
+	writeBufferBytes = 32 << 10
+)
+
 // keepalive settings. There is deliberately no MaxConnectionAge: ageing a
 // connection out would cut long Consult streams.
 var (
@@ -85,6 +111,11 @@ func newGRPCServer(o options, tokens *tokenSet, adm *admission) *grpc.Server {
 		grpc.KeepaliveEnforcementPolicy(keepalivePolicy),
 		grpc.MaxRecvMsgSize(maxRecvMsgBytes),
 		grpc.MaxSendMsgSize(maxSendMsgBytes),
+		grpc.InitialWindowSize(streamWindowBytes),
+		grpc.InitialConnWindowSize(connWindowBytes),
+		grpc.ReadBufferSize(readBufferBytes),
+		grpc.WriteBufferSize(writeBufferBytes),
+		grpc.SharedWriteBuffer(true),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.InTapHandle(adm.tap),

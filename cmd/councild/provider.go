@@ -22,7 +22,9 @@ func newProvider(c config) (modelClient, error) {
 	case providerOpenRouter:
 		// No overall timeout: completions stream for as long as their
 		// context allows.
-		httpClient := &http.Client{Transport: openrouter.NewTransport()}
+		// HTTP/2 from a pool that dials one connection at a time, so a
+		// burst of calls opens the few connections it needs.
+		httpClient := &http.Client{Transport: openrouter.NewRoundTripper(openrouter.NewTransport())}
 		client, err := openrouter.New(httpClient, openrouter.Config{
 			BaseURL: c.baseURL,
 			APIKey:  c.apiKey,

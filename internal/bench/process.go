@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -19,8 +22,10 @@ import (
 // memory is measured apart from the benchmark's client and upstream. It
 // implements [MemoryProbe] by reading /proc (Linux only).
 type Process struct {
-	// Addr is the address the server listens on.
-	Addr string
+	// Addr is the address the server listens on; AdminAddr that of its
+	// admin HTTP server, empty when it logged none.
+	Addr      string
+	AdminAddr string
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -30,8 +35,12 @@ type Process struct {
 // startTimeout bounds the wait for a started server to listen.
 const startTimeout = 30 * time.Second
 
-// listening matches councild's log line announcing its address.
-var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+// listening matches councild's log line announcing its address, and
+// adminListening the admin server's, logged before it.
+var (
+	listening      = regexp.MustCompile(`msg=listening addr=(\S+)`)
+	adminListening = regexp.MustCompile(`msg="admin listening" addr=(\S+)`)
+)
 
 // StartProcess runs the councild binary at path with args and the extra
 // environment variables env added to the benchmark's own, copies its log
@@ -50,6 +59,7 @@ func StartProcess(path string, args, env []string, log io.Writer) (*Process, err
 	}
 	p := &Process{cmd: cmd, exited: make(chan struct{})}
 	addr := make(chan string, 1)
+	var admin atomic.Value // string
 	logged := make(chan struct{})
 	go func() {
 		defer close(logged)
@@ -57,6 +67,9 @@ func StartProcess(path string, args, env []string, log io.Writer) (*Process, err
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Bytes()
+			if m := adminListening.FindSubmatch(line); m != nil {
+				admin.Store(string(m[1]))
+			}
 			if m := listening.FindSubmatch(line); m != nil {
 				select {
 				case addr <- string(m[1]):
@@ -75,6 +88,7 @@ func StartProcess(path string, args, env []string, log io.Writer) (*Process, err
 	}()
 	select {
 	case p.Addr = <-addr:
+		p.AdminAddr, _ = admin.Load().(string)
 		return p, nil
 	case <-p.exited:
 		return nil, fmt.Errorf("bench: %s exited before listening: %v", path, p.err)
@@ -180,4 +194,39 @@ func statCPU(stat []byte) (time.Duration, error) {
 		ticks += n
 	}
 	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
+// Goroutines returns the number of goroutines of the server, read from
+// its admin server's /debug/pprof/goroutine (COUNCIL_PPROF=true).
+func (p *Process) Goroutines() (int, error) {
+	if p.AdminAddr == "" {
+		return 0, errors.New("bench: the server has no admin server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.AdminAddr+"/debug/pprof/goroutine?debug=1", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if resp.StatusCode != http.StatusOK || err != nil {
+		return 0, fmt.Errorf("bench: goroutine profile: %s, %v", resp.Status, err)
+	}
+	return goroutineTotal(line)
+}
+
+// goroutineTotal reads the count of a goroutine profile's first line,
+// "goroutine profile: total 123".
+func goroutineTotal(line string) (int, error) {
+	const prefix = "goroutine profile: total "
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, prefix)))
+	if !strings.HasPrefix(line, prefix) || err != nil {
+		return 0, fmt.Errorf("bench: malformed goroutine profile line %q", line)
+	}
+	return n, nil
 }

@@ -32,3 +32,14 @@ func TestStatCPU(t *testing.T) {
 		}
 	}
 }
+
+func TestGoroutineTotal(t *testing.T) {
+	if n, err := goroutineTotal("goroutine profile: total 4321\n"); err != nil || n != 4321 {
+		t.Errorf("goroutineTotal = %d, %v; want 4321", n, err)
+	}
+	for _, bad := range []string{"", "heap profile: 1\n", "goroutine profile: total many\n"} {
+		if n, err := goroutineTotal(bad); err == nil {
+			t.Errorf("%q parsed as %d", bad, n)
+		}
+	}
+}

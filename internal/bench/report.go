@@ -41,6 +41,10 @@ func WriteReport(w io.Writer, r *Result) error {
 	b.WriteString("\n| Server | Value |\n|---|---:|\n")
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(&b, "| Peak resident memory at %d concurrent (before: %s) | %s |\n", m.Concurrency, mib(m.Before), mib(m.Peak))
+		if m.GoroutinesPeak > 0 {
+			fmt.Fprintf(&b, "| Peak goroutines at %d concurrent (before: %d) | %d (%.1f per consultation) |\n",
+				m.Concurrency, m.GoroutinesBefore, m.GoroutinesPeak, m.GoroutinesPerConsultation())
+		}
 	}
 	if t := r.Throughput; t != nil {
 		fmt.Fprintf(&b, "| Consultations per second, zero-latency upstream, %d clients | %.0f |\n", t.Workers, t.PerSecond())

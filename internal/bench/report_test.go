@@ -23,6 +23,7 @@ func TestReportShowsRatiosAndProblems(t *testing.T) {
 			Messages: 42.4, ServerCPU: ms(800),
 		}},
 		Throughput:   &bench.Throughput{Workers: 4, Consultations: 500, Errors: 1},
+		Memory:       &bench.Memory{Concurrency: 100, Before: 30 << 20, Peak: 90 << 20, GoroutinesBefore: 40, GoroutinesPeak: 1240},
 		Orchestrator: &bench.GoBench{Name: "BenchmarkConsult", NsPerOp: 250000, BytesPerOp: 2048, AllocsPerOp: 1234},
 	}
 	var b strings.Builder
@@ -35,6 +36,7 @@ func TestReportShowsRatiosAndProblems(t *testing.T) {
 		"| 1.00 ms | 12.0 ms | 150 ms | 0.03 | 42 | 4.00 ms | 2 |",
 		"| Orchestrator alone (BenchmarkConsult): time per consultation | 0.25 ms |",
 		"| 1234 (2 KiB) |",
+		"| Peak goroutines at 100 concurrent (before: 40) | 1240 (12.0 per consultation) |",
 		"2 of 200 consultations at 100 concurrent failed; first error: rpc error: code = Unavailable",
 		"at 100 concurrent: 3 model failures (canceled 2, timeout 1)",
 		"1 consultations of the throughput run failed",

@@ -38,6 +38,13 @@ type Probe interface {
 	CPU() (time.Duration, error)
 }
 
+// GoroutineProbe counts the goroutines of the server under test. A
+// [Probe] that implements it also has the goroutines counted during the
+// highest concurrency level.
+type GoroutineProbe interface {
+	Goroutines() (int, error)
+}
+
 // Config says what [Run] measures. Zero fields take their defaults.
 type Config struct {
 	// Addr is the host:port of the council.v1.Council server under test,
@@ -174,6 +181,19 @@ type Memory struct {
 	// Before is the resident memory before the level, Peak its peak
 	// during the level, both in bytes.
 	Before, Peak int64
+	// GoroutinesBefore and GoroutinesPeak are the server's goroutines
+	// before the level and the most counted during it (sampled every
+	// 100 ms); zero when the Probe cannot count them.
+	GoroutinesBefore, GoroutinesPeak int
+}
+
+// GoroutinesPerConsultation returns the goroutines the server ran per
+// consultation in flight at the peak, zero when unknown.
+func (m Memory) GoroutinesPerConsultation() float64 {
+	if m.GoroutinesPeak == 0 || m.Concurrency == 0 {
+		return 0
+	}
+	return float64(m.GoroutinesPeak-m.GoroutinesBefore) / float64(m.Concurrency)
 }
 
 // Result is everything [Run] measured.
@@ -284,11 +304,44 @@ func (r *runner) withMemory(ctx context.Context, n, rounds int, res *Result) (*M
 	if err := r.cfg.Probe.ResetPeak(); err != nil {
 		return nil, fmt.Errorf("bench: resetting the server's peak memory: %w", err)
 	}
+	stop := func() {}
+	if gp, ok := r.cfg.Probe.(GoroutineProbe); ok {
+		if before, err := gp.Goroutines(); err == nil {
+			m.GoroutinesBefore = before
+			stop = sampleGoroutines(gp, &m.GoroutinesPeak)
+		}
+	}
 	res.Levels = append(res.Levels, r.runLevel(ctx, n, rounds))
+	stop()
 	if m.Peak, err = r.cfg.Probe.Peak(); err != nil {
 		return nil, fmt.Errorf("bench: reading the server's peak memory: %w", err)
 	}
 	return m, nil
+}
+
+// sampleGoroutines counts gp's goroutines every 100 ms into *peak, the
+// most seen, until the returned stop is called.
+func sampleGoroutines(gp GoroutineProbe, peak *int) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if n, err := gp.Goroutines(); err == nil && n > *peak {
+					*peak = n
+				}
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // runLevel runs rounds waves of n consultations started together.

@@ -23,5 +23,5 @@
 //
 // A [Client] does no retrying, rate limiting or timeouts of its own; compose
 // those around it with [provider.Chain]. It shares one pooled [*http.Client],
-// ideally built on [NewTransport].
+// ideally built on [NewRoundTripper] over [NewTransport].
 package openrouter

@@ -1,9 +1,16 @@
 package openrouter
 
 import (
+	"context"
+	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // NewTransport returns an [*http.Transport] tuned for a council's fan-out:
@@ -38,4 +45,110 @@ func NewTransport() *http.Transport {
 			PingTimeout:     15 * time.Second,
 		},
 	}
+}
+
+// errNoHTTP2 is the dial error of a server that does not negotiate HTTP/2.
+var errNoHTTP2 = errors.New("openrouter: the server does not negotiate HTTP/2")
+
+// h2First sends https requests over HTTP/2 connections of its own pool and
+// everything else through the base transport.
+type h2First struct {
+	base *http.Transport
+	h2   *http2.Transport
+	// h1 holds the hosts (host:port) found not to speak HTTP/2.
+	h1 sync.Map
+}
+
+// NewRoundTripper returns a RoundTripper for base (see [NewTransport])
+// that sends https requests over HTTP/2 from a pool that dials one
+// connection to a host at a time: when every connection is at the
+// server's stream limit (250 for many servers), the requests that find no
+// room wait for the one dial in progress instead of each dialing its own,
+// as [http.Transport] does. A burst of a thousand calls then opens the
+// few connections it needs rather than hundreds, each a TLS handshake and
+// a few goroutines and buffers. It uses base's dialer, TLS configuration
+// and handshake timeout, closes connections idle for base's
+// IdleConnTimeout and pings a connection silent for 30s, closing it when
+// no answer comes within 15s.
+//
+// Plain http requests, requests when base has a Proxy, and requests to a
+// server found not to negotiate HTTP/2 (remembered per host) go through
+// base.
+func NewRoundTripper(base *http.Transport) http.RoundTripper {
+	t := &h2First{base: base}
+	dial := base.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	handshake := base.TLSHandshakeTimeout
+	t.h2 = &http2.Transport{
+		TLSClientConfig: base.TLSClientConfig,
+		DialTLSContext: func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
+			raw, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if handshake > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, handshake)
+				defer cancel()
+			}
+			// Offering HTTP/1.1 too lets a server without HTTP/2 say so
+			// instead of failing the handshake.
+			if !slices.Contains(cfg.NextProtos, "http/1.1") {
+				cfg.NextProtos = append(slices.Clip(cfg.NextProtos), "http/1.1")
+			}
+			conn := tls.Client(raw, cfg)
+			if err := conn.HandshakeContext(ctx); err != nil {
+				_ = raw.Close()
+				return nil, err
+			}
+			if conn.ConnectionState().NegotiatedProtocol != http2.NextProtoTLS {
+				_ = conn.Close()
+				return nil, errNoHTTP2
+			}
+			return conn, nil
+		},
+		IdleConnTimeout: base.IdleConnTimeout,
+		ReadIdleTimeout: 30 * time.Second,
+		PingTimeout:     15 * time.Second,
+	}
+	return t
+}
+
+// RoundTrip sends req over HTTP/2 when it can, else through the base
+// transport.
+func (t *h2First) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" || t.base.Proxy != nil {
+		return t.base.RoundTrip(req)
+	}
+	if _, ok := t.h1.Load(req.URL.Host); ok {
+		return t.base.RoundTrip(req)
+	}
+	resp, err := t.h2.RoundTrip(req)
+	if !errors.Is(err, errNoHTTP2) {
+		return resp, err
+	}
+	t.h1.Store(req.URL.Host, struct{}{})
+	// Nothing was sent; the body, if any, is sent afresh.
+	if req.Body != nil && req.Body != http.NoBody {
+		if req.GetBody == nil {
+			_ = req.Body.Close()
+			return nil, err
+		}
+		body, gerr := req.GetBody()
+		_ = req.Body.Close()
+		if gerr != nil {
+			return nil, gerr
+		}
+		req = req.Clone(req.Context())
+		req.Body = body
+	}
+	return t.base.RoundTrip(req)
+}
+
+// CloseIdleConnections closes the idle connections of both pools.
+func (t *h2First) CloseIdleConnections() {
+	t.h2.CloseIdleConnections()
+	t.base.CloseIdleConnections()
 }
