@@ -66,7 +66,10 @@ func TestRedisAddIsAtomic(t *testing.T) {
 // reset.
 func TestReplicasShareBudgets(t *testing.T) {
 	srv := redistest.Start(t)
-	clock := &fakeClock{t: time.Date(2026, 12, 1, 23, 0, 0, 0, time.UTC)}
+	// Redis expires a period's key at the period's end by its own clock,
+	// so the fake clock runs ahead of the real one: 23:00 UTC the day
+	// after tomorrow.
+	clock := &fakeClock{t: time.Now().UTC().Truncate(24 * time.Hour).Add(2*24*time.Hour + 23*time.Hour)}
 	ctx := context.Background()
 	prefix := "share:" + time.Now().Format("150405.000000") + ":"
 	r1 := New(testConfig(), NewRedis(newClient(t, srv), prefix), WithClock(clock.now))
