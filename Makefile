@@ -56,13 +56,8 @@ test: build checkgenerate lint breaking ## Build, check generated code, lint, ch
 breaking: ## buf breaking: the API against BUF_AGAINST, else the last release tag, else the previous commit (skipped without one)
 	scripts/buf-breaking.sh
 
-.PHONY: generate-ts
-generate-ts: ## Regenerate the TypeScript client's code in clients/ts/src/gen (npm ci in clients/ts, then protoc-gen-es through buf)
-	cd clients/ts && npm ci --no-audit --no-fund --loglevel=error
-	$(BUF) generate --template clients/ts/buf.gen.yaml
-
 .PHONY: test-ts
-test-ts: build ## The TypeScript client (clients/ts, Node.js 18.14.1 or later) against councild: npm ci, generated code up to date, tsc, one consultation
+test-ts: build ## The TypeScript client (clients/ts, Node.js 18.14.1 or later) against councild: npm ci, protoc-gen-es, tsc, one consultation
 	scripts/ts-client-test.sh
 
 .PHONY: readme
