@@ -458,3 +458,76 @@ func TestRedisDownConsultationsComplete(t *testing.T) {
 	}
 	sameEvents(t, replay, evs)
 }
+
+// TestReplicaDeathIsLost kills the councild process running a consultation;
+// a Watch of it on another councild ends with UNAVAILABLE and
+// CONSULTATION_LOST within the lease, instead of hanging.
+func TestReplicaDeathIsLost(t *testing.T) {
+	srv := redistest.Start(t)
+	up := slowUpstream(t, time.Minute)
+	bin := buildCouncild(t)
+	const lease = time.Second
+	env := []string{
+		"COUNCIL_PROVIDER=openrouter",
+		"OPENROUTER_API_KEY=" + apiKey,
+		"OPENROUTER_BASE_URL=" + up.URL(),
+		"COUNCIL_REDIS_URL=" + srv.URL(),
+		"COUNCIL_CONSULTATION_LEASE=" + lease.String(),
+		"COUNCIL_COLLECT_TIMEOUT=10m",
+		"HOME=" + t.TempDir(),
+	}
+	doomed, survivor := startCouncild(t, bin, env...), startCouncild(t, bin, env...)
+	dial := func(p *process) councilv1.CouncilClient {
+		conn, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		return councilv1.NewCouncilClient(conn)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	stream, err := dial(doomed).Consult(ctx, &councilv1.ConsultRequest{Query: "q", RequestId: "doomed-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := dial(survivor).Watch(ctx, &councilv1.WatchRequest{ConsultationId: first.GetConsultationId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := w.Recv(); err != nil || !proto.Equal(ev, first) {
+		t.Fatalf("Watch on the other replica: %v, %v", ev, err)
+	}
+	if err := up.WaitInFlight(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { _, err := readAll(w); ended <- err }()
+	// Alive while its replica lives.
+	time.Sleep(2 * lease)
+	select {
+	case err := <-ended:
+		t.Fatalf("Watch ended while the replica lived: %v", err)
+	default:
+	}
+	if err := doomed.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	select {
+	case err = <-ended:
+	case <-time.After(waitTimeout):
+		t.Fatal("Watch of a dead replica's consultation hangs")
+	}
+	if status.Code(err) != codes.Unavailable || reason(err) != server.ReasonConsultationLost {
+		t.Fatalf("Watch after the replica died = %v, want Unavailable with %s", err, server.ReasonConsultationLost)
+	}
+	if d := time.Since(killed); d > lease+eventlog.MaxWait+time.Second {
+		t.Fatalf("Watch ended %v after the kill, want within the lease (%v) and one read", d, lease)
+	}
+	t.Logf("Watch ended %v after the kill (lease %v)", time.Since(killed).Round(time.Millisecond), lease)
+}
