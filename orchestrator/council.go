@@ -68,6 +68,12 @@ func WithConsultationID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, idKey{}, id)
 }
 
+// ConsultationIDFrom returns the id [WithConsultationID] put in ctx, if any.
+func ConsultationIDFrom(ctx context.Context) (string, bool) {
+	id, ok := ctx.Value(idKey{}).(string)
+	return id, ok
+}
+
 // NewConsultationID returns a new random consultation id, 16 bytes in hex.
 func NewConsultationID() string {
 	var b [16]byte

@@ -15,7 +15,9 @@ import (
 // orchestrator.ErrQuorumNotMet,
 // orchestrator.ErrNoSynthesis (all matched with errors.Is/As) or the context's
 // error. An error returned by emit means the stream is gone; Consult should
-// stop and return it.
+// stop and return it. Its events carry the consultation id that
+// orchestrator.ConsultationIDFrom finds in ctx, under which the server
+// keeps them for Watch.
 type Consulter interface {
 	Consult(ctx context.Context, req orchestrator.Request, emit func(orchestrator.Event) error) error
 }

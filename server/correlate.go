@@ -43,20 +43,16 @@ func correlateStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo,
 	if info.FullMethod == consultMethod {
 		id := orchestrator.NewConsultationID()
 		ctx = orchestrator.WithConsultationID(ctx, id)
-		ctx = context.WithValue(ctx, consultationIDKey{}, id)
 		logctx.Add(ctx, slog.String(logConsultationID, id))
 	}
 	sendTraceID(ctx, func(md metadata.MD) { _ = ss.SetHeader(md) })
 	return handler(srv, &correlatedStream{ServerStream: ss, ctx: ctx})
 }
 
-// consultationIDKey is the context key of a Consult call's consultation id.
-type consultationIDKey struct{}
-
 // consultationIDOf returns the consultation id correlateStream gave the
 // call, or a new one.
 func consultationIDOf(ctx context.Context) string {
-	if id, ok := ctx.Value(consultationIDKey{}).(string); ok {
+	if id, ok := orchestrator.ConsultationIDFrom(ctx); ok {
 		return id
 	}
 	return orchestrator.NewConsultationID()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,7 +22,8 @@ func consult(ctx context.Context, conn *grpc.ClientConn, args []string, std stdi
 	tier := fs.String("tier", "", "speed, balanced or cost (default: the server's)")
 	models := fs.String("models", "", "comma-separated council models (default: the tier's)")
 	chairman := fs.String("chairman", "", "chairman model (default: the tier's)")
-	requestID := fs.String("request-id", "", "correlation id echoed by the server")
+	requestID := fs.String("request-id", "", "request id: echoed by the server, makes a retry attach to the first consultation (default: a random one, unless --no-resume)")
+	noResume := fs.Bool("no-resume", false, "do not resume the stream with Watch when it breaks")
 	asJSON := fs.Bool("json", false, "print every event as one line of protobuf JSON")
 	answerOnly := fs.Bool("answer-only", false, "print only the final answer on stdout; progress goes to stderr")
 	historyFile := fs.String("history", "", `JSON file of earlier turns: [{"role":"user","content":"…"},{"role":"assistant","content":"…"}]`)
@@ -63,34 +63,42 @@ func consult(ctx context.Context, conn *grpc.ClientConn, args []string, std stdi
 		}
 	}
 
+	if req.RequestId == "" && !*noResume {
+		// A request id keeps the consultation running on the server
+		// while councilctl reconnects, and makes a retry attach to it.
+		req.RequestId = newRequestID()
+	}
+
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	stream, err := councilv1.NewCouncilClient(conn).Consult(ctx, req)
+	client := councilv1.NewCouncilClient(conn)
+	stream, err := client.Consult(ctx, req)
 	if err != nil {
 		return callError(err)
 	}
-	var p eventPrinter
+	f := &follower{
+		client: client,
+		p:      newPrinter(*asJSON, *answerOnly, std, getenv),
+		notes:  std.errOut,
+		resume: !*noResume,
+		retry:  func(ctx context.Context) (eventStream, error) { return client.Consult(ctx, req) },
+	}
+	if *answerOnly {
+		// The progress leaves the id out; a resuming user needs it.
+		f.onStart = func(id string) { fmt.Fprintf(std.errOut, "consultation %s\n", id) }
+	}
+	return f.run(ctx, stream)
+}
+
+// newPrinter returns the printer of the chosen output.
+func newPrinter(asJSON, answerOnly bool, std stdio, getenv func(string) string) eventPrinter {
 	switch {
-	case *asJSON:
-		p = &jsonPrinter{w: std.out}
-	case *answerOnly:
-		p = &answerPrinter{progress: textPrinter{w: std.errOut, color: colorOK(std.errTTY, getenv), quiet: true}, w: std.out}
-	default:
-		p = &textPrinter{w: std.out, color: colorOK(std.outTTY, getenv)}
+	case asJSON:
+		return &jsonPrinter{w: std.out}
+	case answerOnly:
+		return &answerPrinter{progress: textPrinter{w: std.errOut, color: colorOK(std.errTTY, getenv), quiet: true}, w: std.out}
 	}
-	for {
-		msg, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return p.end()
-		}
-		if err != nil {
-			_ = p.fail()
-			return callError(err)
-		}
-		if err := p.print(msg); err != nil {
-			return err
-		}
-	}
+	return &textPrinter{w: std.out, color: colorOK(std.outTTY, getenv)}
 }
 
 // colorOK reports whether output to a stream may be coloured: only on a

@@ -3,7 +3,8 @@
 //
 //	councilctl [--addr host:port] consult "question"|- [--tier speed|balanced|cost]
 //	           [--models a,b,c] [--chairman m] [--request-id id] [--max-cost usd] [--history file.json]
-//	           [--json | --answer-only] [--timeout 5m]
+//	           [--json | --answer-only] [--no-resume] [--timeout 5m]
+//	councilctl [--addr host:port] watch ID [--after N] [--json | --answer-only] [--no-resume] [--timeout 5m]
 //	councilctl [--addr host:port] tiers [--json]
 //	councilctl [--addr host:port] models [--json]
 //	councilctl [--addr host:port] health [--wait 10s]
@@ -13,7 +14,13 @@
 // chairman's text streamed inline, then the final answer; --json prints each
 // event as one line of protobuf JSON instead, and --answer-only prints the
 // progress on stderr and only the final answer on stdout. A question of -
-// is read from stdin; --history names a JSON file of earlier turns. Colour
+// is read from stdin; --history names a JSON file of earlier turns. The
+// consultation's id is printed with its first event; when the stream breaks,
+// consult resumes it with Watch after the last event printed, with backoff
+// (--no-resume turns that off), and sends a random --request-id unless
+// given one, so that the server keeps the consultation running meanwhile.
+// watch prints a consultation's events after --after, live to its end, and
+// resumes the same way. Colour
 // is used only on a terminal, and never when NO_COLOR is set. health exits
 // 0 once the server reports SERVING. models lists the provider's models
 // with their context length and prices per million tokens. stats prints the server's latency
@@ -86,7 +93,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 
 Commands:
   consult "question"|- [--tier t] [--models a,b] [--chairman m] [--request-id id] [--max-cost usd] [--history file]
-          [--json | --answer-only] [--timeout d]
+          [--json | --answer-only] [--no-resume] [--timeout d]
+  watch ID [--after N] [--json | --answer-only] [--no-resume] [--timeout d]
   tiers [--json]
   models [--json]
   health [--wait d]
@@ -116,6 +124,8 @@ Global flags:`)
 	switch cmd {
 	case "consult":
 		return consult(ctx, conn, rest, std, getenv)
+	case "watch":
+		return watchCmd(ctx, conn, rest, std, getenv)
 	case "tiers":
 		return tiers(ctx, conn, rest, out)
 	case "models":
