@@ -1,6 +1,7 @@
 // Package deploy holds councild's deployment files: the Helm chart under
-// helm/councild, and the FROM scratch image definition. Its tests render the
-// chart with the helm pinned in tools/helm/go.mod and check the manifests.
+// helm/councild, the FROM scratch image definition and compose.yaml (councild
+// with Jaeger). Its tests render the chart with the helm pinned in
+// tools/helm/go.mod and check the manifests, and check the compose file.
 package deploy
 
 import (
