@@ -196,6 +196,27 @@ func statCPU(stat []byte) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
+// ReadSyscalls returns the read system calls the process has made (syscr
+// in /proc/<pid>/io).
+func (p *Process) ReadSyscalls() (int64, error) {
+	b, err := os.ReadFile(p.procFile("io"))
+	if err != nil {
+		return 0, err
+	}
+	return ioField(b, "syscr")
+}
+
+// ioField returns a "name: 123" field of /proc/<pid>/io.
+func ioField(io []byte, field string) (int64, error) {
+	for _, line := range bytes.Split(io, []byte("\n")) {
+		name, rest, ok := bytes.Cut(line, []byte(":"))
+		if ok && string(name) == field {
+			return strconv.ParseInt(string(bytes.TrimSpace(rest)), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("bench: no %s in the process io", field)
+}
+
 // Goroutines returns the number of goroutines of the server, read from
 // its admin server's /debug/pprof/goroutine (COUNCIL_PPROF=true).
 func (p *Process) Goroutines() (int, error) {

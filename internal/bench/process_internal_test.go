@@ -43,3 +43,13 @@ func TestGoroutineTotal(t *testing.T) {
 		}
 	}
 }
+
+func TestIOField(t *testing.T) {
+	io := []byte("rchar: 6976\nwchar: 0\nsyscr: 10\nsyscw: 3\n")
+	if n, err := ioField(io, "syscr"); err != nil || n != 10 {
+		t.Errorf("syscr = %d, %v; want 10", n, err)
+	}
+	if n, err := ioField(io, "read_bytes"); err == nil {
+		t.Errorf("read_bytes parsed as %d", n)
+	}
+}

@@ -20,7 +20,7 @@ func TestReportShowsRatiosAndProblems(t *testing.T) {
 			CallOverhead: bench.Dist{N: 1584, P50: ms(2), P99: ms(150)},
 			Errors:       2, FirstError: "rpc error: code = Unavailable",
 			Failures: 3, FailureReasons: map[string]int{"timeout": 1, "canceled": 2}, Dials: 50, Calls: 1800,
-			Messages: 42.4, ServerCPU: ms(800),
+			Messages: 42.4, ServerCPU: ms(800), ReadSyscalls: 30000,
 		}},
 		Throughput:   &bench.Throughput{Workers: 4, Consultations: 500, Errors: 1},
 		Memory:       &bench.Memory{Concurrency: 100, Before: 30 << 20, Peak: 90 << 20, GoroutinesBefore: 40, GoroutinesPeak: 1240},
@@ -33,7 +33,7 @@ func TestReportShowsRatiosAndProblems(t *testing.T) {
 	for _, want := range []string{
 		"| Overhead over the critical path | +10.0 ms (+0.6%) | +20.0 ms (+1.2%) |",
 		"| 100 | 200 | 1881 ms | 2150 ms | 110.0% | 125.0% |",
-		"| 1.00 ms | 12.0 ms | 150 ms | 0.03 | 42 | 4.00 ms | 2 |",
+		"| 1.00 ms | 12.0 ms | 150 ms | 0.03 | 42 | 4.00 ms | 150 | 2 |",
 		"| Orchestrator alone (BenchmarkConsult): time per consultation | 0.25 ms |",
 		"| 1234 (2 KiB) |",
 		"| Peak goroutines at 100 concurrent (before: 40) | 1240 (12.0 per consultation) |",

@@ -38,6 +38,12 @@ type Probe interface {
 	CPU() (time.Duration, error)
 }
 
+// SyscallProbe counts the read system calls of the server under test. A
+// [Probe] that implements it has them counted per level.
+type SyscallProbe interface {
+	ReadSyscalls() (int64, error)
+}
+
 // GoroutineProbe counts the goroutines of the server under test. A
 // [Probe] that implements it also has the goroutines counted during the
 // highest concurrency level.
@@ -144,6 +150,19 @@ type Level struct {
 	// ServerCPU is the CPU time the server used during the level (zero
 	// without a Probe).
 	ServerCPU time.Duration
+	// ReadSyscalls counts the server's read system calls during the
+	// level, -1 when unknown.
+	ReadSyscalls int64
+}
+
+// ReadSyscallsPerConsultation returns the server's read system calls per
+// consultation of the level, -1 when unknown.
+func (l Level) ReadSyscallsPerConsultation() float64 {
+	n := l.Latency.N + l.Errors
+	if l.ReadSyscalls < 0 || n == 0 {
+		return -1
+	}
+	return float64(l.ReadSyscalls) / float64(n)
 }
 
 // CPUPerConsultation returns the server's CPU time per consultation of
@@ -244,13 +263,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	began := time.Now()
 	dials, calls := cfg.Upstream.Connections(), cfg.Upstream.Requests()
-	cpu := r.serverCPU()
+	cpu, reads := r.serverCPU(), r.readSyscalls()
 	var single []Trace
 	for i := range cfg.Single {
 		single = append(single, r.consult(ctx, fmt.Sprintf("single-%d", i)))
 	}
 	res.Single = r.level(1, 1, single)
 	res.Single.ServerCPU = r.serverCPUSince(cpu)
+	res.Single.ReadSyscalls = r.readSyscallsSince(reads)
 	res.Single.Dials, res.Single.Calls = cfg.Upstream.Connections()-dials, int64(cfg.Upstream.Requests()-calls)
 	r.progress("single", res.Single, began)
 	if err := ctx.Err(); err != nil {
@@ -348,13 +368,14 @@ func sampleGoroutines(gp GoroutineProbe, peak *int) (stop func()) {
 func (r *runner) runLevel(ctx context.Context, n, rounds int) Level {
 	began := time.Now()
 	dials, calls := r.cfg.Upstream.Connections(), r.cfg.Upstream.Requests()
-	cpu := r.serverCPU()
+	cpu, reads := r.serverCPU(), r.readSyscalls()
 	var all []Trace
 	for round := range rounds {
 		all = append(all, r.wave(ctx, fmt.Sprintf("c%d-r%d", n, round), n)...)
 	}
 	l := r.level(n, rounds, all)
 	l.ServerCPU = r.serverCPUSince(cpu)
+	l.ReadSyscalls = r.readSyscallsSince(reads)
 	l.Dials, l.Calls = r.cfg.Upstream.Connections()-dials, int64(r.cfg.Upstream.Requests()-calls)
 	r.progress(fmt.Sprintf("%d concurrent", n), l, began)
 	return l
@@ -499,6 +520,30 @@ func (r *runner) serverCPUSince(before time.Duration) time.Duration {
 	now := r.serverCPU()
 	if before < 0 || now < 0 {
 		return 0
+	}
+	return now - before
+}
+
+// readSyscalls returns the server's read system calls so far, or -1 when
+// unknown.
+func (r *runner) readSyscalls() int64 {
+	sp, ok := r.cfg.Probe.(SyscallProbe)
+	if !ok {
+		return -1
+	}
+	n, err := sp.ReadSyscalls()
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// readSyscallsSince returns the server's read system calls since before (a
+// readSyscalls reading), or -1 when unknown.
+func (r *runner) readSyscallsSince(before int64) int64 {
+	now := r.readSyscalls()
+	if before < 0 || now < 0 {
+		return -1
 	}
 	return now - before
 }
