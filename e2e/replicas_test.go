@@ -59,7 +59,7 @@ type replicaConfig struct {
 }
 
 // newReplicas starts n replicas in front of up.
-func newReplicas(t *testing.T, n int, up *openroutertest.Server, cfg replicaConfig) []*replica {
+func newReplicas(t testing.TB, n int, up *openroutertest.Server, cfg replicaConfig) []*replica {
 	t.Helper()
 	if cfg.lease == 0 {
 		cfg.lease = time.Second
@@ -74,7 +74,7 @@ func newReplicas(t *testing.T, n int, up *openroutertest.Server, cfg replicaConf
 	return out
 }
 
-func startReplica(t *testing.T, up *openroutertest.Server, cfg replicaConfig) *replica {
+func startReplica(t testing.TB, up *openroutertest.Server, cfg replicaConfig) *replica {
 	t.Helper()
 	httpClient := &http.Client{Transport: openrouter.NewTransport()}
 	client, err := openrouter.New(httpClient, openrouter.Config{BaseURL: up.URL(), APIKey: apiKey})
@@ -150,7 +150,7 @@ func as(ctx context.Context, token string) context.Context {
 
 // slowUpstream answers every model call after latency, so that a
 // consultation takes a few of them.
-func slowUpstream(t *testing.T, latency time.Duration) *openroutertest.Server {
+func slowUpstream(t testing.TB, latency time.Duration) *openroutertest.Server {
 	t.Helper()
 	up := openroutertest.NewServer(openroutertest.WithKey(apiKey), openroutertest.WithDefault(openroutertest.Behavior{Latency: latency}))
 	t.Cleanup(up.Close)
