@@ -29,9 +29,13 @@ type window struct {
 	// count is the limiter's own estimate of what is left.
 	count int64
 	// own is the least the provider can have left if only the calls this
-	// budget admits spend it: the last announcement less everything still
-	// in flight, lowered by every call admitted since. An announcement
-	// below it means calls the budget did not admit spend the window.
+	// budget admits spend it: an announcement less what the budget's other
+	// calls may have taken since the provider processed its call (those in
+	// flight and those that ended after it was sent), lowered by every call
+	// admitted since, or the limit less the calls in flight when the window
+	// opened. It is not clamped at zero, so that a refused call can give
+	// back exactly what it was counted for. An announcement below it means
+	// calls the budget did not admit spend the window.
 	own int64
 	// reported is true once the window has an announcement: the lowest
 	// remaining announced (least) and the call that announced it (by).
@@ -65,7 +69,7 @@ func (w *window) roll(now time.Time, outstanding int64) {
 		return
 	}
 	w.count = max(w.limit-outstanding, 0)
-	w.own = w.count
+	w.own = w.limit - outstanding
 	if w.period <= 0 {
 		w.lo, w.hi = time.Time{}, time.Time{}
 		return
@@ -76,12 +80,15 @@ func (w *window) roll(now time.Time, outstanding int64) {
 
 // observe applies the announcement of call seq: rem left, the reset in
 // [lo, hi]. after is what the calls sent after seq and still in flight may
-// take, others what every call still in flight may. learn is true when the
+// take, others what every other call may have taken since the provider
+// processed seq (see [budget.settle]). learn is true when the
 // announcement came with a rate-limit rejection. It reports whether rem is
 // below what the budget's own calls can have spent of the window.
 func (w *window) observe(now, lo, hi time.Time, limit, rem int64, seq uint64, after, others int64, learn bool) (below bool) {
-	if !hi.After(now) || (!w.prevHi.IsZero() && !hi.After(w.prevHi)) {
-		return false // a window that is already over
+	if !hi.After(now) || (!w.prevHi.IsZero() && !lo.After(w.prevHi)) {
+		// A window that is already over: a delay answered late may speak
+		// of the window that passed although it ends after it.
+		return false
 	}
 	switch {
 	case w.known && w.hi.IsZero():
@@ -100,7 +107,7 @@ func (w *window) observe(now, lo, hi time.Time, limit, rem int64, seq uint64, af
 		w.known, w.lo, w.hi = true, lo, hi
 		w.reported, w.least, w.by = true, rem, seq
 		w.count = max(rem-after, 0)
-		w.own = 0
+		w.own = rem - others
 	case hi.Before(w.lo):
 		return false // an older answer of the current window's predecessor
 	default:
@@ -113,7 +120,7 @@ func (w *window) observe(now, lo, hi time.Time, limit, rem int64, seq uint64, af
 	if limit > 0 {
 		w.limit = limit
 	}
-	w.own = max(w.own, rem-others, 0)
+	w.own = max(w.own, rem-others)
 	return below
 }
 
@@ -127,10 +134,12 @@ func later(a, b time.Time) time.Time {
 // cost is what one call takes from each resource.
 type cost [NumResources]int64
 
-// inFlight is an admitted call that has not ended.
+// inFlight is an admitted call that has not ended; ended is the budget's
+// ended when it was admitted.
 type inFlight struct {
-	seq uint64
-	c   cost
+	seq   uint64
+	c     cost
+	ended cost
 }
 
 // budget is the accounting of one key. Its methods are called with the
@@ -142,6 +151,8 @@ type budget struct {
 	// seq numbers the admitted calls; out holds those still in flight.
 	seq uint64
 	out []inFlight
+	// ended is what the calls that have ended, not refused, took in all.
+	ended cost
 	// probing is true while a call is out to learn an unknown reset.
 	probing bool
 	// skew is how far the provider's clock is known to be ahead of ours
@@ -259,11 +270,11 @@ func (b *budget) take(c cost, probe bool) uint64 {
 	for r := range b.w {
 		if w := &b.w[r]; w.known {
 			w.count = max(w.count-c[r], 0)
-			w.own = max(w.own-c[r], 0)
+			w.own -= c[r]
 		}
 	}
 	b.seq++
-	b.out = append(b.out, inFlight{seq: b.seq, c: c})
+	b.out = append(b.out, inFlight{seq: b.seq, c: c, ended: b.ended})
 	b.probing = b.probing || probe
 	return b.seq
 }
@@ -273,9 +284,27 @@ func (b *budget) take(c cost, probe bool) uint64 {
 // rejection; with empty, such a rejection empties a known request window
 // even when it announces nothing. It reports whether the requests
 // announced left are fewer than the budget's own calls can have spent of
-// the window.
-func (b *budget) settle(sent, done time.Time, quotas []Quota, retryAt time.Time, seq uint64, probe, limited, empty bool) (below bool) {
-	b.out = slices.DeleteFunc(b.out, func(f inFlight) bool { return f.seq == seq })
+// the window, and what the budget's other calls may have taken since the
+// provider processed call seq: those still in flight and those answered,
+// not refused, after it was sent. In the first window a budget learns,
+// which may hold every call it made, a shortfall counts only when keyCalls,
+// the requests its provider key's calls may have spent in all, explain it:
+// one left by an earlier process or another client does not speak of a
+// shared budget.
+func (b *budget) settle(sent, done time.Time, quotas []Quota, retryAt time.Time, seq uint64, probe, limited, empty bool, keyCalls int64) (below bool, others cost) {
+	if i := slices.IndexFunc(b.out, func(f inFlight) bool { return f.seq == seq }); i >= 0 {
+		f := b.out[i]
+		b.out = slices.Delete(b.out, i, i+1)
+		for r := range others {
+			others[r] = b.ended[r] - f.ended[r] + b.after(r, 0)
+			switch w := &b.w[r]; {
+			case !limited:
+				b.ended[r] += f.c[r]
+			case w.known:
+				w.own += f.c[r] // a refused call took nothing
+			}
+		}
+	}
 	if probe {
 		b.probing = false
 	}
@@ -287,8 +316,17 @@ func (b *budget) settle(sent, done time.Time, quotas []Quota, retryAt time.Time,
 		}
 		announced = announced || Resource(r) == Requests
 		lo, hi := bounds(q, sent, done)
-		if b.w[r].observe(done, lo, hi, q.Limit, q.Remaining, seq, b.after(r, seq), b.after(r, 0), limited) && Resource(r) == Requests {
-			below = true
+		w := &b.w[r]
+		first := !w.known && w.hi.IsZero() && w.prevHi.IsZero()
+		if w.observe(done, lo, hi, q.Limit, q.Remaining, seq, b.after(r, seq), others[r], limited) {
+			below = below || Resource(r) == Requests
+		}
+		if first && w.known && w.limit > 0 {
+			own := w.limit - b.ended[r] - b.after(r, 0)
+			if Resource(r) == Requests && q.Remaining < own && q.Remaining >= w.limit-keyCalls {
+				below = true
+			}
+			w.own = max(w.own, own)
 		}
 	}
 	if limited && empty && !announced && retryAt.IsZero() {
@@ -296,18 +334,18 @@ func (b *budget) settle(sent, done time.Time, quotas []Quota, retryAt time.Time,
 			w.count = 0
 		}
 	}
-	return below
+	return below, others
 }
 
 // seed opens the windows of a new budget from the quotas and retry time
 // announced to a call sent at sent and answered at done, other calls
-// that may still take flying being in flight.
-func (b *budget) seed(sent, done time.Time, quotas []Quota, retryAt time.Time, flying cost) {
+// having taken others since the provider processed it, or being about to.
+func (b *budget) seed(sent, done time.Time, quotas []Quota, retryAt time.Time, others cost) {
 	b.retryAt = later(b.retryAt, retryAt)
 	for r, q := range quotas {
 		if q.Announced && !q.Reset.IsZero() {
 			lo, hi := bounds(q, sent, done)
-			b.w[r].observe(done, lo, hi, q.Limit, q.Remaining, 0, flying[r], flying[r], false)
+			b.w[r].observe(done, lo, hi, q.Limit, q.Remaining, 0, others[r], others[r], false)
 		}
 	}
 }

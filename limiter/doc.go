@@ -30,17 +30,24 @@
 // [Limiter] keeps those budgets per model until the evidence says the
 // key's models share one:
 //
-//   - a model's announced requests left fall below what its own calls can
-//     have spent of the window (the last announcement, less every call
-//     still in flight, less every call admitted since), or
+//   - a model's announced requests left fall below the least its own calls
+//     can have left of the window: an earlier announcement less what its
+//     other calls may have taken since (those in flight and those answered
+//     after that call was sent), less every call admitted since, or the
+//     limit less the calls in flight when the window opened; a refused
+//     call gives back what it was counted for. In the first window a
+//     model's budget learns, which may hold every call it made, the
+//     shortfall must also be one the key's calls can explain, so that what
+//     an earlier process left spent does not count; or
 //   - a 429 that announces nothing arrives while the model's own calls had
 //     left room in its window.
 //
 // From then on every call of the key also takes from one pooled budget,
-// started from the announcement that revealed it less every call of the
-// key in flight, and fed by every answer; the per-model budgets are kept
-// beside it, and Retry-After holds calls back only when the answer
-// announces no reset (the pool follows the announced reset). The key goes
+// started from the announcement that revealed it less what the key's
+// other calls may have taken since, and fed by every answer; the
+// per-model budgets are kept beside it, and Retry-After holds calls back
+// only when the answer announces no reset (the pool follows the announced
+// reset). The key goes
 // back to budgets per model when two successes of different models
 // announce the same requests left in the same window (one budget that
 // every admitted request spends cannot), and budgets running out sooner

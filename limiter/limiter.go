@@ -368,10 +368,11 @@ func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool
 	}
 	shared := ks.budget.local([]Quota{Requests: sig.Shared})
 	k.settlement = Settlement{Sent: sent, Done: done, Quotas: [NumResources]Quota(quotas), Shared: shared[0], RetryAt: sig.RetryAt, Limited: limited}
-	below := k.e.budget.settle(sent, done, quotas, retryAt, k.modelSeq, k.modelProbe, limited, true)
-	ks.budget.settle(sent, done, shared, time.Time{}, k.sharedSeq, k.sharedProbe, limited, false)
+	keyCalls := ks.budget.ended[Requests] + ks.budget.after(int(Requests), 0)
+	below, _ := k.e.budget.settle(sent, done, quotas, retryAt, k.modelSeq, k.modelProbe, limited, true, keyCalls)
+	_, others := ks.budget.settle(sent, done, shared, time.Time{}, k.sharedSeq, k.sharedProbe, limited, false, 0)
 	if k.pool != nil {
-		k.pool.settle(sent, done, quotas, poolRetryAt, k.poolSeq, k.poolProbe, limited, true)
+		k.pool.settle(sent, done, quotas, poolRetryAt, k.poolSeq, k.poolProbe, limited, true, 0)
 	}
 	// A 429 that announces nothing while the model's own calls had left
 	// room in its window speaks of a budget spent by others too.
@@ -380,12 +381,8 @@ func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool
 		changed = ScopePerModel
 		if p := ks.scope.pool; p != nil {
 			// The pool starts from the answer that revealed it, less what
-			// every call of the key still in flight may take.
-			var flying cost
-			for r := range flying {
-				flying[r] = ks.budget.after(r, 0)
-			}
-			p.seed(sent, done, quotas, poolRetryAt, flying)
+			// the key's other calls may have taken since.
+			p.seed(sent, done, quotas, poolRetryAt, others)
 			changed = ScopePerKey
 		}
 	}

@@ -4,21 +4,8 @@ import "time"
 
 // scope is what the limiter has learned about how the models called with
 // one provider key share the budgets they announce per model (OpenAI's and
-// Anthropic's dialects). Its methods are called with the Limiter's mutex
-// held.
-//
-// Such budgets are kept per model until a model's budget runs out sooner
-// than its own calls explain: the requests it announces left fall below
-// what the calls it admitted can have spent of the window, or a 429 that
-// announces nothing arrives while its own calls had left room in the
-// window. The key's models then share one budget, the pool, which every
-// call of the key also takes from and which learns from every answer; the
-// budgets per model go on being kept beside it. They go back to per model
-// when two successes of different models announce the same requests left
-// in the same window, which one budget that every admitted request spends
-// cannot do; until that window ends, budgets running out sooner are not
-// taken for a shared limit again (other clients of the same key spend
-// budgets per model too).
+// Anthropic's dialects); the package documentation states the rule. Its
+// methods are called with the Limiter's mutex held.
 type scope struct {
 	// pool is the budget the key's models share, or nil while each model
 	// has its own. A call keeps the pool it took from, so a pool dropped
