@@ -9,6 +9,7 @@
 //	councilctl [--addr host:port] models [--json]
 //	councilctl [--addr host:port] health [--wait 10s]
 //	councilctl [--addr host:port] stats [--json]
+//	councilctl trace ID [--jaeger url] [--service councild] [--lookback 24h] [--width n] [--json]
 //
 // consult prints a line per event as the consultation progresses, with the
 // chairman's text streamed inline, then the final answer; --json prints each
@@ -24,7 +25,10 @@
 // is used only on a terminal, and never when NO_COLOR is set. health exits
 // 0 once the server reports SERVING. models lists the provider's models
 // with their context length and prices per million tokens. stats prints the server's latency
-// percentiles in total, per stage and per model. A failed call exits with
+// percentiles in total, per stage and per model. trace fetches the trace of
+// a consultation (by trace id or consultation id) from Jaeger's query API
+// (--jaeger, or COUNCIL_JAEGER_URL, default http://127.0.0.1:16686) and
+// draws it as a waterfall. A failed call exits with
 // a code for its status (see exit.go): 2 for a usage error, 3 invalid
 // argument, 4 deadline exceeded, 5 unavailable, 6 resource exhausted,
 // 7 unauthenticated, 8 cancelled, 9 any other status, 1 anything else.
@@ -99,6 +103,7 @@ Commands:
   models [--json]
   health [--wait d]
   stats [--json]
+  trace ID [--jaeger url] [--service name] [--lookback d] [--width n] [--json]
 
 Global flags:`)
 		fs.PrintDefaults()
@@ -114,13 +119,17 @@ Global flags:`)
 		fs.Usage()
 		return badUsage("no command given")
 	}
+	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	if cmd == "trace" {
+		// Jaeger's query API, not councild.
+		return traceCmd(ctx, rest, std, getenv)
+	}
 	conn, err := d.dial()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 
-	cmd, rest := fs.Arg(0), fs.Args()[1:]
 	switch cmd {
 	case "consult":
 		return consult(ctx, conn, rest, std, getenv)
