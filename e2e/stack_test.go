@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/councilhq/council/cost"
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/orchestrator"
@@ -74,6 +75,9 @@ type stackConfig struct {
 	// rate limits, cooldowns, the in-flight cap and, if configured,
 	// hedging) between the orchestrator and the client.
 	outbound *outbound.Config
+	// prices, when set, has the council estimate calls at the prices the
+	// fake upstream lists, as cost caps and budgets need.
+	prices bool
 }
 
 // defaultCallTimeout bounds each model call unless a test says otherwise;
@@ -111,7 +115,16 @@ func newStack(t testing.TB, cfg stackConfig) *stack {
 	if cfg.outbound != nil {
 		completer = outbound.New(client, *cfg.outbound)
 	}
-	c, err := orchestrator.New(completer, cc, orchestrator.WithLogger(log))
+	opts := []orchestrator.Option{orchestrator.WithLogger(log)}
+	if cfg.prices {
+		catalog := cost.NewCatalog(client)
+		if _, err := catalog.ListModels(ctx); err != nil {
+			up.Close()
+			t.Fatalf("catalog: %v", err)
+		}
+		opts = append(opts, orchestrator.WithPrices(catalog))
+	}
+	c, err := orchestrator.New(completer, cc, opts...)
 	if err != nil {
 		up.Close()
 		t.Fatalf("orchestrator.New: %v", err)

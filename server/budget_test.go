@@ -7,8 +7,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/councilhq/council/budget"
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/orchestrator"
+	"github.com/councilhq/council/provider"
 )
 
 func TestConsultCostCap(t *testing.T) {
@@ -60,5 +62,55 @@ func TestConsultCostCap(t *testing.T) {
 	_, err = h.consult(ctx, &councilv1.ConsultRequest{Query: "q", MaxCostUsd: -1})
 	if _, br := errorInfo(t, err); status.Code(err) != codes.InvalidArgument || br.GetFieldViolations()[0].GetField() != "max_cost_usd" {
 		t.Errorf("negative cap: %v", err)
+	}
+}
+
+// TestBudgetCharge: the cost of every answer, ranking and final answer
+// the council reported is charged, also when the consultation fails, and
+// the remaining budget caps the request.
+func TestBudgetCharge(t *testing.T) {
+	b := budget.New(budget.Config{Default: &budget.Limit{USD: 1, Period: budget.Day}}, nil)
+	var caps []float64
+	h := start(t, ConsulterFunc(func(_ context.Context, req orchestrator.Request, emit func(orchestrator.Event) error) error {
+		caps = append(caps, req.MaxCostUSD)
+		for i, p := range []any{
+			&orchestrator.ConsultStarted{},
+			&orchestrator.ModelAnswered{Model: "a", Content: "x", Usage: provider.Usage{Cost: 0.25}},
+			&orchestrator.ModelRanked{Reviewer: "a", Usage: provider.Usage{Cost: 0.125}},
+			&orchestrator.FinalAnswer{Model: "c", Content: "y", Usage: provider.Usage{Cost: 0.0625}},
+		} {
+			if err := emit(orchestrator.Event{Sequence: uint64(i + 1), ConsultationID: "c", Payload: p}); err != nil {
+				return err
+			}
+		}
+		return orchestrator.ErrNoSynthesis
+	}), WithBudgets(b))
+	ctx := context.Background()
+	if _, err := h.consult(ctx, &councilv1.ConsultRequest{Query: "q", MaxCostUsd: 2}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("consult: %v", err)
+	}
+	spend, err := h.client.GetSpend(ctx, &councilv1.GetSpendRequest{})
+	if err != nil || spend.GetSpentUsd() != 0.4375 || spend.GetRemainingUsd() != 0.5625 {
+		t.Fatalf("GetSpend = %v, %v; want $0.4375 spent", spend, err)
+	}
+	if _, err := h.consult(ctx, &councilv1.ConsultRequest{Query: "q", MaxCostUsd: 0.5}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("consult: %v", err)
+	}
+	if len(caps) != 2 || caps[0] != 1 || caps[1] != 0.5 {
+		t.Errorf("caps %v, want the remaining $1, then the request's own $0.5 below the remaining $0.5625", caps)
+	}
+}
+
+func TestGetSpendWithoutBudgets(t *testing.T) {
+	h := start(t, ConsulterFunc(func(context.Context, orchestrator.Request, func(orchestrator.Event) error) error { return nil }))
+	_, err := h.client.GetSpend(context.Background(), &councilv1.GetSpendRequest{})
+	if info, _ := errorInfo(t, err); status.Code(err) != codes.Unimplemented || info.GetReason() != ReasonNotConfigured {
+		t.Errorf("GetSpend without budgets: %v", err)
+	}
+	b := budget.New(budget.Config{Callers: map[string]budget.Limit{"token-9": {USD: 1, Period: budget.Day}}}, nil)
+	h = start(t, ConsulterFunc(func(context.Context, orchestrator.Request, func(orchestrator.Event) error) error { return nil }), WithBudgets(b))
+	spend, err := h.client.GetSpend(context.Background(), &councilv1.GetSpendRequest{})
+	if err != nil || spend.GetCaller() == "" || spend.GetBudget() != "" || spend.GetPeriod() != councilv1.BudgetPeriod_BUDGET_PERIOD_UNSPECIFIED {
+		t.Errorf("GetSpend of a caller without a budget: %v, %v", spend, err)
 	}
 }

@@ -37,6 +37,7 @@ type service struct {
 	stats         StatsSource
 	catalog       ModelCatalog
 	tierCost      func(orchestrator.Tier) float64
+	budgets       Budgets
 }
 
 var _ councilv1.CouncilServer = (*service)(nil)
@@ -68,9 +69,12 @@ func (s *service) Consult(req *councilv1.ConsultRequest, stream grpc.ServerStrea
 }
 
 // runFunc returns the consultation.RunFunc that runs req through the
-// consulter: it encodes each event for the log, hands the message itself
-// to w (the starting call's writer) so that it is not decoded again, and
-// encodes the final status.
+// consulter: it checks the caller's budget first, encodes each event for
+// the log, hands the message itself to w (the starting call's writer) so
+// that it is not decoded again, charges the caller what the events report
+// the consultation cost, and encodes the final status. A call attached to
+// an earlier consultation by its request id runs none of this, so it is
+// neither refused for the budget nor charged again.
 func (s *service) runFunc(req *councilv1.ConsultRequest, caller string, w *eventWriter) consultation.RunFunc {
 	return func(runCtx context.Context, emit func(eventlog.Entry) error) []byte {
 		ctx, cancel := context.WithTimeout(runCtx, s.maxDuration)
@@ -82,10 +86,20 @@ func (s *service) runFunc(req *councilv1.ConsultRequest, caller string, w *event
 			last     uint64
 			broken   error
 			returned bool
+			spent    float64 // the cost the events report
 		)
-		err := s.consulter.Consult(ctx, oreq, func(ev orchestrator.Event) error {
+		charged, err := s.checkBudget(ctx, &oreq)
+		if err != nil {
+			return toEnd(toStatus(err))
+		}
+		err = s.consulter.Consult(ctx, oreq, func(ev orchestrator.Event) error {
 			mu.Lock()
 			defer mu.Unlock()
+			if !returned {
+				// Its model call was paid for, whether or not the
+				// event can be logged.
+				spent += costOf(ev)
+			}
 			switch {
 			case returned:
 				return errStreamClosed
@@ -111,7 +125,9 @@ func (s *service) runFunc(req *councilv1.ConsultRequest, caller string, w *event
 			// success, even if the consultation carried on.
 			err = broken
 		}
+		cost := spent
 		mu.Unlock()
+		err = s.charge(ctx, charged, caller, cost, err)
 		if err != nil && ctx.Err() != nil {
 			// Whatever the consultation reported, it ended because its
 			// client went away (and no one kept it), its deadline passed

@@ -54,6 +54,7 @@ type options struct {
 	catalog            ModelCatalog
 	tierCost           func(orchestrator.Tier) float64
 	consultations      *consultation.Manager
+	budgets            Budgets
 }
 
 func newOptions(opts []Option) options {
@@ -106,6 +107,19 @@ func WithModelCatalog(c ModelCatalog) Option {
 // tier's CostPerQuery.
 func WithTierCost(f func(orchestrator.Tier) float64) Option {
 	return optionFunc(func(o *options) { o.tierCost = f })
+}
+
+// WithBudgets enforces per-caller spending budgets: a consultation of a
+// caller whose budget is spent fails before any model is called with
+// ResourceExhausted, reason BUDGET_EXHAUSTED, a QuotaFailure naming the
+// budget and a RetryInfo until its period resets; the cost cap of every
+// other consultation of a caller with a budget is lowered to what remains
+// of it, and its actual cost is recorded when it ends. GetSpend reports a
+// caller's spend. A caller is identified as for
+// [WithMaxConsultationsPerCaller]. Default none: nothing is enforced or
+// recorded, and GetSpend fails with Unimplemented.
+func WithBudgets(b Budgets) Option {
+	return optionFunc(func(o *options) { o.budgets = b })
 }
 
 // WithStatsHandler installs a gRPC stats handler, such as otelgrpc's server

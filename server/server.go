@@ -70,6 +70,7 @@ func New(c Consulter, opts ...Option) (*Server, error) {
 		stats:         o.stats,
 		catalog:       o.catalog,
 		tierCost:      o.tierCost,
+		budgets:       o.budgets,
 	}
 	s := &Server{
 		grpc:          newGRPCServer(o, tokens, adm),

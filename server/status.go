@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/councilhq/council/budget"
 	"github.com/councilhq/council/consultation"
 	"github.com/councilhq/council/orchestrator"
 )
@@ -46,6 +48,10 @@ const (
 	// ReasonNotConfigured: the call needs something the server was started
 	// without.
 	ReasonNotConfigured = "NOT_CONFIGURED"
+	// ReasonBudgetExhausted: the caller's budget is spent, or what remains
+	// of it is below the cheapest plan's estimate; the status carries a
+	// QuotaFailure naming the budget and a RetryInfo until it resets.
+	ReasonBudgetExhausted = "BUDGET_EXHAUSTED"
 	// ReasonBudgetTooLow: the request's max_cost_usd is below the cheapest
 	// plan's estimate, given in the metadata "minimum_cost_usd".
 	ReasonBudgetTooLow = "BUDGET_TOO_LOW"
@@ -86,6 +92,10 @@ func toStatus(err error) error {
 	if errors.As(err, &overload) {
 		return tooManyConsultations(overload)
 	}
+	var exceeded *budget.ExceededError
+	if errors.As(err, &exceeded) {
+		return budgetExhausted(exceeded)
+	}
 	var tooLow *orchestrator.BudgetTooLowError
 	if errors.As(err, &tooLow) {
 		minimum := strconv.FormatFloat(tooLow.MinimumUSD, 'f', 6, 64)
@@ -112,6 +122,8 @@ func toStatus(err error) error {
 	case errors.Is(err, errShuttingDown):
 		return newStatus(codes.Unavailable, ReasonShuttingDown, "the server is shutting down; retry the consultation", nil,
 			&errdetails.RetryInfo{RetryDelay: durationpb.New(admissionRetryDelay)})
+	case errors.Is(err, errNoBudgets):
+		return newStatus(codes.Unimplemented, ReasonNotConfigured, "this server has no budgets", nil)
 	case errors.Is(err, errNoCatalog):
 		return newStatus(codes.Unimplemented, ReasonNotConfigured, "this server has no model catalog", nil)
 	case errors.Is(err, errModelsUnavailable):
@@ -161,6 +173,44 @@ func tooManyConsultations(e *overloadError) error {
 	return newStatus(codes.ResourceExhausted, reason, msg, nil,
 		&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{Subject: subject, Description: msg}}},
 		&errdetails.RetryInfo{RetryDelay: durationpb.New(admissionRetryDelay)})
+}
+
+// budgetExhausted builds the ResourceExhausted status of a caller whose
+// budget is spent, or too little of it remains: a QuotaFailure naming the
+// budget and a RetryInfo until its period resets.
+func budgetExhausted(e *budget.ExceededError) error {
+	st := e.Status
+	usd := func(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
+	msg := fmt.Sprintf("the %s budget %q of $%s is spent", st.Limit.Period, st.Budget, usd(st.Limit.USD))
+	if e.MinimumUSD > 0 {
+		msg = fmt.Sprintf("the $%s left of the %s budget %q is below the cheapest plan's estimate of $%s",
+			usd(st.RemainingUSD()), st.Limit.Period, st.Budget, usd(e.MinimumUSD))
+	}
+	reset := st.ResetAt.UTC().Format(time.RFC3339)
+	msg += "; it resets at " + reset
+	meta := map[string]string{
+		"budget":        st.Budget,
+		"period":        st.Limit.Period.String(),
+		"limit_usd":     usd(st.Limit.USD),
+		"spent_usd":     usd(st.SpentUSD),
+		"remaining_usd": usd(st.RemainingUSD()),
+		"reset_time":    reset,
+	}
+	if e.MinimumUSD > 0 {
+		meta["minimum_cost_usd"] = usd(e.MinimumUSD)
+	}
+	return newStatus(codes.ResourceExhausted, ReasonBudgetExhausted, msg, meta,
+		&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{
+			Subject:     "caller:" + st.Caller,
+			Description: msg,
+			QuotaMetric: "council.v1/cost_usd",
+			QuotaId:     st.Budget,
+			QuotaDimensions: map[string]string{
+				"caller": st.Caller,
+				"period": st.Limit.Period.String(),
+			},
+		}}},
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(max(st.ResetIn, 0))})
 }
 
 // newStatus returns a status error with an ErrorInfo and the given details.

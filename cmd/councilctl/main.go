@@ -10,6 +10,7 @@
 //	councilctl [--addr host:port] health [--wait 10s]
 //	councilctl [--addr host:port] stats [--json]
 //	councilctl trace ID [--jaeger url] [--service councild] [--lookback 24h] [--width n] [--json]
+//	councilctl [--addr host:port] spend [--json]
 //
 // consult prints a line per event as the consultation progresses, with the
 // chairman's text streamed inline, then the final answer; --json prints each
@@ -28,7 +29,9 @@
 // percentiles in total, per stage and per model. trace fetches the trace of
 // a consultation (by trace id or consultation id) from Jaeger's query API
 // (--jaeger, or COUNCIL_JAEGER_URL, default http://127.0.0.1:16686) and
-// draws it as a waterfall. A failed call exits with
+// draws it as a waterfall. spend prints what the caller spent in its
+// budget's current period, what remains of the budget and when it resets.
+// A failed call exits with
 // a code for its status (see exit.go): 2 for a usage error, 3 invalid
 // argument, 4 deadline exceeded, 5 unavailable, 6 resource exhausted,
 // 7 unauthenticated, 8 cancelled, 9 any other status, 1 anything else.
@@ -104,6 +107,7 @@ Commands:
   health [--wait d]
   stats [--json]
   trace ID [--jaeger url] [--service name] [--lookback d] [--width n] [--json]
+  spend [--json]
 
 Global flags:`)
 		fs.PrintDefaults()
@@ -143,6 +147,8 @@ Global flags:`)
 		return health(ctx, conn, rest, out)
 	case "stats":
 		return stats(ctx, conn, rest, out)
+	case "spend":
+		return spend(ctx, conn, rest, out)
 	}
 	fs.Usage()
 	return badUsage("unknown command %q", cmd)

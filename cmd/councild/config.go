@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/councilhq/council/budget"
 	"github.com/councilhq/council/consultation"
 	"github.com/councilhq/council/cost"
 	"github.com/councilhq/council/eventlog"
@@ -68,6 +69,7 @@ const (
 	envEventRetention    = "COUNCIL_EVENT_RETENTION"
 	envDetachedGrace     = "COUNCIL_DETACHED_GRACE"
 	envConsultationLease = "COUNCIL_CONSULTATION_LEASE"
+	envBudgetsFile       = "COUNCIL_BUDGETS_FILE"
 )
 
 // Defaults of the straggler cut-off's wait, when it is turned on.
@@ -152,6 +154,8 @@ type config struct {
 	security security
 	// admission is the adaptive limit under security.maxConsultations.
 	admission adaptiveAdmission
+	// budgets are the callers' spending budgets; nil when none are set.
+	budgets *budget.Config
 }
 
 // envCaptureContent turns on the recording of prompts and answers on call
@@ -168,6 +172,7 @@ type rawConfig struct {
 	tier, tiersFile, models, hedge, logLevel string
 	collectTh, reviewTh, synthTh             time.Duration
 	tokensFile, tlsCert, tlsKey, tlsClientCA string
+	budgetsFile                              string
 	flushWindow                              time.Duration
 	straggler                                bool
 	stragglerFloor                           time.Duration
@@ -259,6 +264,8 @@ func declareSettings(s *settings, c *config, raw *rawConfig) {
 		"floor of the adaptive limit")
 	s.Duration(&c.admission.tolerance, "admission-tolerance", envAdmissionTolerance, defaultAdaptiveAdmission.tolerance,
 		"scheduler delay over its no-load baseline that the adaptive limit tolerates")
+	s.String(&raw.budgetsFile, "budgets-file", envBudgetsFile, "",
+		"YAML file of spending budgets per caller, in US dollars per day or month (see Caller budgets); empty means none")
 	s.group = groupReplicas
 	c.redis.URL = s.Secret(envRedisURL,
 		"Redis shared by the replicas: `redis://[user:password@]host:port/db`, or `rediss://…` for TLS; unset keeps all state in memory")
@@ -354,6 +361,13 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	}
 	if c.security.tls, err = loadTLS(raw.tlsCert, raw.tlsKey, raw.tlsClientCA); err != nil {
 		errs = append(errs, err)
+	}
+	if raw.budgetsFile != "" {
+		if b, err := budget.ReadFile(raw.budgetsFile); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", s.Source("budgets-file"), raw.budgetsFile, err))
+		} else {
+			c.budgets = &b
+		}
 	}
 
 	c.thresholds = map[orchestrator.Stage]time.Duration{

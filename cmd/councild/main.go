@@ -20,8 +20,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 
+	"github.com/councilhq/council/budget"
 	"github.com/councilhq/council/buildinfo"
 	"github.com/councilhq/council/consultation"
 	"github.com/councilhq/council/cost"
@@ -94,9 +96,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	srv, catalog, err := newServer(ctx, cfg, log, tel, mon, budgets, consultations)
+	callerBudgets := newCallerBudgets(cfg, rdb, log)
+	srv, catalog, err := newServer(ctx, cfg, log, tel, mon, budgets, consultations, callerBudgets)
 	if err != nil {
 		return err
+	}
+	if callerBudgets != nil {
+		budgetGauge, err := telemetry.ObserveBudgets(tel.MeterProvider, callerBudgets.Remaining)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = budgetGauge.Unregister() }()
 	}
 	refreshCtx, stopRefresh := context.WithCancel(ctx)
 	refreshDone := make(chan struct{})
@@ -147,8 +157,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 // the gRPC server. The catalog's one fetch at startup serves both the model
 // check and the prices. budgets, when not nil, holds the provider budgets
 // the replicas share; consultations runs the consultations and keeps their
-// events.
-func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.Providers, mon *monitor.Monitor, budgets limiter.Store, consultations *consultation.Manager) (*server.Server, *cost.Catalog, error) {
+// events; callerBudgets, when not nil, holds the callers' spending budgets.
+func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.Providers, mon *monitor.Monitor, budgets limiter.Store, consultations *consultation.Manager, callerBudgets *budget.Budgets) (*server.Server, *cost.Catalog, error) {
 	client, err := newProvider(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -178,6 +188,9 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 	if len(cfg.security.tokens) > 0 {
 		opts = append(opts, server.WithBearerTokens(cfg.security.tokens...))
 	}
+	if callerBudgets != nil {
+		opts = append(opts, server.WithBudgets(callerBudgets))
+	}
 	srv, err := server.New(council, append(opts,
 		server.WithLogger(log),
 		server.WithModelCatalog(catalog),
@@ -193,6 +206,19 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, tel telemetry.
 			otelgrpc.WithPropagators(tel.Propagator))),
 	)...)
 	return srv, catalog, err
+}
+
+// newCallerBudgets returns the callers' spending budgets, with their spend
+// in rdb when there is one, else in memory; nil when cfg sets no budgets.
+func newCallerBudgets(cfg config, rdb *redis.Client, log *slog.Logger) *budget.Budgets {
+	if cfg.budgets == nil {
+		return nil
+	}
+	var store budget.Store
+	if rdb != nil {
+		store = budget.NewRedis(rdb, "")
+	}
+	return budget.New(*cfg.budgets, store, budget.WithLogger(log))
 }
 
 // defaultTier is the tier requests without one get, with the configured

@@ -76,6 +76,60 @@ func (Role) EnumDescriptor() ([]byte, []int) {
 	return file_council_v1_council_proto_rawDescGZIP(), []int{0}
 }
 
+// BudgetPeriod is how long a budget lasts before it resets; both are
+// calendar periods in UTC. New periods may be added.
+type BudgetPeriod int32
+
+const (
+	// Not set: no budget applies.
+	BudgetPeriod_BUDGET_PERIOD_UNSPECIFIED BudgetPeriod = 0
+	// A day, reset at 00:00 UTC.
+	BudgetPeriod_BUDGET_PERIOD_DAY BudgetPeriod = 1
+	// A month, reset at 00:00 UTC on the first of the month.
+	BudgetPeriod_BUDGET_PERIOD_MONTH BudgetPeriod = 2
+)
+
+// Enum value maps for BudgetPeriod.
+var (
+	BudgetPeriod_name = map[int32]string{
+		0: "BUDGET_PERIOD_UNSPECIFIED",
+		1: "BUDGET_PERIOD_DAY",
+		2: "BUDGET_PERIOD_MONTH",
+	}
+	BudgetPeriod_value = map[string]int32{
+		"BUDGET_PERIOD_UNSPECIFIED": 0,
+		"BUDGET_PERIOD_DAY":         1,
+		"BUDGET_PERIOD_MONTH":       2,
+	}
+)
+
+func (x BudgetPeriod) Enum() *BudgetPeriod {
+	p := new(BudgetPeriod)
+	*p = x
+	return p
+}
+
+func (x BudgetPeriod) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BudgetPeriod) Descriptor() protoreflect.EnumDescriptor {
+	return file_council_v1_council_proto_enumTypes[1].Descriptor()
+}
+
+func (BudgetPeriod) Type() protoreflect.EnumType {
+	return &file_council_v1_council_proto_enumTypes[1]
+}
+
+func (x BudgetPeriod) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BudgetPeriod.Descriptor instead.
+func (BudgetPeriod) EnumDescriptor() ([]byte, []int) {
+	return file_council_v1_council_proto_rawDescGZIP(), []int{1}
+}
+
 // ConsultRequest asks the council one query.
 //
 // String fields are checked for valid UTF-8 by the server rather than by the
@@ -1493,6 +1547,157 @@ func (x *ModelLatency) GetLatency() *LatencyDistribution {
 	return nil
 }
 
+// GetSpendRequest asks for the calling identity's spend and budget.
+type GetSpendRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSpendRequest) Reset() {
+	*x = GetSpendRequest{}
+	mi := &file_council_v1_council_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSpendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSpendRequest) ProtoMessage() {}
+
+func (x *GetSpendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_council_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSpendRequest.ProtoReflect.Descriptor instead.
+func (*GetSpendRequest) Descriptor() ([]byte, []int) {
+	return file_council_v1_council_proto_rawDescGZIP(), []int{16}
+}
+
+// GetSpendResponse is the calling identity's spend in the current period
+// of its budget. When no budget applies to the caller, only caller is set.
+type GetSpendResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The identity the server counts the spend under: "token-N" for the N-th
+	// configured bearer token, else "cert:" and the client certificate's
+	// common name, else the peer's IP address.
+	Caller string `protobuf:"bytes,1,opt,name=caller" json:"caller,omitempty"`
+	// The budget that applies: the caller's own, named after it, or
+	// "default"; empty when none does.
+	Budget string `protobuf:"bytes,2,opt,name=budget" json:"budget,omitempty"`
+	// How long the budget lasts before it resets.
+	Period BudgetPeriod `protobuf:"varint,3,opt,name=period,enum=council.v1.BudgetPeriod" json:"period,omitempty"`
+	// The budget in US dollars per period.
+	LimitUsd float64 `protobuf:"fixed64,4,opt,name=limit_usd,json=limitUsd" json:"limit_usd,omitempty"`
+	// What the caller's consultations cost in the current period, as counted
+	// by every replica sharing the budget store.
+	SpentUsd float64 `protobuf:"fixed64,5,opt,name=spent_usd,json=spentUsd" json:"spent_usd,omitempty"`
+	// What remains of the budget; zero once it is spent.
+	RemainingUsd float64 `protobuf:"fixed64,6,opt,name=remaining_usd,json=remainingUsd" json:"remaining_usd,omitempty"`
+	// When the current period started.
+	PeriodStartTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=period_start_time,json=periodStartTime" json:"period_start_time,omitempty"`
+	// When the budget resets: the end of the current period.
+	ResetTime     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=reset_time,json=resetTime" json:"reset_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSpendResponse) Reset() {
+	*x = GetSpendResponse{}
+	mi := &file_council_v1_council_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSpendResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSpendResponse) ProtoMessage() {}
+
+func (x *GetSpendResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_council_v1_council_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSpendResponse.ProtoReflect.Descriptor instead.
+func (*GetSpendResponse) Descriptor() ([]byte, []int) {
+	return file_council_v1_council_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetSpendResponse) GetCaller() string {
+	if x != nil {
+		return x.Caller
+	}
+	return ""
+}
+
+func (x *GetSpendResponse) GetBudget() string {
+	if x != nil {
+		return x.Budget
+	}
+	return ""
+}
+
+func (x *GetSpendResponse) GetPeriod() BudgetPeriod {
+	if x != nil {
+		return x.Period
+	}
+	return BudgetPeriod_BUDGET_PERIOD_UNSPECIFIED
+}
+
+func (x *GetSpendResponse) GetLimitUsd() float64 {
+	if x != nil {
+		return x.LimitUsd
+	}
+	return 0
+}
+
+func (x *GetSpendResponse) GetSpentUsd() float64 {
+	if x != nil {
+		return x.SpentUsd
+	}
+	return 0
+}
+
+func (x *GetSpendResponse) GetRemainingUsd() float64 {
+	if x != nil {
+		return x.RemainingUsd
+	}
+	return 0
+}
+
+func (x *GetSpendResponse) GetPeriodStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PeriodStartTime
+	}
+	return nil
+}
+
+func (x *GetSpendResponse) GetResetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResetTime
+	}
+	return nil
+}
+
 var File_council_v1_council_proto protoreflect.FileDescriptor
 
 const file_council_v1_council_proto_rawDesc = "" +
@@ -1595,18 +1800,34 @@ const file_council_v1_council_proto_rawDesc = "" +
 	"\x06budget\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x06budget\x12\x1f\n" +
 	"\vover_budget\x18\x06 \x01(\bR\n" +
 	"overBudget\x129\n" +
-	"\alatency\x18\a \x01(\v2\x1f.council.v1.LatencyDistributionR\alatency*?\n" +
+	"\alatency\x18\a \x01(\v2\x1f.council.v1.LatencyDistributionR\alatency\"\x11\n" +
+	"\x0fGetSpendRequest\"\xd6\x02\n" +
+	"\x10GetSpendResponse\x12\x16\n" +
+	"\x06caller\x18\x01 \x01(\tR\x06caller\x12\x16\n" +
+	"\x06budget\x18\x02 \x01(\tR\x06budget\x120\n" +
+	"\x06period\x18\x03 \x01(\x0e2\x18.council.v1.BudgetPeriodR\x06period\x12\x1b\n" +
+	"\tlimit_usd\x18\x04 \x01(\x01R\blimitUsd\x12\x1b\n" +
+	"\tspent_usd\x18\x05 \x01(\x01R\bspentUsd\x12#\n" +
+	"\rremaining_usd\x18\x06 \x01(\x01R\fremainingUsd\x12F\n" +
+	"\x11period_start_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0fperiodStartTime\x129\n" +
+	"\n" +
+	"reset_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tresetTime*?\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tROLE_USER\x10\x01\x12\x12\n" +
-	"\x0eROLE_ASSISTANT\x10\x022\xef\x02\n" +
+	"\x0eROLE_ASSISTANT\x10\x02*]\n" +
+	"\fBudgetPeriod\x12\x1d\n" +
+	"\x19BUDGET_PERIOD_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11BUDGET_PERIOD_DAY\x10\x01\x12\x17\n" +
+	"\x13BUDGET_PERIOD_MONTH\x10\x022\xb6\x03\n" +
 	"\aCouncil\x12D\n" +
 	"\aConsult\x12\x1a.council.v1.ConsultRequest\x1a\x1b.council.v1.ConsultResponse0\x01\x12@\n" +
 	"\x05Watch\x12\x18.council.v1.WatchRequest\x1a\x1b.council.v1.ConsultResponse0\x01\x12H\n" +
 	"\tListTiers\x12\x1c.council.v1.ListTiersRequest\x1a\x1d.council.v1.ListTiersResponse\x12E\n" +
 	"\bGetStats\x12\x1b.council.v1.GetStatsRequest\x1a\x1c.council.v1.GetStatsResponse\x12K\n" +
 	"\n" +
-	"ListModels\x12\x1d.council.v1.ListModelsRequest\x1a\x1e.council.v1.ListModelsResponseB\xa3\x01\n" +
+	"ListModels\x12\x1d.council.v1.ListModelsRequest\x1a\x1e.council.v1.ListModelsResponse\x12E\n" +
+	"\bGetSpend\x12\x1b.council.v1.GetSpendRequest\x1a\x1c.council.v1.GetSpendResponseB\xa3\x01\n" +
 	"\x0ecom.council.v1B\fCouncilProtoP\x01Z5github.com/councilhq/council/gen/council/v1;councilv1\xa2\x02\x03CXX\xaa\x02\n" +
 	"Council.V1\xca\x02\n" +
 	"Council\\V1\xe2\x02\x16Council\\V1\\GPBMetadata\xea\x02\vCouncil::V1\x92\x03\x02\b\x02b\beditionsp\xe8\a"
@@ -1623,103 +1844,111 @@ func file_council_v1_council_proto_rawDescGZIP() []byte {
 	return file_council_v1_council_proto_rawDescData
 }
 
-var file_council_v1_council_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_council_v1_council_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_council_v1_council_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_council_v1_council_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_council_v1_council_proto_goTypes = []any{
 	(Role)(0),                     // 0: council.v1.Role
-	(*ConsultRequest)(nil),        // 1: council.v1.ConsultRequest
-	(*WatchRequest)(nil),          // 2: council.v1.WatchRequest
-	(*StragglerCutoff)(nil),       // 3: council.v1.StragglerCutoff
-	(*Turn)(nil),                  // 4: council.v1.Turn
-	(*ConsultResponse)(nil),       // 5: council.v1.ConsultResponse
-	(*ListTiersRequest)(nil),      // 6: council.v1.ListTiersRequest
-	(*ListTiersResponse)(nil),     // 7: council.v1.ListTiersResponse
-	(*TierInfo)(nil),              // 8: council.v1.TierInfo
-	(*ListModelsRequest)(nil),     // 9: council.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),    // 10: council.v1.ListModelsResponse
-	(*ModelInfo)(nil),             // 11: council.v1.ModelInfo
-	(*GetStatsRequest)(nil),       // 12: council.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),      // 13: council.v1.GetStatsResponse
-	(*LatencyDistribution)(nil),   // 14: council.v1.LatencyDistribution
-	(*StageLatency)(nil),          // 15: council.v1.StageLatency
-	(*ModelLatency)(nil),          // 16: council.v1.ModelLatency
-	(Tier)(0),                     // 17: council.v1.Tier
-	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
-	(Stage)(0),                    // 19: council.v1.Stage
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(*ConsultStarted)(nil),        // 21: council.v1.ConsultStarted
-	(*StageStarted)(nil),          // 22: council.v1.StageStarted
-	(*ModelAnswered)(nil),         // 23: council.v1.ModelAnswered
-	(*ModelRanked)(nil),           // 24: council.v1.ModelRanked
-	(*ModelFailed)(nil),           // 25: council.v1.ModelFailed
-	(*RankingsAggregated)(nil),    // 26: council.v1.RankingsAggregated
-	(*SynthesisDelta)(nil),        // 27: council.v1.SynthesisDelta
-	(*FinalAnswer)(nil),           // 28: council.v1.FinalAnswer
-	(*StageCompleted)(nil),        // 29: council.v1.StageCompleted
-	(*ConsultCompleted)(nil),      // 30: council.v1.ConsultCompleted
-	(*AnswerDelta)(nil),           // 31: council.v1.AnswerDelta
-	(*StragglersCut)(nil),         // 32: council.v1.StragglersCut
-	(*BudgetApplied)(nil),         // 33: council.v1.BudgetApplied
+	(BudgetPeriod)(0),             // 1: council.v1.BudgetPeriod
+	(*ConsultRequest)(nil),        // 2: council.v1.ConsultRequest
+	(*WatchRequest)(nil),          // 3: council.v1.WatchRequest
+	(*StragglerCutoff)(nil),       // 4: council.v1.StragglerCutoff
+	(*Turn)(nil),                  // 5: council.v1.Turn
+	(*ConsultResponse)(nil),       // 6: council.v1.ConsultResponse
+	(*ListTiersRequest)(nil),      // 7: council.v1.ListTiersRequest
+	(*ListTiersResponse)(nil),     // 8: council.v1.ListTiersResponse
+	(*TierInfo)(nil),              // 9: council.v1.TierInfo
+	(*ListModelsRequest)(nil),     // 10: council.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),    // 11: council.v1.ListModelsResponse
+	(*ModelInfo)(nil),             // 12: council.v1.ModelInfo
+	(*GetStatsRequest)(nil),       // 13: council.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),      // 14: council.v1.GetStatsResponse
+	(*LatencyDistribution)(nil),   // 15: council.v1.LatencyDistribution
+	(*StageLatency)(nil),          // 16: council.v1.StageLatency
+	(*ModelLatency)(nil),          // 17: council.v1.ModelLatency
+	(*GetSpendRequest)(nil),       // 18: council.v1.GetSpendRequest
+	(*GetSpendResponse)(nil),      // 19: council.v1.GetSpendResponse
+	(Tier)(0),                     // 20: council.v1.Tier
+	(*durationpb.Duration)(nil),   // 21: google.protobuf.Duration
+	(Stage)(0),                    // 22: council.v1.Stage
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*ConsultStarted)(nil),        // 24: council.v1.ConsultStarted
+	(*StageStarted)(nil),          // 25: council.v1.StageStarted
+	(*ModelAnswered)(nil),         // 26: council.v1.ModelAnswered
+	(*ModelRanked)(nil),           // 27: council.v1.ModelRanked
+	(*ModelFailed)(nil),           // 28: council.v1.ModelFailed
+	(*RankingsAggregated)(nil),    // 29: council.v1.RankingsAggregated
+	(*SynthesisDelta)(nil),        // 30: council.v1.SynthesisDelta
+	(*FinalAnswer)(nil),           // 31: council.v1.FinalAnswer
+	(*StageCompleted)(nil),        // 32: council.v1.StageCompleted
+	(*ConsultCompleted)(nil),      // 33: council.v1.ConsultCompleted
+	(*AnswerDelta)(nil),           // 34: council.v1.AnswerDelta
+	(*StragglersCut)(nil),         // 35: council.v1.StragglersCut
+	(*BudgetApplied)(nil),         // 36: council.v1.BudgetApplied
 }
 var file_council_v1_council_proto_depIdxs = []int32{
-	17, // 0: council.v1.ConsultRequest.tier:type_name -> council.v1.Tier
-	4,  // 1: council.v1.ConsultRequest.history:type_name -> council.v1.Turn
-	18, // 2: council.v1.ConsultRequest.delta_flush_window:type_name -> google.protobuf.Duration
-	3,  // 3: council.v1.ConsultRequest.straggler_cutoff:type_name -> council.v1.StragglerCutoff
-	18, // 4: council.v1.StragglerCutoff.floor:type_name -> google.protobuf.Duration
+	20, // 0: council.v1.ConsultRequest.tier:type_name -> council.v1.Tier
+	5,  // 1: council.v1.ConsultRequest.history:type_name -> council.v1.Turn
+	21, // 2: council.v1.ConsultRequest.delta_flush_window:type_name -> google.protobuf.Duration
+	4,  // 3: council.v1.ConsultRequest.straggler_cutoff:type_name -> council.v1.StragglerCutoff
+	21, // 4: council.v1.StragglerCutoff.floor:type_name -> google.protobuf.Duration
 	0,  // 5: council.v1.Turn.role:type_name -> council.v1.Role
-	19, // 6: council.v1.ConsultResponse.stage:type_name -> council.v1.Stage
-	20, // 7: council.v1.ConsultResponse.emit_time:type_name -> google.protobuf.Timestamp
-	21, // 8: council.v1.ConsultResponse.consult_started:type_name -> council.v1.ConsultStarted
-	22, // 9: council.v1.ConsultResponse.stage_started:type_name -> council.v1.StageStarted
-	23, // 10: council.v1.ConsultResponse.model_answered:type_name -> council.v1.ModelAnswered
-	24, // 11: council.v1.ConsultResponse.model_ranked:type_name -> council.v1.ModelRanked
-	25, // 12: council.v1.ConsultResponse.model_failed:type_name -> council.v1.ModelFailed
-	26, // 13: council.v1.ConsultResponse.rankings_aggregated:type_name -> council.v1.RankingsAggregated
-	27, // 14: council.v1.ConsultResponse.synthesis_delta:type_name -> council.v1.SynthesisDelta
-	28, // 15: council.v1.ConsultResponse.final_answer:type_name -> council.v1.FinalAnswer
-	29, // 16: council.v1.ConsultResponse.stage_completed:type_name -> council.v1.StageCompleted
-	30, // 17: council.v1.ConsultResponse.consult_completed:type_name -> council.v1.ConsultCompleted
-	31, // 18: council.v1.ConsultResponse.answer_delta:type_name -> council.v1.AnswerDelta
-	32, // 19: council.v1.ConsultResponse.stragglers_cut:type_name -> council.v1.StragglersCut
-	33, // 20: council.v1.ConsultResponse.budget_applied:type_name -> council.v1.BudgetApplied
-	8,  // 21: council.v1.ListTiersResponse.tiers:type_name -> council.v1.TierInfo
-	17, // 22: council.v1.TierInfo.tier:type_name -> council.v1.Tier
-	18, // 23: council.v1.TierInfo.expected_latency:type_name -> google.protobuf.Duration
-	11, // 24: council.v1.ListModelsResponse.models:type_name -> council.v1.ModelInfo
-	20, // 25: council.v1.ListModelsResponse.fetch_time:type_name -> google.protobuf.Timestamp
-	14, // 26: council.v1.GetStatsResponse.total:type_name -> council.v1.LatencyDistribution
-	15, // 27: council.v1.GetStatsResponse.stages:type_name -> council.v1.StageLatency
-	16, // 28: council.v1.GetStatsResponse.models:type_name -> council.v1.ModelLatency
-	18, // 29: council.v1.LatencyDistribution.min:type_name -> google.protobuf.Duration
-	18, // 30: council.v1.LatencyDistribution.mean:type_name -> google.protobuf.Duration
-	18, // 31: council.v1.LatencyDistribution.p50:type_name -> google.protobuf.Duration
-	18, // 32: council.v1.LatencyDistribution.p90:type_name -> google.protobuf.Duration
-	18, // 33: council.v1.LatencyDistribution.p95:type_name -> google.protobuf.Duration
-	18, // 34: council.v1.LatencyDistribution.p99:type_name -> google.protobuf.Duration
-	18, // 35: council.v1.LatencyDistribution.max:type_name -> google.protobuf.Duration
-	19, // 36: council.v1.StageLatency.stage:type_name -> council.v1.Stage
-	18, // 37: council.v1.StageLatency.threshold:type_name -> google.protobuf.Duration
-	14, // 38: council.v1.StageLatency.latency:type_name -> council.v1.LatencyDistribution
-	19, // 39: council.v1.ModelLatency.stage:type_name -> council.v1.Stage
-	17, // 40: council.v1.ModelLatency.tier:type_name -> council.v1.Tier
-	18, // 41: council.v1.ModelLatency.budget:type_name -> google.protobuf.Duration
-	14, // 42: council.v1.ModelLatency.latency:type_name -> council.v1.LatencyDistribution
-	1,  // 43: council.v1.Council.Consult:input_type -> council.v1.ConsultRequest
-	2,  // 44: council.v1.Council.Watch:input_type -> council.v1.WatchRequest
-	6,  // 45: council.v1.Council.ListTiers:input_type -> council.v1.ListTiersRequest
-	12, // 46: council.v1.Council.GetStats:input_type -> council.v1.GetStatsRequest
-	9,  // 47: council.v1.Council.ListModels:input_type -> council.v1.ListModelsRequest
-	5,  // 48: council.v1.Council.Consult:output_type -> council.v1.ConsultResponse
-	5,  // 49: council.v1.Council.Watch:output_type -> council.v1.ConsultResponse
-	7,  // 50: council.v1.Council.ListTiers:output_type -> council.v1.ListTiersResponse
-	13, // 51: council.v1.Council.GetStats:output_type -> council.v1.GetStatsResponse
-	10, // 52: council.v1.Council.ListModels:output_type -> council.v1.ListModelsResponse
-	48, // [48:53] is the sub-list for method output_type
-	43, // [43:48] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	22, // 6: council.v1.ConsultResponse.stage:type_name -> council.v1.Stage
+	23, // 7: council.v1.ConsultResponse.emit_time:type_name -> google.protobuf.Timestamp
+	24, // 8: council.v1.ConsultResponse.consult_started:type_name -> council.v1.ConsultStarted
+	25, // 9: council.v1.ConsultResponse.stage_started:type_name -> council.v1.StageStarted
+	26, // 10: council.v1.ConsultResponse.model_answered:type_name -> council.v1.ModelAnswered
+	27, // 11: council.v1.ConsultResponse.model_ranked:type_name -> council.v1.ModelRanked
+	28, // 12: council.v1.ConsultResponse.model_failed:type_name -> council.v1.ModelFailed
+	29, // 13: council.v1.ConsultResponse.rankings_aggregated:type_name -> council.v1.RankingsAggregated
+	30, // 14: council.v1.ConsultResponse.synthesis_delta:type_name -> council.v1.SynthesisDelta
+	31, // 15: council.v1.ConsultResponse.final_answer:type_name -> council.v1.FinalAnswer
+	32, // 16: council.v1.ConsultResponse.stage_completed:type_name -> council.v1.StageCompleted
+	33, // 17: council.v1.ConsultResponse.consult_completed:type_name -> council.v1.ConsultCompleted
+	34, // 18: council.v1.ConsultResponse.answer_delta:type_name -> council.v1.AnswerDelta
+	35, // 19: council.v1.ConsultResponse.stragglers_cut:type_name -> council.v1.StragglersCut
+	36, // 20: council.v1.ConsultResponse.budget_applied:type_name -> council.v1.BudgetApplied
+	9,  // 21: council.v1.ListTiersResponse.tiers:type_name -> council.v1.TierInfo
+	20, // 22: council.v1.TierInfo.tier:type_name -> council.v1.Tier
+	21, // 23: council.v1.TierInfo.expected_latency:type_name -> google.protobuf.Duration
+	12, // 24: council.v1.ListModelsResponse.models:type_name -> council.v1.ModelInfo
+	23, // 25: council.v1.ListModelsResponse.fetch_time:type_name -> google.protobuf.Timestamp
+	15, // 26: council.v1.GetStatsResponse.total:type_name -> council.v1.LatencyDistribution
+	16, // 27: council.v1.GetStatsResponse.stages:type_name -> council.v1.StageLatency
+	17, // 28: council.v1.GetStatsResponse.models:type_name -> council.v1.ModelLatency
+	21, // 29: council.v1.LatencyDistribution.min:type_name -> google.protobuf.Duration
+	21, // 30: council.v1.LatencyDistribution.mean:type_name -> google.protobuf.Duration
+	21, // 31: council.v1.LatencyDistribution.p50:type_name -> google.protobuf.Duration
+	21, // 32: council.v1.LatencyDistribution.p90:type_name -> google.protobuf.Duration
+	21, // 33: council.v1.LatencyDistribution.p95:type_name -> google.protobuf.Duration
+	21, // 34: council.v1.LatencyDistribution.p99:type_name -> google.protobuf.Duration
+	21, // 35: council.v1.LatencyDistribution.max:type_name -> google.protobuf.Duration
+	22, // 36: council.v1.StageLatency.stage:type_name -> council.v1.Stage
+	21, // 37: council.v1.StageLatency.threshold:type_name -> google.protobuf.Duration
+	15, // 38: council.v1.StageLatency.latency:type_name -> council.v1.LatencyDistribution
+	22, // 39: council.v1.ModelLatency.stage:type_name -> council.v1.Stage
+	20, // 40: council.v1.ModelLatency.tier:type_name -> council.v1.Tier
+	21, // 41: council.v1.ModelLatency.budget:type_name -> google.protobuf.Duration
+	15, // 42: council.v1.ModelLatency.latency:type_name -> council.v1.LatencyDistribution
+	1,  // 43: council.v1.GetSpendResponse.period:type_name -> council.v1.BudgetPeriod
+	23, // 44: council.v1.GetSpendResponse.period_start_time:type_name -> google.protobuf.Timestamp
+	23, // 45: council.v1.GetSpendResponse.reset_time:type_name -> google.protobuf.Timestamp
+	2,  // 46: council.v1.Council.Consult:input_type -> council.v1.ConsultRequest
+	3,  // 47: council.v1.Council.Watch:input_type -> council.v1.WatchRequest
+	7,  // 48: council.v1.Council.ListTiers:input_type -> council.v1.ListTiersRequest
+	13, // 49: council.v1.Council.GetStats:input_type -> council.v1.GetStatsRequest
+	10, // 50: council.v1.Council.ListModels:input_type -> council.v1.ListModelsRequest
+	18, // 51: council.v1.Council.GetSpend:input_type -> council.v1.GetSpendRequest
+	6,  // 52: council.v1.Council.Consult:output_type -> council.v1.ConsultResponse
+	6,  // 53: council.v1.Council.Watch:output_type -> council.v1.ConsultResponse
+	8,  // 54: council.v1.Council.ListTiers:output_type -> council.v1.ListTiersResponse
+	14, // 55: council.v1.Council.GetStats:output_type -> council.v1.GetStatsResponse
+	11, // 56: council.v1.Council.ListModels:output_type -> council.v1.ListModelsResponse
+	19, // 57: council.v1.Council.GetSpend:output_type -> council.v1.GetSpendResponse
+	52, // [52:58] is the sub-list for method output_type
+	46, // [46:52] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_council_v1_council_proto_init() }
@@ -1748,8 +1977,8 @@ func file_council_v1_council_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_council_v1_council_proto_rawDesc), len(file_council_v1_council_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   16,
+			NumEnums:      2,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

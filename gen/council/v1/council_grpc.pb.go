@@ -24,6 +24,7 @@ const (
 	Council_ListTiers_FullMethodName  = "/council.v1.Council/ListTiers"
 	Council_GetStats_FullMethodName   = "/council.v1.Council/GetStats"
 	Council_ListModels_FullMethodName = "/council.v1.Council/ListModels"
+	Council_GetSpend_FullMethodName   = "/council.v1.Council/GetSpend"
 )
 
 // CouncilClient is the client API for Council service.
@@ -45,6 +46,10 @@ type CouncilClient interface {
 	// or with reason OVERLOADED and the same details when the server's adaptive
 	// admission limit (the capacity it measures, see GetStatsResponse) is
 	// reached; either way the call is refused before any model is called;
+	// RESOURCE_EXHAUSTED with reason BUDGET_EXHAUSTED, a google.rpc.QuotaFailure
+	// naming the caller's budget and a google.rpc.RetryInfo until its period
+	// resets, when the caller's budget (see GetSpend) is spent or what remains
+	// of it is below the cheapest plan's estimate, before any model is called;
 	// FAILED_PRECONDITION with reason BUDGET_TOO_LOW when max_cost_usd is
 	// below the cheapest plan's estimate (its metadata "minimum_cost_usd");
 	// UNAVAILABLE with reason QUORUM_NOT_MET, NO_SYNTHESIS or SHUTTING_DOWN;
@@ -81,6 +86,10 @@ type CouncilClient interface {
 	// length and prices, from the provider's model list. The server caches
 	// the list and fetches it again when it is older than its time to live.
 	ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error)
+	// GetSpend reports what the calling identity spent in its budget's
+	// current period and what remains of its budget. It fails with
+	// UNIMPLEMENTED, reason NOT_CONFIGURED, when the server has no budgets.
+	GetSpend(ctx context.Context, in *GetSpendRequest, opts ...grpc.CallOption) (*GetSpendResponse, error)
 }
 
 type councilClient struct {
@@ -159,6 +168,16 @@ func (c *councilClient) ListModels(ctx context.Context, in *ListModelsRequest, o
 	return out, nil
 }
 
+func (c *councilClient) GetSpend(ctx context.Context, in *GetSpendRequest, opts ...grpc.CallOption) (*GetSpendResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSpendResponse)
+	err := c.cc.Invoke(ctx, Council_GetSpend_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CouncilServer is the server API for Council service.
 // All implementations must embed UnimplementedCouncilServer
 // for forward compatibility.
@@ -178,6 +197,10 @@ type CouncilServer interface {
 	// or with reason OVERLOADED and the same details when the server's adaptive
 	// admission limit (the capacity it measures, see GetStatsResponse) is
 	// reached; either way the call is refused before any model is called;
+	// RESOURCE_EXHAUSTED with reason BUDGET_EXHAUSTED, a google.rpc.QuotaFailure
+	// naming the caller's budget and a google.rpc.RetryInfo until its period
+	// resets, when the caller's budget (see GetSpend) is spent or what remains
+	// of it is below the cheapest plan's estimate, before any model is called;
 	// FAILED_PRECONDITION with reason BUDGET_TOO_LOW when max_cost_usd is
 	// below the cheapest plan's estimate (its metadata "minimum_cost_usd");
 	// UNAVAILABLE with reason QUORUM_NOT_MET, NO_SYNTHESIS or SHUTTING_DOWN;
@@ -214,6 +237,10 @@ type CouncilServer interface {
 	// length and prices, from the provider's model list. The server caches
 	// the list and fetches it again when it is older than its time to live.
 	ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error)
+	// GetSpend reports what the calling identity spent in its budget's
+	// current period and what remains of its budget. It fails with
+	// UNIMPLEMENTED, reason NOT_CONFIGURED, when the server has no budgets.
+	GetSpend(context.Context, *GetSpendRequest) (*GetSpendResponse, error)
 	mustEmbedUnimplementedCouncilServer()
 }
 
@@ -238,6 +265,9 @@ func (UnimplementedCouncilServer) GetStats(context.Context, *GetStatsRequest) (*
 }
 func (UnimplementedCouncilServer) ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListModels not implemented")
+}
+func (UnimplementedCouncilServer) GetSpend(context.Context, *GetSpendRequest) (*GetSpendResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSpend not implemented")
 }
 func (UnimplementedCouncilServer) mustEmbedUnimplementedCouncilServer() {}
 func (UnimplementedCouncilServer) testEmbeddedByValue()                 {}
@@ -336,6 +366,24 @@ func _Council_ListModels_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Council_GetSpend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSpendRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CouncilServer).GetSpend(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Council_GetSpend_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CouncilServer).GetSpend(ctx, req.(*GetSpendRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Council_ServiceDesc is the grpc.ServiceDesc for Council service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -354,6 +402,10 @@ var Council_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListModels",
 			Handler:    _Council_ListModels_Handler,
+		},
+		{
+			MethodName: "GetSpend",
+			Handler:    _Council_GetSpend_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
