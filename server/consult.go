@@ -29,6 +29,7 @@ type service struct {
 
 	consulter     Consulter
 	consultations *consultation.Manager
+	watches       *watches
 	admission     *admission
 	log           *slog.Logger
 	tiers         []orchestrator.Tier
@@ -142,12 +143,19 @@ func (s *service) runFunc(req *councilv1.ConsultRequest, caller string, w *event
 	}
 }
 
-// Watch validates the request and follows the consultation's log.
+// Watch validates the request and follows the consultation's log. When
+// the server starts draining, it ends at once with REPLICA_DRAINING, so
+// that the client watches on through another replica.
 func (s *service) Watch(req *councilv1.WatchRequest, stream grpc.ServerStreamingServer[councilv1.ConsultResponse]) error {
 	if err := validateWatch(req); err != nil {
 		return toStatus(err)
 	}
-	ctx := stream.Context()
+	ctx, cancel := context.WithCancelCause(stream.Context())
+	defer cancel(nil)
+	if !s.watches.add(ctx, cancel) {
+		return toStatus(errWatchDrained)
+	}
+	defer s.watches.remove(ctx)
 	logctx.Add(ctx, slog.String(logConsultationID, req.GetConsultationId()))
 	w := &eventWriter{stream: stream, last: req.GetAfterSequence()}
 	defer w.close()
@@ -156,6 +164,48 @@ func (s *service) Watch(req *councilv1.WatchRequest, stream grpc.ServerStreaming
 		return toStatus(err)
 	}
 	return fromEnd(end)
+}
+
+// watches are the Watch calls in progress, which a draining server ends.
+type watches struct {
+	mu       sync.Mutex
+	cancels  map[context.Context]context.CancelCauseFunc
+	draining bool
+}
+
+func newWatches() *watches {
+	return &watches{cancels: make(map[context.Context]context.CancelCauseFunc)}
+}
+
+// add registers a Watch call; false when the server is draining.
+func (w *watches) add(ctx context.Context, cancel context.CancelCauseFunc) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.draining {
+		return false
+	}
+	w.cancels[ctx] = cancel
+	return true
+}
+
+func (w *watches) remove(ctx context.Context) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.cancels, ctx)
+}
+
+// errWatchDrained is the cause a Watch is ended with when the server
+// starts draining; toStatus maps it to Unavailable, REPLICA_DRAINING.
+var errWatchDrained = errors.New("server: draining; watch again")
+
+// drain ends every Watch call, now and to come, with errWatchDrained.
+func (w *watches) drain() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.draining = true
+	for _, cancel := range w.cancels {
+		cancel(errWatchDrained)
+	}
 }
 
 // fingerprint identifies a request's content: a digest of its

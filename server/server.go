@@ -29,6 +29,7 @@ type Server struct {
 	health        *health.Server
 	admission     *admission
 	consultations *consultation.Manager
+	watches       *watches
 	log           *slog.Logger
 	drainTimeout  time.Duration
 }
@@ -63,6 +64,7 @@ func New(c Consulter, opts ...Option) (*Server, error) {
 		admission:     adm,
 		consulter:     c,
 		consultations: o.consultations,
+		watches:       newWatches(),
 		log:           o.logger,
 		tiers:         o.tiers,
 		defaultTier:   o.defaultTier,
@@ -76,6 +78,7 @@ func New(c Consulter, opts ...Option) (*Server, error) {
 		grpc:          newGRPCServer(o, tokens, adm),
 		admission:     adm,
 		consultations: o.consultations,
+		watches:       svc.watches,
 		health:        health.NewServer(),
 		log:           o.logger,
 		drainTimeout:  o.drainTimeout,
@@ -103,9 +106,10 @@ func (s *Server) ConsultationsInFlight() int { return s.admission.inFlight() }
 // When ctx ends it reports NOT_SERVING, lets in-flight calls finish for up
 // to the drain timeout (see [WithDrainTimeout]), then cancels the rest and
 // returns nil: a consultation cancelled this way ends with Unavailable and
-// the reason SHUTTING_DOWN. While Serve runs it updates the adaptive
-// admission limit, if any, and renews the leases of the consultations it
-// runs. Serve closes lis and may be called only once.
+// the reason SHUTTING_DOWN. Watch calls end at once with Unavailable and
+// the reason REPLICA_DRAINING, so that their clients watch on through
+// another replica. While Serve runs it updates the adaptive admission
+// limit, if any, and renews the leases of the consultations it runs. Serve closes lis and may be called only once.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(councilv1.Council_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
@@ -137,6 +141,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	}
 
 	s.health.Shutdown()
+	s.watches.drain()
 	stopped := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()

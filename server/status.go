@@ -63,6 +63,9 @@ const (
 	ReasonConsultationLost = "CONSULTATION_LOST"
 	// ReasonEventLogUnavailable: the event log could not be read.
 	ReasonEventLogUnavailable = "EVENT_LOG_UNAVAILABLE"
+	// ReasonReplicaDraining: the server is shutting down and ended a
+	// Watch; watching again reaches another replica.
+	ReasonReplicaDraining = "REPLICA_DRAINING"
 	// ReasonRequestIDReused: the request_id was used by the same caller
 	// for a different request.
 	ReasonRequestIDReused = "REQUEST_ID_REUSED"
@@ -114,6 +117,9 @@ func toStatus(err error) error {
 	case errors.Is(err, consultation.ErrLost):
 		return newStatus(codes.Unavailable, ReasonConsultationLost,
 			"the server running the consultation stopped before it ended; consult again", nil)
+	case errors.Is(err, errWatchDrained):
+		return newStatus(codes.Unavailable, ReasonReplicaDraining, "this server is shutting down; watch again", nil,
+			&errdetails.RetryInfo{RetryDelay: durationpb.New(0)})
 	case errors.Is(err, consultation.ErrUnavailable):
 		return newStatus(codes.Unavailable, ReasonEventLogUnavailable, "the event log cannot be read; retry later", nil,
 			&errdetails.RetryInfo{RetryDelay: durationpb.New(admissionRetryDelay)})

@@ -118,12 +118,13 @@ func (f *follower) reopen(ctx context.Context, cause error, attempt int) (eventS
 
 // resumable reports whether a stream that ended with err may be resumed:
 // the connection broke (a status the server did not make, so without its
-// ErrorInfo), or the server's event log was briefly unreadable.
+// ErrorInfo), the server's event log was briefly unreadable, or the server
+// ended a Watch because it is shutting down.
 func resumable(err error) bool {
 	st := status.Convert(err)
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == errorDomain {
-			return info.GetReason() == "EVENT_LOG_UNAVAILABLE"
+			return info.GetReason() == "EVENT_LOG_UNAVAILABLE" || info.GetReason() == "REPLICA_DRAINING"
 		}
 	}
 	switch st.Code() {
