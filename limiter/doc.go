@@ -47,14 +47,17 @@
 // other calls may have taken since, and fed by every answer; the
 // per-model budgets are kept beside it, and Retry-After holds calls back
 // only when the answer announces no reset (the pool follows the announced
-// reset). The key goes
-// back to budgets per model when two successes of different models
-// announce the same requests left in the same window (one budget that
-// every admitted request spends cannot), and budgets running out sooner
-// are not taken for a shared limit again before that window ends, so that
-// other clients of the same key spending a model's budget do not make the
-// scope flap. Only requests are compared: token counts are estimates. Each
-// change is reported to the [Observer] as an [EventScope].
+// reset). The key goes back to budgets per model when two successes of
+// different models announce the same requests left in the same window (one
+// budget that every admitted request spends cannot), and budgets running
+// out sooner are not taken for a shared limit again before that window
+// ends, so that other clients of the same key spending a model's budget do
+// not make the scope flap. Only requests are compared: token counts are
+// estimates. Each change is reported to the [Observer] as an [EventScope].
+// With a [Store], the calls the learned scope pools take from the store's
+// pooled budget too ([StoreCall.Pooled]), and the store keeps the scope
+// each answer teaches ([Settlement.Scope]), so that every Limiter sharing
+// it pools the key's calls.
 //
 // Several replicas that spend one provider key share what their Limiters
 // learn through a [Store] ([WithStore]; package redisbudget keeps it in

@@ -367,7 +367,8 @@ func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool
 		}
 	}
 	shared := ks.budget.local([]Quota{Requests: sig.Shared})
-	k.settlement = Settlement{Sent: sent, Done: done, Quotas: [NumResources]Quota(quotas), Shared: shared[0], RetryAt: sig.RetryAt, Limited: limited}
+	k.settlement = Settlement{Sent: sent, Done: done, Quotas: [NumResources]Quota(quotas), Shared: shared[0],
+		RetryAt: sig.RetryAt, PoolRetryAt: poolRetryAt, Limited: limited}
 	keyCalls := ks.budget.ended[Requests] + ks.budget.after(int(Requests), 0)
 	below, _ := k.e.budget.settle(sent, done, quotas, retryAt, k.modelSeq, k.modelProbe, limited, true, keyCalls)
 	_, others := ks.budget.settle(sent, done, shared, time.Time{}, k.sharedSeq, k.sharedProbe, limited, false, 0)
@@ -385,6 +386,7 @@ func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool
 			p.seed(sent, done, quotas, poolRetryAt, others)
 			changed = ScopePerKey
 		}
+		k.settlement.Scope = changed
 	}
 	k.freeSlot()
 	close(l.changed)

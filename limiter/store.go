@@ -43,6 +43,12 @@ type StoreCall struct {
 	// MaxInFlight caps the calls in flight per provider key, over every
 	// Limiter sharing the store; 0 means no cap.
 	MaxInFlight int
+	// Pooled is true when the Limiter has learned that the provider key's
+	// models share the budgets they announce per model (see the package
+	// documentation): the call also takes Cost from the key's pooled
+	// budget. A store that keeps the learned scope ([Settlement.Scope])
+	// pools the calls of every Limiter once one of them has learned it.
+	Pooled bool
 }
 
 // Lease is a store's handle on an admitted call, opaque to the Limiter.
@@ -75,8 +81,16 @@ type Settlement struct {
 	// RetryAt is the earliest time the provider accepts another call of
 	// the model key, or the zero time.
 	RetryAt time.Time
+	// PoolRetryAt is RetryAt for the pooled budget: zero when the answer
+	// announces the reset of its requests, which the pool follows.
+	PoolRetryAt time.Time
 	// Limited is true for a rate-limit rejection.
 	Limited bool
+	// Scope is the scope of the budgets announced per model that the
+	// answer made the Limiter learn, [ScopePerKey] or [ScopePerModel], or
+	// "" when it changed nothing. On [ScopePerKey] the store opens the
+	// pooled budget from Quotas.
+	Scope string
 }
 
 // storePoll is how often a call held back by a [Store] until other calls
@@ -104,6 +118,7 @@ func (l *Limiter) waitStore(ctx context.Context, k *call) (err error, done bool)
 	for {
 		l.mu.Lock()
 		changed := l.changed
+		sc.Pooled = k.ks.scope.pool != nil
 		l.mu.Unlock()
 		now := clk.Now()
 		v, err := l.cfg.store.Admit(ctx, sc, now)

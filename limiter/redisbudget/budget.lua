@@ -7,7 +7,10 @@
 -- (one per resource: requests, tokens, input tokens, output tokens), each a
 -- string of numbers (see WF), and retry (the Retry-After pause), seq (the
 -- last number given to an admitted call), probe (the member of the call
--- out to learn an unknown reset, or "") and cool (the end of a cooldown).
+-- out to learn an unknown reset, or "") and cool (the end of a cooldown);
+-- a provider key's hash also holds pooled, 1 once a replica has learned
+-- that the key's models share the budgets they announce per model, whose
+-- pool is then a scope of its own.
 -- The sorted set holds the calls in flight, scored by the expiry of their
 -- lease; a member is "seq:c1:c2:c3:c4:lease", the call's number, its cost
 -- of each resource and its lease id.
@@ -35,7 +38,7 @@ end
 -- load reads a scope, dropping the leases that expired before now.
 local function load(hkey, zkey, now)
   redis.call('ZREMRANGEBYSCORE', zkey, '-inf', '(' .. string.format('%.0f', now))
-  local st = {h = hkey, z = zkey, w = {}, out = {}, retry = 0, seq = 0, probe = '', cool = 0}
+  local st = {h = hkey, z = zkey, w = {}, out = {}, retry = 0, seq = 0, probe = '', cool = 0, pooled = 0}
   local flat = redis.call('HGETALL', hkey)
   local raw = {}
   for i = 1, #flat, 2 do raw[flat[i]] = flat[i + 1] end
@@ -55,6 +58,7 @@ local function load(hkey, zkey, now)
   st.seq = tonumber(raw.seq) or 0
   st.cool = tonumber(raw.cool) or 0
   st.probe = raw.probe or ''
+  st.pooled = tonumber(raw.pooled) or 0
   local probing = false
   for _, m in ipairs(redis.call('ZRANGE', zkey, 0, -1)) do
     st.out[#st.out + 1] = parseMember(m)
@@ -74,7 +78,7 @@ local function save(st, ttl)
     args[#args + 1] = table.concat(vals, ' ')
   end
   redis.call('HSET', st.h, 'retry', string.format('%.0f', st.retry), 'seq', string.format('%.0f', st.seq),
-    'probe', st.probe, 'cool', string.format('%.0f', st.cool), unpack(args))
+    'probe', st.probe, 'cool', string.format('%.0f', st.cool), 'pooled', string.format('%.0f', st.pooled), unpack(args))
   redis.call('PEXPIRE', st.h, ttl)
   if #st.out > 0 then redis.call('PEXPIRE', st.z, ttl) end
 end
@@ -117,7 +121,9 @@ end
 -- observe applies the announcement of call seq: rem left, the reset in
 -- [lo, hi]; learn is true for a rate-limit rejection.
 local function observe(w, now, lo, hi, limit, rem, seq, aft, learn)
-  if not (hi > now) or (w.ph ~= 0 and not (hi > w.ph)) then return end
+  -- A delay answered late may speak of the window that passed although it
+  -- ends after it.
+  if not (hi > now) or (w.ph ~= 0 and not (lo > w.ph)) then return end
   if w.k == 1 and w.hi == 0 then
     if learn and lo == hi and w.pl == w.ph then
       local p = hi - w.ph
@@ -200,5 +206,22 @@ local function settle(st, member, sent, done, q, retryAt, limited, empty)
   if limited and empty and not announced and retryAt == 0 then
     local w = st.w[1]
     if w.k == 1 and w.hi > done then w.c = 0 end
+  end
+end
+
+-- seed opens the windows of a new scope from the quotas q announced to a
+-- call sent at sent and answered at done, calls that may take aft of the
+-- requests being in flight.
+local function seed(st, sent, done, q, retryAt, aft)
+  st.retry = later(st.retry, retryAt)
+  for r = 1, #q do
+    local a = q[r]
+    if a[1] == 1 and a[4] ~= 0 then
+      local lo = a[4]
+      if a[5] == 1 then lo = lo - (done - sent) end
+      local n = 0
+      if r == 1 then n = aft end
+      observe(st.w[r], done, lo, a[4], a[2], a[3], 0, n, false)
+    end
   end
 end

@@ -6,8 +6,11 @@
 // them.
 //
 // A [Store] is a [limiter.Store]. Admitting a call is one round trip: one
-// Lua script that reads the call's model key and provider key, decides as
-// the in-memory limiter does, and books the call, atomically. Ending a call
+// Lua script that reads the call's model key and provider key (and the
+// key's pool, once a replica has learned that the key's models share the
+// budgets they announce per model: the learned scope is stored with the
+// provider key, so every replica pools from then on), decides as the
+// in-memory limiter does, and books the call, atomically. Ending a call
 // is another, which applies what the answer announced. Each admitted call
 // holds a lease on its in-flight slot, renewed while the call runs, so the
 // slots of a replica that dies free themselves within [Options.LeaseTTL].
@@ -123,10 +126,12 @@ type Store struct {
 
 var _ limiter.Store = (*Store)(nil)
 
-// lease is one admitted call's hold on its two scopes.
+// lease is one admitted call's hold on its scopes: its model key, its
+// provider key and, when the key's models share their budgets, the key's
+// pool.
 type lease struct {
-	keys    [4]string // model hash, model set, provider hash, provider set
-	members [2]string // in the model set, in the provider set
+	keys    [6]string // model hash, model set, provider hash, provider set, pool hash, pool set
+	members [3]string // in the model set, in the provider set, in the pool set ("" when not pooled)
 }
 
 // New returns a Store sharing budgets through rdb and starts its renewal
@@ -204,11 +209,13 @@ func (s *Store) Close() error {
 // Shared reports whether the Store shares budgets through Redis now.
 func (s *Store) Shared() bool { return !s.down.Load() }
 
-// keys names the hashes and sets of a call's model key and provider key.
-func (s *Store) keys(modelKey, providerKey string) [4]string {
+// keys names the hashes and sets of a call's model key, provider key and
+// the key's pool.
+func (s *Store) keys(modelKey, providerKey string) [6]string {
 	m := s.modelHash(modelKey)
 	p := s.o.Prefix + "p:" + providerKey
-	return [4]string{m, m + ":out", p, p + ":out"}
+	k := s.o.Prefix + "k:" + providerKey
+	return [6]string{m, m + ":out", p, p + ":out", k, k + ":out"}
 }
 
 func ms(t time.Time) int64 {
@@ -230,7 +237,7 @@ func (s *Store) Admit(ctx context.Context, c limiter.StoreCall, now time.Time) (
 	id := s.replica + "-" + strconv.FormatUint(s.n.Add(1), 36)
 	t := ms(now)
 	args := []any{t, t + s.o.LeaseTTL.Milliseconds(), s.o.KeyTTL.Milliseconds(), c.MaxInFlight, id,
-		c.Cost[0], c.Cost[1], c.Cost[2], c.Cost[3]}
+		c.Cost[0], c.Cost[1], c.Cost[2], c.Cost[3], b2i(c.Pooled)}
 	res, err := admitScript.Run(ctx, s.rdb, l.keys[:], args...).Slice()
 	if err != nil {
 		if s.failed(ctx, err) {
@@ -242,6 +249,7 @@ func (s *Store) Admit(ctx context.Context, c limiter.StoreCall, now time.Time) (
 	case 1:
 		l.members[0], _ = res[1].(string)
 		l.members[1], _ = res[2].(string)
+		l.members[2], _ = res[3].(string)
 		s.mu.Lock()
 		s.held[l] = struct{}{}
 		s.mu.Unlock()
@@ -282,6 +290,14 @@ func (s *Store) Settle(ctx context.Context, ls limiter.Lease, st limiter.Settlem
 	for _, q := range append(st.Quotas[:], st.Shared) {
 		args = append(args, b2i(q.Announced), q.Limit, q.Remaining, ms(q.Reset), b2i(q.Relative))
 	}
+	scope := 0
+	switch st.Scope {
+	case limiter.ScopePerKey:
+		scope = 1
+	case limiter.ScopePerModel:
+		scope = 2
+	}
+	args = append(args, l.members[2], ms(st.PoolRetryAt), scope)
 	err := settleScript.Run(ctx, s.rdb, l.keys[:], args...).Err()
 	if err != nil {
 		s.failed(ctx, err)
@@ -367,6 +383,9 @@ func (s *Store) renew() {
 		for _, l := range ls {
 			p.ZAddXX(ctx, l.keys[1], redis.Z{Score: expiry, Member: l.members[0]})
 			p.ZAddXX(ctx, l.keys[3], redis.Z{Score: expiry, Member: l.members[1]})
+			if l.members[2] != "" {
+				p.ZAddXX(ctx, l.keys[5], redis.Z{Score: expiry, Member: l.members[2]})
+			}
 		}
 		return nil
 	})
