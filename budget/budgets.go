@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,9 @@ type Budgets struct {
 	local *Memory // counts what the store failed to take
 	now   func() time.Time
 	log   *slog.Logger
+	// failing is true from a store failure to the next success, so that
+	// an outage is logged once and its end once.
+	failing atomic.Bool
 
 	mu   sync.Mutex
 	last map[string]Status // by caller, for Remaining
@@ -37,7 +41,8 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// WithLogger sets where store failures are logged. Default
+// WithLogger sets where store failures are logged: the first of an
+// outage as a warning, and the first success after it. Default
 // slog.Default(); nil is ignored.
 func WithLogger(l *slog.Logger) Option {
 	return func(b *Budgets) {
@@ -130,8 +135,8 @@ func (b *Budgets) Status(ctx context.Context, caller string) Status {
 	start, _ := l.Period.bounds(now)
 	k := key(caller, l.Period, start)
 	spent, err := b.store.Spent(ctx, k)
+	b.noteStore(ctx, err)
 	if err != nil {
-		b.log.WarnContext(ctx, "budget store failed; counting this replica's spend only", "caller", caller, "err", err)
 		spent = 0
 	}
 	own, _ := b.local.Spent(ctx, k)
@@ -167,8 +172,8 @@ func (b *Budgets) Record(ctx context.Context, caller string, usd float64) Status
 	start, end := l.Period.bounds(now)
 	k := key(caller, l.Period, start)
 	total, err := b.store.Add(ctx, k, usd, end)
+	b.noteStore(ctx, err)
 	if err != nil {
-		b.log.WarnContext(ctx, "budget store failed; counting the spend in this replica", "caller", caller, "usd", usd, "err", err)
 		total = 0 // what other replicas spent is unknown until the store answers
 		_, _ = b.local.Add(ctx, k, usd, end)
 	}
@@ -176,6 +181,16 @@ func (b *Budgets) Record(ctx context.Context, caller string, usd float64) Status
 	st := b.status(caller, l, name, total+own, now)
 	b.remember(st)
 	return st
+}
+
+// noteStore logs the start and the end of a store outage.
+func (b *Budgets) noteStore(ctx context.Context, err error) {
+	switch {
+	case err != nil && !b.failing.Swap(true):
+		b.log.WarnContext(ctx, "budget store failed; each replica counts the spend it records until it answers", "err", err)
+	case err == nil && b.failing.Swap(false):
+		b.log.InfoContext(ctx, "budget store answers again")
+	}
 }
 
 // remember keeps st for Remaining, for at most maxTracked callers.

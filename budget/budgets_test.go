@@ -3,7 +3,9 @@ package budget
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,7 +148,8 @@ func (f *failingStore) Add(ctx context.Context, key string, usd float64, expires
 func TestStoreFailure(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
 	store := &failingStore{Store: NewMemory(clock.now)}
-	b := New(testConfig(), store, WithClock(clock.now))
+	var logs strings.Builder
+	b := New(testConfig(), store, WithClock(clock.now), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	ctx := context.Background()
 	b.Record(ctx, "token-2", 0.5)
 	store.setDown(true)
@@ -165,6 +168,10 @@ func TestStoreFailure(t *testing.T) {
 	store.setDown(false)
 	if st := b.Status(ctx, "token-2"); !near(st.SpentUSD, 1.6) {
 		t.Errorf("store back: spent %v, want 0.5 + 1.1", st.SpentUSD)
+	}
+	b.Record(ctx, "token-2", 0.1)
+	if w, i := strings.Count(logs.String(), "level=WARN"), strings.Count(logs.String(), "answers again"); w != 1 || i != 1 {
+		t.Errorf("the outage was logged with %d warnings and %d recoveries, want 1 and 1:\n%s", w, i, logs.String())
 	}
 }
 

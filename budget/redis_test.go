@@ -3,6 +3,7 @@ package budget
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -100,7 +101,7 @@ func TestReplicasShareBudgets(t *testing.T) {
 func TestRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
-	b := New(testConfig(), NewRedis(newClient(t, srv), ""))
+	b := New(testConfig(), NewRedis(newClient(t, srv), ""), WithLogger(slog.New(slog.DiscardHandler)))
 	b.Record(ctx, "token-2", 0.25)
 	srv.Stop()
 	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -26,6 +26,11 @@ type Budgets interface {
 
 var _ Budgets = (*budget.Budgets)(nil)
 
+// checkTimeout bounds the budget check before a consultation, so that a
+// store that hangs delays it at most this long; the check then counts
+// this replica's own spend.
+const checkTimeout = 2 * time.Second
+
 // recordTimeout bounds the recording of a consultation's cost, which
 // happens even when the call's context has ended.
 const recordTimeout = 5 * time.Second
@@ -48,7 +53,9 @@ func (s *service) checkBudget(ctx context.Context, req *orchestrator.Request) (*
 	if s.budgets == nil {
 		return nil, nil
 	}
-	st, err := s.budgets.Check(ctx, req.Caller)
+	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	st, err := s.budgets.Check(cctx, req.Caller)
 	if err != nil {
 		return nil, err
 	}
