@@ -221,8 +221,14 @@ func (r *Redis) Read(ctx context.Context, id string, after uint64, limit int, wa
 // read runs readScript once and decodes its answer.
 func (r *Redis) read(ctx context.Context, id string, after uint64, limit int) (Batch, error) {
 	k := r.keys(id)
+	count := 0
+	if limit > 0 {
+		// One more than asked for: the end, if it comes next, is
+		// returned with the last event, as Memory does.
+		count = limit + 1
+	}
 	res, err := readScript.Run(ctx, r.rdb, []string{k.meta, k.events, k.lease, k.watched},
-		strconv.FormatUint(after+1, 10)+"-0", limit, WatchMark.Milliseconds()).Slice()
+		strconv.FormatUint(after+1, 10)+"-0", count, WatchMark.Milliseconds()).Slice()
 	if err != nil {
 		return Batch{}, fmt.Errorf("eventlog: read: %w", err)
 	}
@@ -233,6 +239,7 @@ func (r *Redis) read(ctx context.Context, id string, after uint64, limit int) (B
 	b.Owner, _ = res[1].(string)
 	alive, _ := res[2].(int64)
 	entries, _ := res[3].([]any)
+	more := false
 	for _, raw := range entries {
 		e, ok := raw.([]any)
 		if !ok || len(e) != 2 {
@@ -249,6 +256,10 @@ func (r *Redis) read(ctx context.Context, id string, after uint64, limit int) (B
 			b.Ended, b.End = true, []byte(value)
 			break
 		}
+		if limit > 0 && len(b.Entries) == limit {
+			more = true
+			break
+		}
 		seq, err := strconv.ParseUint(strings.TrimSuffix(streamID, "-0"), 10, 64)
 		if err != nil || seq != after+uint64(len(b.Entries))+1 {
 			return Batch{}, fmt.Errorf("eventlog: read: entry %q out of sequence", streamID)
@@ -256,7 +267,7 @@ func (r *Redis) read(ctx context.Context, id string, after uint64, limit int) (B
 		b.Entries = append(b.Entries, Entry{Seq: seq, Data: []byte(value)})
 	}
 	// Lost: no lease, no end, and nothing more to read.
-	b.Lost = alive == 0 && !b.Ended && (limit == 0 || len(b.Entries) < limit)
+	b.Lost = alive == 0 && !b.Ended && !more
 	return b, nil
 }
 
