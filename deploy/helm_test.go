@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -147,5 +148,34 @@ func TestChartOptions(t *testing.T) {
 	}
 	if env["COUNCIL_REDIS_URL"] != "redis://redis:6379/0" || env["COUNCIL_PROVIDER"] != "sim" {
 		t.Errorf("env = %v", env)
+	}
+}
+
+func TestChartTiersFile(t *testing.T) {
+	if _, ok := render(t)["ConfigMap"]; ok {
+		t.Error("a tiers ConfigMap without tiersFile")
+	}
+	tiers, err := os.ReadFile("../orchestrator/tiers.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := render(t, "tiersFile="+strings.ReplaceAll(string(tiers), ",", `\,`))
+	cm := objs["ConfigMap"]
+	if got := at(t, cm, "data", "tiers.yaml"); strings.TrimSpace(got.(string)) != strings.TrimSpace(string(tiers)) {
+		t.Errorf("ConfigMap holds:\n%v", got)
+	}
+	pod := at(t, objs["Deployment"], "spec", "template", "spec")
+	env := map[string]any{}
+	for _, e := range at(t, pod, "containers", 0, "env").([]any) {
+		env[at(t, e, "name").(string)] = at(t, e, "value")
+	}
+	mount := at(t, pod, "containers", 0, "volumeMounts", 0)
+	volume := at(t, pod, "volumes", 0)
+	if env["COUNCIL_TIERS_FILE"] != at(t, mount, "mountPath").(string)+"/tiers.yaml" ||
+		at(t, mount, "name") != at(t, volume, "name") || at(t, volume, "configMap", "name") != at(t, cm, "metadata", "name") {
+		t.Errorf("env %v, mount %v, volume %v", env["COUNCIL_TIERS_FILE"], mount, volume)
+	}
+	if at(t, objs["Deployment"], "spec", "template", "metadata", "annotations", "council/tiers-checksum") == nil {
+		t.Error("no checksum annotation to roll the pods")
 	}
 }
