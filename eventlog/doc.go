@@ -24,7 +24,8 @@
 //
 // [Log.Create] claims the consultation's request id for its owner, once:
 // a second Create with the same owner and request id within the retention
-// creates nothing and returns the first consultation's Info. In Redis the
+// creates nothing and returns the first consultation's Info, unless that
+// consultation was lost (its lease lapsed before it ended). In Redis the
 // claim and the creation are one Lua script, so two replicas racing with
 // one request id cannot both win. Every other update is a Lua script too:
 // no read-modify-write crosses a network round trip.

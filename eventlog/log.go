@@ -74,7 +74,8 @@ type Batch struct {
 type Log interface {
 	// Create starts the log of info.ID. When info.RequestID is not empty
 	// and info.Owner has used it within the retention, Create starts
-	// nothing and returns the earlier consultation's Info and false.
+	// nothing and returns the earlier consultation's Info and false,
+	// unless the earlier one was lost.
 	Create(ctx context.Context, info Info) (Info, bool, error)
 	// Append adds an event; its Seq must follow the last one's
 	// (ErrSequence otherwise). ErrEnded after End, ErrNotFound for an

@@ -349,6 +349,23 @@ func TestRedisLeaseExpiryIsLost(t *testing.T) {
 	if b, err = l.Read(ctx, "dead", 2, 0, time.Second); err != nil || !b.Lost || time.Since(start) > 100*time.Millisecond {
 		t.Fatalf("waiting on a dead log = %+v, %v after %v", b, err, time.Since(start))
 	}
+	// A retry of the dead consultation's request id runs it again; a
+	// live or ended one's is still claimed.
+	fill(t, l, eventlog.Info{ID: "dead-claim", Owner: "o", RequestID: "r"}, 1)
+	fill(t, l, eventlog.Info{ID: "ended-claim", Owner: "o", RequestID: "r2"}, 1)
+	if err := l.End(ctx, "ended-claim", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, created, err := l.Create(ctx, eventlog.Info{ID: "retry", Owner: "o", RequestID: "r"}); err != nil || created || got.ID != "dead-claim" {
+		t.Fatalf("Create while the first lives = %+v, %v, %v", got, created, err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if got, created, err := l.Create(ctx, eventlog.Info{ID: "retry", Owner: "o", RequestID: "r"}); err != nil || !created || got.ID != "retry" {
+		t.Fatalf("Create after the first was lost = %+v, %v, %v; want a new consultation", got, created, err)
+	}
+	if got, created, _ := l.Create(ctx, eventlog.Info{ID: "retry2", Owner: "o", RequestID: "r2"}); created || got.ID != "ended-claim" {
+		t.Fatalf("Create of an ended consultation's request id = %+v, %v", got, created)
+	}
 	// Renew does not revive an ended log.
 	if err := l.End(ctx, "renewed", nil); err != nil {
 		t.Fatal(err)

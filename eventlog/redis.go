@@ -82,11 +82,19 @@ func (r *Redis) ttl() int64 { return (r.retention + r.lease).Milliseconds() }
 // creates the consultation's hash (KEYS[2]) and lease (KEYS[3]). It returns
 // {1} when it created them, {0, claim} when the request id was claimed
 // already (claim is "<id>\n<owner>\n<fingerprint>"), {-1} when the id is
-// taken.
+// taken. A claim whose consultation was lost (not ended, its lease
+// lapsed: its replica died) is taken over, so that a retry runs the
+// request again instead of following a consultation that will never end.
+// The claimed consultation's keys are named from the key prefix ARGV[8].
 var createScript = redis.NewScript(`
 if ARGV[7] == '1' then
   local prev = redis.call('GET', KEYS[1])
-  if prev then return {0, prev} end
+  if prev then
+    local id = string.match(prev, '^([^\n]*)')
+    local p = ARGV[8] .. 'c:{' .. id .. '}:'
+    local lost = redis.call('EXISTS', p .. 'l') == 0 and redis.call('HEXISTS', p .. 'm', 'ended') == 0
+    if not lost then return {0, prev} end
+  end
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {-1} end
 if ARGV[7] == '1' then
@@ -108,7 +116,7 @@ func (r *Redis) Create(ctx context.Context, info Info) (Info, bool, error) {
 	}
 	res, err := createScript.Run(ctx, r.rdb,
 		[]string{r.requestKey(info.Owner, info.RequestID), k.meta, k.lease},
-		info.ID, info.Owner, info.RequestID, info.Fingerprint, r.ttl(), r.lease.Milliseconds(), claim).Slice()
+		info.ID, info.Owner, info.RequestID, info.Fingerprint, r.ttl(), r.lease.Milliseconds(), claim, r.prefix).Slice()
 	if err != nil {
 		return Info{}, false, fmt.Errorf("eventlog: create: %w", err)
 	}
