@@ -172,10 +172,14 @@ func (h *Hedger) intercept(ctx context.Context, req *provider.Request, next prov
 	stage := req.Metadata[provider.MetaStage]
 	g := h.join(req.Metadata[provider.MetaConsultationID], stage)
 	began := h.cfg.Clock.Now()
-	resp, err := h.hedged(ctx, req, next, stage, g, began)
+	ok := false
 	if g != nil {
-		g.leave(err == nil, h.cfg.Clock.Now().Sub(began))
+		// Deferred so that a panic further down still leaves the group,
+		// which would otherwise stay in the map.
+		defer func() { g.leave(ok, h.cfg.Clock.Now().Sub(began)) }()
 	}
+	resp, err := h.hedged(ctx, req, next, stage, g, began)
+	ok = err == nil
 	return resp, err
 }
 

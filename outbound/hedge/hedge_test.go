@@ -804,3 +804,27 @@ func TestHedgeMedianPastDueHedgesAtOnce(t *testing.T) {
 	}
 	answerAfter(t, clk, 0, outs, calls, "peer/c")
 }
+
+func TestHedgeGroupForgetsAPanickedCall(t *testing.T) {
+	clk := newFakeClock()
+	h := hedge.New(hedge.Config{Backups: map[string]string{primary: backup}, Clock: clk})
+	g := newGated()
+	panicking := provider.CompleterFunc(func(context.Context, *provider.Request) (*provider.Response, error) {
+		panic("boom")
+	})
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = h.Interceptor()(context.Background(), requestIn("c1", "peer/panics", "collect"), panicking)
+	}()
+	// Had the panicked call stayed in the group, five calls would have
+	// started and the median would need three answers.
+	outs, calls := stageCalls(t, h, g, "c1", primary, "peer/a", "peer/b", "peer/c")
+	answerAfter(t, clk, 300*time.Millisecond, outs, calls, "peer/a")
+	answerAfter(t, clk, 100*time.Millisecond, outs, calls, "peer/b")
+	if d := clk.awaitTimer(t); d != 400*time.Millisecond {
+		t.Fatalf("hedge timer armed for %v, want 400ms", d)
+	}
+	clk.Advance(400 * time.Millisecond)
+	expectHedge(t, g, outs[primary])
+	answerAfter(t, clk, 0, outs, calls, "peer/c")
+}
