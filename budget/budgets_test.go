@@ -193,4 +193,15 @@ func TestMemoryExpiry(t *testing.T) {
 	if m.Len() != 1 {
 		t.Errorf("expired keys kept: %d keys", m.Len())
 	}
+	// Within the minute after a prune, expired keys stay but count nothing.
+	_, _ = m.Add(ctx, "c", 1, clock.now().Add(time.Second))
+	clock.advance(time.Second)
+	if v, _ := m.Add(ctx, "c", 5, clock.now().Add(time.Hour)); v != 5 {
+		t.Errorf("Add to an expired key = %v, want a fresh 5", v)
+	}
+	clock.advance(time.Hour)
+	_, _ = m.Add(ctx, "d", 1, clock.now().Add(time.Hour))
+	if m.Len() != 1 {
+		t.Errorf("expired keys kept past the prune: %d keys", m.Len())
+	}
 }

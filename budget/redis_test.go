@@ -14,7 +14,7 @@ import (
 )
 
 // newClient returns a client of srv closed when the test ends.
-func newClient(t *testing.T, srv *redistest.Server) *redis.Client {
+func newClient(t testing.TB, srv *redistest.Server) *redis.Client {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: time.Second})
 	t.Cleanup(func() { _ = rdb.Close() })

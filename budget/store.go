@@ -18,14 +18,18 @@ type Store interface {
 }
 
 // Memory is a [Store] in the process's memory. Keys past their expiry are
-// dropped when spend is added. The zero value is not usable; call
-// [NewMemory].
+// dropped when spend is added, at most once a minute. The zero value is
+// not usable; call [NewMemory].
 type Memory struct {
 	now func() time.Time
 
-	mu      sync.Mutex
-	entries map[string]memoryEntry
+	mu        sync.Mutex
+	entries   map[string]memoryEntry
+	nextPrune time.Time
 }
+
+// pruneEvery is how often Add looks for expired keys to drop.
+const pruneEvery = time.Minute
 
 type memoryEntry struct {
 	usd     float64
@@ -60,12 +64,18 @@ func (m *Memory) Add(_ context.Context, key string, usd float64, expires time.Ti
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	for k, e := range m.entries {
-		if !now.Before(e.expires) {
-			delete(m.entries, k)
+	if !now.Before(m.nextPrune) {
+		for k, e := range m.entries {
+			if !now.Before(e.expires) {
+				delete(m.entries, k)
+			}
 		}
+		m.nextPrune = now.Add(pruneEvery)
 	}
-	e := m.entries[key]
+	e, ok := m.entries[key]
+	if !ok || !now.Before(e.expires) {
+		e = memoryEntry{}
+	}
 	e.usd += usd
 	e.expires = expires
 	m.entries[key] = e
