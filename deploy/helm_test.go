@@ -179,3 +179,26 @@ func TestChartTiersFile(t *testing.T) {
 		t.Error("no checksum annotation to roll the pods")
 	}
 }
+
+func TestChartBudgetsFile(t *testing.T) {
+	budgets := "default: {usd: 5, period: day}\ncallers:\n  token-1: {usd: 200, period: month}\n"
+	objs := render(t, "budgetsFile="+strings.ReplaceAll(budgets, ",", `\,`))
+	cm := objs["ConfigMap"]
+	if got := at(t, cm, "data", "budgets.yaml"); strings.TrimSpace(got.(string)) != strings.TrimSpace(budgets) {
+		t.Errorf("ConfigMap holds:\n%v", got)
+	}
+	pod := at(t, objs["Deployment"], "spec", "template", "spec")
+	env := map[string]any{}
+	for _, e := range at(t, pod, "containers", 0, "env").([]any) {
+		env[at(t, e, "name").(string)] = at(t, e, "value")
+	}
+	mount := at(t, pod, "containers", 0, "volumeMounts", 0)
+	volume := at(t, pod, "volumes", 0)
+	if env["COUNCIL_BUDGETS_FILE"] != at(t, mount, "mountPath").(string)+"/budgets.yaml" ||
+		at(t, mount, "name") != at(t, volume, "name") || at(t, volume, "configMap", "name") != at(t, cm, "metadata", "name") {
+		t.Errorf("env %v, mount %v, volume %v", env["COUNCIL_BUDGETS_FILE"], mount, volume)
+	}
+	if at(t, objs["Deployment"], "spec", "template", "metadata", "annotations", "council/budgets-checksum") == nil {
+		t.Error("no checksum annotation to roll the pods")
+	}
+}
