@@ -37,6 +37,10 @@ type window struct {
 	// back exactly what it was counted for. An announcement below it means
 	// calls the budget did not admit spend the window.
 	own int64
+	// ownFrom is the last call admitted when own was last set from the
+	// limit or a new window's announcement: the calls up to it still in
+	// flight were counted in it.
+	ownFrom uint64
 	// reported is true once the window has an announcement: the lowest
 	// remaining announced (least) and the call that announced it (by).
 	reported bool
@@ -57,8 +61,8 @@ type window struct {
 
 // roll opens the next window once the reset of the current one has passed:
 // the budget is back to the limit, less what calls still in flight may
-// take from it.
-func (w *window) roll(now time.Time, outstanding int64) {
+// take from it; seq is the last call admitted.
+func (w *window) roll(now time.Time, outstanding int64, seq uint64) {
 	if !w.known || w.hi.IsZero() || now.Before(w.hi) {
 		return
 	}
@@ -69,7 +73,7 @@ func (w *window) roll(now time.Time, outstanding int64) {
 		return
 	}
 	w.count = max(w.limit-outstanding, 0)
-	w.own = w.limit - outstanding
+	w.own, w.ownFrom = w.limit-outstanding, seq
 	if w.period <= 0 {
 		w.lo, w.hi = time.Time{}, time.Time{}
 		return
@@ -85,9 +89,7 @@ func (w *window) roll(now time.Time, outstanding int64) {
 // announcement came with a rate-limit rejection. It reports whether rem is
 // below what the budget's own calls can have spent of the window.
 func (w *window) observe(now, lo, hi time.Time, limit, rem int64, seq uint64, after, others int64, learn bool) (below bool) {
-	if !hi.After(now) || (!w.prevHi.IsZero() && !lo.After(w.prevHi)) {
-		// A window that is already over: a delay answered late may speak
-		// of the window that passed although it ends after it.
+	if w.over(now, lo, hi) {
 		return false
 	}
 	switch {
@@ -122,6 +124,13 @@ func (w *window) observe(now, lo, hi time.Time, limit, rem int64, seq uint64, af
 	}
 	w.own = max(w.own, rem-others)
 	return below
+}
+
+// over reports whether an announcement received at now with the reset in
+// [lo, hi] speaks of a window that is already over: a delay answered late
+// may speak of the window that passed although it ends after it.
+func (w *window) over(now, lo, hi time.Time) bool {
+	return !hi.After(now) || (!w.prevHi.IsZero() && !lo.After(w.prevHi))
 }
 
 func later(a, b time.Time) time.Time {
@@ -238,7 +247,7 @@ func (b *budget) check(now time.Time, c cost) (ok, probe bool, until time.Time) 
 	wait := false
 	for r := range b.w {
 		w := &b.w[r]
-		w.roll(now, b.after(r, 0))
+		w.roll(now, b.after(r, 0), b.seq)
 		need := c[r]
 		if need <= 0 || !w.known {
 			continue
@@ -292,8 +301,9 @@ func (b *budget) take(c cost, probe bool) uint64 {
 // one left by an earlier process or another client does not speak of a
 // shared budget.
 func (b *budget) settle(sent, done time.Time, quotas []Quota, retryAt time.Time, seq uint64, probe, limited, empty bool, keyCalls int64) (below bool, others cost) {
+	var f inFlight
 	if i := slices.IndexFunc(b.out, func(f inFlight) bool { return f.seq == seq }); i >= 0 {
-		f := b.out[i]
+		f = b.out[i]
 		b.out = slices.Delete(b.out, i, i+1)
 		for r := range others {
 			others[r] = b.ended[r] - f.ended[r] + b.after(r, 0)
@@ -318,8 +328,16 @@ func (b *budget) settle(sent, done time.Time, quotas []Quota, retryAt time.Time,
 		lo, hi := bounds(q, sent, done)
 		w := &b.w[r]
 		first := !w.known && w.hi.IsZero() && w.prevHi.IsZero()
+		fresh := !w.over(done, lo, hi) && (!w.known || lo.After(w.hi))
+		if w.over(done, lo, hi) && !limited && w.known && seq <= w.ownFrom {
+			// A call counted in the window that spent the one before.
+			w.own += f.c[r]
+		}
 		if w.observe(done, lo, hi, q.Limit, q.Remaining, seq, b.after(r, seq), others[r], limited) {
 			below = below || Resource(r) == Requests
+		}
+		if fresh {
+			w.ownFrom = b.seq
 		}
 		if first && w.known && w.limit > 0 {
 			own := w.limit - b.ended[r] - b.after(r, 0)

@@ -35,7 +35,8 @@
 //     other calls may have taken since (those in flight and those answered
 //     after that call was sent), less every call admitted since, or the
 //     limit less the calls in flight when the window opened; a refused
-//     call gives back what it was counted for. In the first window a
+//     call gives back what it was counted for, and so does one whose
+//     answer shows it spent the window before. In the first window a
 //     model's budget learns, which may hold every call it made, the
 //     shortfall must also be one the key's calls can explain, so that what
 //     an earlier process left spent does not count; or

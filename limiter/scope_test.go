@@ -246,8 +246,10 @@ func simulate(t *testing.T, w scopeLoad) *scopeRun {
 // under a limit per key: whatever the number of models (2 to 6), the
 // limit, the latency and the dialect, the limiter learns that the models
 // share the budget although every answer announces it per model, and from
-// the window after the one in which the first 429 came back at most 2 % of
-// the requests are refused.
+// the second window after the one in which the first 429 came back at most
+// 2 % of the requests are refused. (Learning may take a window: when a
+// model's first calls are all in flight together, or the provider's clock
+// is known only to the second, its own calls can explain what it sees.)
 func TestPropertyScopePerKeyConverges(t *testing.T) {
 	t.Parallel()
 	rapid.Check(t, func(rt *rapid.T) {
@@ -262,10 +264,10 @@ func TestPropertyScopePerKeyConverges(t *testing.T) {
 		if s := r.scopes(); len(s) == 0 || s[0] != limiter.ScopePerKey {
 			rt.Fatalf("scope changes %v, want %s first", s, limiter.ScopePerKey)
 		}
-		since := first.Truncate(r.p.window).Add(r.p.window)
+		since := first.Truncate(r.p.window).Add(2 * r.p.window)
 		sent, refused := r.p.refusedAfter(since)
 		if refused*50 > sent {
-			rt.Fatalf("%d of %d requests from the window after the first 429 on were refused, want at most 2%%; scope changes %v", refused, sent, r.scopes())
+			rt.Fatalf("%d of %d requests from the second window after the first 429 on were refused, want at most 2%%; scope changes %v", refused, sent, r.scopes())
 		}
 	})
 }
