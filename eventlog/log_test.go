@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -392,4 +393,45 @@ func TestWatchedMarksReaders(t *testing.T) {
 			t.Fatalf("Watched after a read = %v, %v", w, err)
 		}
 	})
+}
+
+// Past MaxBlockingReads, waiting readers poll instead of holding pooled
+// connections, and still see new events promptly; writes go through.
+func TestRedisBoundsBlockingReads(t *testing.T) {
+	ctx := context.Background()
+	rdb := startRedis(t)
+	l, err := eventlog.NewRedis(rdb, eventlog.RedisConfig{MaxBlockingReads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, l, eventlog.Info{ID: "c1"}, 1)
+	const readers = 8
+	got := make(chan eventlog.Batch, readers)
+	for range readers {
+		go func() {
+			b, _ := l.Read(ctx, "c1", 1, 0, eventlog.MaxWait)
+			for len(b.Entries) == 0 {
+				b, _ = l.Read(ctx, "c1", 1, 0, eventlog.MaxWait)
+			}
+			got <- b
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	clients, err := rdb.ClientList(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(clients, "cmd=xread"); n != 2 {
+		t.Fatalf("%d connections blocked in XREAD for %d waiting readers, want 2:\n%s", n, readers, clients)
+	}
+	start := time.Now()
+	if err := l.Append(ctx, "c1", eventlog.Entry{Seq: 2, Data: data(2)}); err != nil {
+		t.Fatal(err)
+	}
+	for range readers {
+		checkEntries(t, (<-got).Entries, 2, 2)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("readers saw the event after %v", d)
+	}
 }

@@ -24,7 +24,12 @@ type Redis struct {
 	retention time.Duration
 	lease     time.Duration
 	prefix    string
+	// blocking holds a token for each blocking XREAD in progress.
+	blocking chan struct{}
 }
+
+// pollInterval is how often a Read that found no free blocking read polls.
+const pollInterval = 100 * time.Millisecond
 
 // RedisConfig configures a [Redis].
 type RedisConfig struct {
@@ -36,6 +41,11 @@ type RedisConfig struct {
 	Lease time.Duration
 	// Prefix starts every key. Default "council:".
 	Prefix string
+	// MaxBlockingReads bounds the Reads that wait with a blocking XREAD,
+	// each holding one of the client's pooled connections, so that
+	// watchers cannot starve the writes of running consultations; past
+	// it, Reads poll every 100 ms. Default half the client's pool.
+	MaxBlockingReads int
 }
 
 // NewRedis returns a log kept in rdb.
@@ -52,7 +62,14 @@ func NewRedis(rdb redis.UniversalClient, cfg RedisConfig) (*Redis, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "council:"
 	}
-	return &Redis{rdb: rdb, retention: cfg.Retention, lease: cfg.Lease, prefix: cfg.Prefix}, nil
+	if cfg.MaxBlockingReads <= 0 {
+		cfg.MaxBlockingReads = 5
+		if c, ok := rdb.(*redis.Client); ok {
+			cfg.MaxBlockingReads = max(1, c.Options().PoolSize/2)
+		}
+	}
+	return &Redis{rdb: rdb, retention: cfg.Retention, lease: cfg.Lease, prefix: cfg.Prefix,
+		blocking: make(chan struct{}, cfg.MaxBlockingReads)}, nil
 }
 
 var _ Log = (*Redis)(nil)
@@ -205,25 +222,45 @@ return {1, owner, redis.call('EXISTS', KEYS[3]), es}
 `)
 
 // Read implements [Log]. It waits with a blocking XREAD, which holds one
-// of the client's pooled connections while it waits.
+// of the client's pooled connections while it waits, or, when
+// MaxBlockingReads are already waiting, polls.
 func (r *Redis) Read(ctx context.Context, id string, after uint64, limit int, wait time.Duration) (Batch, error) {
 	b, err := r.read(ctx, id, after, limit)
 	if err != nil || len(b.Entries) > 0 || b.Ended || b.Lost || wait <= 0 {
 		return b, err
 	}
-	wait = min(wait, MaxWait)
-	err = r.rdb.XRead(ctx, &redis.XReadArgs{
-		Streams: []string{r.keys(id).events, strconv.FormatUint(after, 10) + "-0"},
-		Count:   1,
-		Block:   max(wait, time.Millisecond),
-	}).Err()
-	switch {
-	case errors.Is(err, redis.Nil):
-		// Nothing came: check the lease once more.
-	case err != nil:
-		return Batch{}, fmt.Errorf("eventlog: read: %w", err)
+	if err := r.wait(ctx, id, after, min(wait, MaxWait)); err != nil {
+		return Batch{}, err
 	}
 	return r.read(ctx, id, after, limit)
+}
+
+// wait waits up to d for an event after after: with a blocking XREAD
+// when one is free, else by sleeping a poll interval.
+func (r *Redis) wait(ctx context.Context, id string, after uint64, d time.Duration) error {
+	select {
+	case r.blocking <- struct{}{}:
+		defer func() { <-r.blocking }()
+	default:
+		t := time.NewTimer(min(d, pollInterval))
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := r.rdb.XRead(ctx, &redis.XReadArgs{
+		Streams: []string{r.keys(id).events, strconv.FormatUint(after, 10) + "-0"},
+		Count:   1,
+		Block:   max(d, time.Millisecond),
+	}).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		// redis.Nil: nothing came; the caller checks the lease again.
+		return fmt.Errorf("eventlog: read: %w", err)
+	}
+	return nil
 }
 
 // read runs readScript once and decodes its answer.
