@@ -159,13 +159,6 @@ func (m *Manager) loggedIDs() []string {
 	return ids
 }
 
-// Running is the number of consultations running here, attached or not.
-func (m *Manager) Running() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.running)
-}
-
 // CancelAll cancels every consultation running here with cause, and every
 // later one as soon as its client goes away. The server calls it when its
 // drain timeout runs out.
