@@ -9,10 +9,11 @@
 //     calls of the last 10 s, or 10), so that a failure storm cannot take
 //     traffic past 1.5 times the calls while a burst earns its own retries.
 //   - [Limiter.Interceptor] times every attempt by the provider's own
-//     rate-limit signals ([ParseHeaders] reads the OpenRouter, OpenAI and
-//     Anthropic dialects and Retry-After; the provider adapter turns
-//     Gemini's RetryInfo into [provider.Error.RetryAfter]), cools down a model that keeps failing, and caps the calls
-//     in flight per provider.
+//     rate-limit signals, which the provider's adapter reads from the wire
+//     into typed values ([provider.RateLimits] on every response and
+//     error, [provider.Error.RetryAfter] for Retry-After and Gemini's
+//     RetryInfo), cools down a model that keeps failing, and caps the
+//     calls in flight per provider.
 //
 // Package outbound wires them, outermost first, as
 //

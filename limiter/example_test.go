@@ -40,7 +40,7 @@ func ExampleRetry() {
 	flaky := provider.CompleterFunc(func(ctx context.Context, req *provider.Request) (*provider.Response, error) {
 		if attempts++; attempts == 1 {
 			return nil, &provider.Error{Kind: provider.KindRateLimited, StatusCode: http.StatusTooManyRequests,
-				Header: http.Header{"Retry-After": {"2"}}}
+				RetryAfter: 2 * time.Second}
 		}
 		return &provider.Response{Content: "Paris"}, nil
 	})
@@ -56,16 +56,4 @@ func ExampleRetry() {
 	clk.Wait()
 	fmt.Println(resp.Content, resp.Attempts, resp.Waited)
 	// Output: Paris 2 2s
-}
-
-// ParseHeaders reads every dialect; here, OpenAI's per-model budget.
-func ExampleParseHeaders() {
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	h := http.Header{}
-	h.Set("x-ratelimit-limit-requests", "60")
-	h.Set("x-ratelimit-remaining-requests", "0")
-	h.Set("x-ratelimit-reset-requests", "6m0s")
-	q := limiter.ParseHeaders(h, now).Quotas[limiter.Requests]
-	fmt.Println(q.Remaining, "of", q.Limit, "until", q.Reset.Format(time.TimeOnly))
-	// Output: 0 of 60 until 12:06:00
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/provider"
+	"github.com/councilhq/council/provider/openrouter"
 )
 
 // epoch is where fake clocks start: a whole second, so that epoch-ms and
@@ -27,6 +28,8 @@ type upstream struct {
 	block  chan struct{} // when set, calls wait here (not on the clock)
 }
 
+// result is what a scripted upstream answers: a response or an error,
+// with the headers it came with.
 type result struct {
 	header http.Header
 	err    *provider.Error
@@ -56,11 +59,30 @@ func (u *upstream) Complete(ctx context.Context, req *provider.Request) (*provid
 	u.mu.Lock()
 	u.active--
 	u.mu.Unlock()
+	return r.answer(req, u.clk.Now())
+}
+
+// answer is what r says at now, the rate-limit headers read as the
+// provider's adapter reads them.
+func (r result) answer(req *provider.Request, now time.Time) (*provider.Response, error) {
 	if r.err != nil {
 		e := *r.err
+		if r.header != nil {
+			e.RateLimits = openrouter.ParseRateLimits(r.header, now)
+			e.RetryAfter = max(e.RetryAfter, openrouter.ParseRetryAfter(r.header, now))
+		}
 		return nil, &e
 	}
-	return &provider.Response{Model: req.Model, Content: "ok", Header: r.header}, nil
+	return &provider.Response{Model: req.Model, Content: "ok", RateLimits: openrouter.ParseRateLimits(r.header, now)}, nil
+}
+
+// hdr returns the header of the key and value pairs kv.
+func hdr(kv ...string) http.Header {
+	h := make(http.Header)
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Add(kv[i], kv[i+1])
+	}
+	return h
 }
 
 func (u *upstream) times() []time.Time {

@@ -3,7 +3,6 @@ package limiter
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync"
 	"time"
 
@@ -33,8 +32,9 @@ func ByProvider(req *provider.Request) string { return req.Metadata[MetaProvider
 // Limiter holds back calls so that they use a provider's budget fully
 // without running into its limits. It keeps:
 //
-//   - adaptive budgets fed by the provider's own signals (see
-//     [ParseHeaders]): one per provider key ([WithProviderKey]) for the
+//   - adaptive budgets fed by the provider's own signals (the typed
+//     [provider.RateLimits] and [provider.Error.RetryAfter] its adapter
+//     reads from the wire): one per provider key ([WithProviderKey]) for the
 //     limits a provider sets per key (OpenRouter's), and one per model key
 //     ([WithKey]) for the limits it sets per model (OpenAI's, Anthropic's)
 //     and for Retry-After. While what is left of a window covers a call,
@@ -326,19 +326,14 @@ func limitedBy(err error, what string) *provider.Error {
 // the budgets per model now in force when the result changed it, or "".
 func (l *Limiter) observe(k *call, sent time.Time, resp *provider.Response, err error) string {
 	done := l.cfg.clock.Now()
-	var h http.Header
-	var retryAfter time.Duration
+	var sig Signal
 	limited := false
 	if err == nil {
-		h = resp.Header
+		sig = signalOf(resp.RateLimits, 0, done)
 	} else {
 		pe := provider.AsError(err)
-		h, retryAfter = pe.Header, pe.RetryAfter
+		sig = signalOf(pe.RateLimits, pe.RetryAfter, done)
 		limited = pe.Kind == provider.KindRateLimited
-	}
-	sig := ParseHeaders(h, done)
-	if retryAfter > 0 {
-		sig.RetryAt = later(sig.RetryAt, done.Add(retryAfter))
 	}
 	return l.settle(k, sent, done, sig, limited)
 }

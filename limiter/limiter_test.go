@@ -112,7 +112,7 @@ func TestRetryAfterHoldsEveryCallOfTheKey(t *testing.T) {
 	t.Parallel()
 	clk := limitertest.NewClock(epoch)
 	limited := fail(provider.KindRateLimited, http.StatusTooManyRequests)
-	limited.err.Header = hdr("Retry-After", "7")
+	limited.header = hdr("Retry-After", "7")
 	up := &upstream{clk: clk, script: []result{limited, ok(nil)}}
 	c := provider.Chain(up, limiter.New(limiter.WithClock(clk)).Interceptor())
 	if _, err := call(clk, c, request("m")); err == nil {

@@ -3,7 +3,6 @@ package limiter
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -91,7 +90,7 @@ func Retry(opts ...RetryOption) provider.Interceptor {
 // failed with pe, or why there is no retry.
 func (c *retryConfig) delay(ctx context.Context, th *throttle, key string, attempt int, pe *provider.Error) (time.Duration, string) {
 	now := c.clock.Now()
-	ra := max(pe.RetryAfter, announcedWait(pe.Header, now))
+	ra := announcedWait(pe, now)
 	if !th.failed(key, pe.Kind == provider.KindRateLimited && ra > 0) {
 		return 0, "retry_budget"
 	}
@@ -108,10 +107,10 @@ func (c *retryConfig) delay(ctx context.Context, th *throttle, key string, attem
 	return d, ""
 }
 
-// announcedWait returns how long the headers of a failure ask the client to
+// announcedWait returns how long a failure asks the client to
 // wait: a Retry-After, or the reset of a budget announced as spent.
-func announcedWait(h http.Header, now time.Time) time.Duration {
-	sig := ParseHeaders(h, now)
+func announcedWait(pe *provider.Error, now time.Time) time.Duration {
+	sig := signalOf(pe.RateLimits, pe.RetryAfter, now)
 	at := sig.RetryAt
 	for _, q := range append(sig.Quotas[:], sig.Shared) {
 		if q.Announced && q.Remaining == 0 {

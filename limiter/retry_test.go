@@ -23,9 +23,7 @@ func withRetryAfter(r result, d time.Duration) result {
 }
 
 func withHeader(r result, h http.Header) result {
-	e := *r.err
-	e.Header = h
-	r.err = &e
+	r.header = h
 	return r
 }
 

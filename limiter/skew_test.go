@@ -13,6 +13,7 @@ import (
 	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/provider"
+	"github.com/councilhq/council/provider/openrouter"
 )
 
 // skewedProvider admits limit requests per fixed window of its own clock,
@@ -47,14 +48,14 @@ func (p *skewedProvider) Complete(_ context.Context, _ *provider.Request) (*prov
 	if p.admitted[start] < p.limit {
 		p.admitted[start]++
 		p.served++
-		return &provider.Response{Content: "ok", Header: h}, nil
+		return &provider.Response{Content: "ok", RateLimits: openrouter.ParseRateLimits(h, local)}, nil
 	}
 	reset := start.Add(p.window)
 	p.announced, p.announcedAt = reset, local
 	h.Set("X-RateLimit-Limit", strconv.Itoa(p.limit))
 	h.Set("X-RateLimit-Remaining", "0")
 	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.UnixMilli(), 10))
-	return nil, &provider.Error{Kind: provider.KindRateLimited, StatusCode: http.StatusTooManyRequests, Header: h, Message: "upstream returned 429"}
+	return nil, &provider.Error{Kind: provider.KindRateLimited, StatusCode: http.StatusTooManyRequests, RateLimits: openrouter.ParseRateLimits(h, local), Message: "upstream returned 429"}
 }
 
 // TestPropertySkewNoRequestBeforeTheReset checks, for Property 7: Adaptive

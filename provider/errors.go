@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 )
 
@@ -78,12 +77,13 @@ type Error struct {
 	Kind Kind
 	// StatusCode is the HTTP status, or 0 when there was none.
 	StatusCode int
-	// RetryAfter is the provider's requested wait (Retry-After or an
-	// equivalent), or 0.
+	// RetryAfter is the provider's requested wait: the longest of
+	// RateLimits.RetryAfter and any equivalent in the error body (such as
+	// Gemini's RetryInfo), or 0.
 	RetryAfter time.Duration
-	// Header holds rate-limit signals: the response headers merged with
-	// any headers the provider copied into its error body. May be nil.
-	Header http.Header
+	// RateLimits is what the failed response said about the provider's
+	// budgets, its error body included.
+	RateLimits RateLimits
 	// Message is a short, safe, developer-facing description.
 	Message string
 	// Streamed is true when part of the completion had already been passed

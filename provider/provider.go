@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"net/http"
 	"time"
 )
 
@@ -84,9 +83,8 @@ type Response struct {
 	FinishReason string
 	// Usage is the token usage and cost reported by the provider.
 	Usage Usage
-	// Header holds the HTTP response headers, for interceptors that read
-	// rate-limit signals. It may be nil for non-HTTP providers.
-	Header http.Header
+	// RateLimits is what the response said about the provider's budgets.
+	RateLimits RateLimits
 	// Attempts is the number of upstream attempts made, filled in by
 	// interceptors that retry; zero means one.
 	Attempts int

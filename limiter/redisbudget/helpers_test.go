@@ -18,6 +18,7 @@ import (
 	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/limiter/redisbudget"
 	"github.com/councilhq/council/provider"
+	"github.com/councilhq/council/provider/openrouter"
 	"github.com/councilhq/council/redisconn"
 )
 
@@ -108,11 +109,16 @@ func (u *upstream) Complete(ctx context.Context, req *provider.Request) (*provid
 	u.mu.Lock()
 	u.active--
 	u.mu.Unlock()
+	now := u.clk.Now()
 	if r.err != nil {
 		e := *r.err
+		if r.header != nil {
+			e.RateLimits = openrouter.ParseRateLimits(r.header, now)
+			e.RetryAfter = max(e.RetryAfter, openrouter.ParseRetryAfter(r.header, now))
+		}
 		return nil, &e
 	}
-	return &provider.Response{Model: req.Model, Content: "ok", Header: r.header}, nil
+	return &provider.Response{Model: req.Model, Content: "ok", RateLimits: openrouter.ParseRateLimits(r.header, now)}, nil
 }
 
 func (u *upstream) times() []time.Time {

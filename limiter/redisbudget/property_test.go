@@ -47,14 +47,14 @@ func TestPropertySharedAdaptiveRateLimiting(t *testing.T) {
 		reset := epoch.Add(offset)
 		h := make(http.Header)
 		first := result{header: h}
-		limited := &provider.Error{Kind: provider.KindRateLimited, StatusCode: http.StatusTooManyRequests, Message: "rate limited", Header: h}
+		limited := &provider.Error{Kind: provider.KindRateLimited, StatusCode: http.StatusTooManyRequests, Message: "rate limited"}
 		switch dialect {
 		case "openrouter":
 			remaining = 0
 			h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
 			h.Set("X-RateLimit-Remaining", "0")
 			h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.UnixMilli(), 10))
-			first = result{err: limited}
+			first = result{header: h, err: limited}
 		case "openai":
 			h.Set("x-ratelimit-limit-requests", strconv.Itoa(limit))
 			h.Set("x-ratelimit-remaining-requests", strconv.Itoa(remaining))
@@ -65,7 +65,7 @@ func TestPropertySharedAdaptiveRateLimiting(t *testing.T) {
 			h.Set("anthropic-ratelimit-requests-reset", reset.Format(time.RFC3339Nano))
 		case "retry-after":
 			remaining, reset = calls, epoch
-			first = result{err: limited}
+			first = result{header: h, err: limited}
 		}
 		if retryAfter > 0 {
 			h.Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))

@@ -146,9 +146,9 @@ func (c *Client) Complete(ctx context.Context, req *provider.Request) (*provider
 		return nil, c.statusError(resp)
 	}
 	readErr := func(err error) *provider.Error { return transportError(ctx, err) }
-	res, pe := decodeBody(resp.Body, resp.Header.Get("Content-Type"), req.OnDelta, readErr)
+	res, pe, bodyHeader := decodeBody(resp.Body, resp.Header.Get("Content-Type"), req.OnDelta, readErr)
 	if pe != nil {
-		return nil, c.fail(pe, resp.Header, resp.StatusCode)
+		return nil, c.fail(pe, mergeHeader(resp.Header, bodyHeader), resp.StatusCode)
 	}
 	id := res.id
 	if id == "" {
@@ -164,7 +164,7 @@ func (c *Client) Complete(ctx context.Context, req *provider.Request) (*provider
 		Content:      res.content,
 		FinishReason: res.finishReason,
 		Usage:        res.usage,
-		Header:       resp.Header,
+		RateLimits:   ParseRateLimits(resp.Header, c.now()),
 	}, nil
 }
 
@@ -271,13 +271,14 @@ func (c *Client) statusError(resp *http.Response) *provider.Error {
 	if d, ok := retryInfo(body); ok && d <= maxRetryHint {
 		pe.RetryAfter = d
 	}
+	var bodyHeader http.Header
 	if e != nil {
-		pe.Header = e.header()
+		bodyHeader = e.header()
 		pe.Err = fmt.Errorf("upstream status %d: %s", resp.StatusCode, describe(e))
 	} else {
 		pe.Err = fmt.Errorf("upstream status %d: body %q", resp.StatusCode, truncate(body, 512))
 	}
-	return c.fail(pe, resp.Header, resp.StatusCode)
+	return c.fail(pe, mergeHeader(resp.Header, bodyHeader), resp.StatusCode)
 }
 
 // parseErrorBody finds the error object of an error body: {"error": ...}
@@ -297,18 +298,19 @@ func parseErrorBody(body []byte) *wireError {
 	return parseWireError(env.Error)
 }
 
-// fail completes pe: the HTTP status, the response headers merged with the
-// headers from the error body (response headers win), the longest of the
-// Retry-After hints and any wait pe already carries,
+// fail completes pe: the HTTP status, the rate limits and the longest of
+// the Retry-After hints of h (the response headers merged with those the
+// error body copied) and any wait pe already carries,
 // and an Err whose text is replaced by a redacted copy if it contains the
 // API key (an upstream error may echo it).
 func (c *Client) fail(pe *provider.Error, h http.Header, status int) *provider.Error {
 	if pe.StatusCode == 0 {
 		pe.StatusCode = status
 	}
-	pe.Header = mergeHeader(h, pe.Header)
-	if pe.Header != nil {
-		pe.RetryAfter = max(pe.RetryAfter, retryAfter(pe.Header, c.now()))
+	if h != nil {
+		now := c.now()
+		pe.RateLimits = ParseRateLimits(h, now)
+		pe.RetryAfter = max(pe.RetryAfter, ParseRetryAfter(h, now))
 	}
 	if pe.Err != nil && strings.Contains(pe.Err.Error(), c.apiKey) {
 		pe.Err = errors.New(strings.ReplaceAll(pe.Err.Error(), c.apiKey, "[REDACTED]"))
@@ -316,7 +318,8 @@ func (c *Client) fail(pe *provider.Error, h http.Header, status int) *provider.E
 	return pe
 }
 
-// mergeHeader returns a copy of resp with the keys of body it lacks added.
+// mergeHeader returns resp with the keys of body it lacks added, as a copy
+// when there are any.
 func mergeHeader(resp, body http.Header) http.Header {
 	if len(body) == 0 {
 		return resp

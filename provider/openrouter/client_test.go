@@ -428,8 +428,8 @@ func TestResponseHeaderOnSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := resp.Header.Get("X-Ratelimit-Remaining"); got != "41" {
-		t.Errorf("X-RateLimit-Remaining = %q, want 41", got)
+	if got := resp.RateLimits.Shared; !got.Announced || got.Remaining != 41 {
+		t.Errorf("shared quota = %+v, want 41 remaining", got)
 	}
 	if resp.ID != "gen-header" {
 		t.Errorf("ID = %q, want the X-Generation-Id fallback", resp.ID)

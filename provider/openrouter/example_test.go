@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
@@ -46,4 +47,16 @@ func ExampleClient_Complete() {
 	// delta "Rayleigh "
 	// delta "scattering."
 	// Rayleigh scattering. stop 12 3
+}
+
+// ParseRateLimits reads every dialect; here, OpenAI's per-model budget.
+func ExampleParseRateLimits() {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	h := http.Header{}
+	h.Set("x-ratelimit-limit-requests", "60")
+	h.Set("x-ratelimit-remaining-requests", "0")
+	h.Set("x-ratelimit-reset-requests", "6m0s")
+	q := openrouter.ParseRateLimits(h, now).Quotas[provider.Requests]
+	fmt.Println(q.Remaining, "of", q.Limit, "in", q.ResetAfter)
+	// Output: 0 of 60 in 6m0s
 }

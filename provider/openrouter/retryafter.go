@@ -13,12 +13,12 @@ import (
 // longer values are ignored as absurd.
 const maxRetryHint = 400 * 24 * time.Hour
 
-// retryAfter returns the wait a response's headers ask for, or 0: the
+// ParseRetryAfter returns the wait a response's headers ask for, or 0: the
 // longest of retry-after-ms and x-ms-retry-after-ms (milliseconds) and the
 // standard Retry-After (delay-seconds or an HTTP-date, measured from now).
 // Waiting for the shortest would only draw another 429. Negative,
 // unparseable and absurdly large values are ignored.
-func retryAfter(h http.Header, now time.Time) time.Duration {
+func ParseRetryAfter(h http.Header, now time.Time) time.Duration {
 	var longest time.Duration
 	consider := func(d time.Duration, ok bool) {
 		if ok && d <= maxRetryHint {

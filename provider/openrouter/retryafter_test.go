@@ -51,8 +51,8 @@ func TestRetryAfter(t *testing.T) {
 			for k, v := range tc.header {
 				h.Set(k, v)
 			}
-			if got := retryAfter(h, fixedNow); got != tc.want {
-				t.Errorf("retryAfter(%v) = %v, want %v", tc.header, got, tc.want)
+			if got := ParseRetryAfter(h, fixedNow); got != tc.want {
+				t.Errorf("ParseRetryAfter(%v) = %v, want %v", tc.header, got, tc.want)
 			}
 		})
 	}
@@ -81,13 +81,13 @@ func TestRetryAfterProperty(t *testing.T) {
 			want = time.Duration(ms) * time.Millisecond
 		case 3:
 			h.Set("Retry-After", rapid.String().Draw(t, "anything"))
-			if got := retryAfter(h, fixedNow); got < 0 {
-				t.Fatalf("retryAfter(%q) = %v < 0", h.Get("Retry-After"), got)
+			if got := ParseRetryAfter(h, fixedNow); got < 0 {
+				t.Fatalf("ParseRetryAfter(%q) = %v < 0", h.Get("Retry-After"), got)
 			}
 			return
 		}
-		if got := retryAfter(h, fixedNow); got != want {
-			t.Fatalf("retryAfter(%v) = %v, want %v", h, got, want)
+		if got := ParseRetryAfter(h, fixedNow); got != want {
+			t.Fatalf("ParseRetryAfter(%v) = %v, want %v", h, got, want)
 		}
 	})
 }

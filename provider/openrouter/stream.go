@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -55,8 +56,10 @@ type decoder struct {
 	sawOther bool
 	done     bool
 	streamed bool
-	content  strings.Builder
-	res      result
+	// errHeader holds the headers an error object in the body carried.
+	errHeader http.Header
+	content   strings.Builder
+	res       result
 }
 
 // readers recycles the decoders' read buffers between calls.
@@ -81,14 +84,19 @@ func (d *decoder) release() {
 // (or error) when the server ignored "stream": true. A JSON Content-Type, or
 // a body whose first non-blank byte is '{' whatever its Content-Type, is
 // read as JSON; anything else as an event stream.
-func decodeBody(body io.Reader, contentType string, onDelta func(string), readErr func(error) *provider.Error) (*result, *provider.Error) {
+//
+// On an error object in the body it also returns the rate-limit headers the
+// provider copied into it, if any.
+func decodeBody(body io.Reader, contentType string, onDelta func(string), readErr func(error) *provider.Error) (res *result, pe *provider.Error, errHeader http.Header) {
 	d := newDecoder(body, onDelta, readErr)
 	defer d.release()
 	mt, _, _ := mime.ParseMediaType(contentType)
 	if mt == "application/json" || strings.HasSuffix(mt, "+json") || d.startsWithBrace() {
-		return d.json()
+		res, pe = d.json()
+	} else {
+		res, pe = d.stream()
 	}
-	return d.stream()
+	return res, pe, d.errHeader
 }
 
 // startsWithBrace reports whether the first non-blank byte is '{', looking
@@ -259,6 +267,9 @@ func (d *decoder) json() (*result, *provider.Error) {
 func (d *decoder) apply(c *completion, whole bool) *provider.Error {
 	e := parseWireError(c.Error)
 	if e != nil || (len(c.Choices) > 0 && c.Choices[0].FinishReason == "error") {
+		if e != nil {
+			d.errHeader = e.header()
+		}
 		return streamError(e)
 	}
 	if d.res.id == "" {
@@ -310,12 +321,10 @@ func (d *decoder) fail(pe *provider.Error) *provider.Error {
 	return pe
 }
 
-// streamError is the error for an error object inside a 200 response. Its
-// Header holds the headers the provider copied into the error, if any.
+// streamError is the error for an error object inside a 200 response.
 func streamError(e *wireError) *provider.Error {
 	pe := &provider.Error{Kind: streamErrorKind(e), Message: "upstream reported an error in the stream"}
 	if e != nil {
-		pe.Header = e.header()
 		pe.Err = fmt.Errorf("upstream stream error: %s", describe(e))
 	} else {
 		pe.Err = errors.New(`upstream stream error: finish_reason "error"`)

@@ -1,4 +1,4 @@
-package limiter_test
+package openrouter_test
 
 import (
 	"net/http"
@@ -8,7 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/councilhq/council/limiter"
+	"github.com/councilhq/council/provider"
+	"github.com/councilhq/council/provider/openrouter"
 )
 
 var now = time.Date(2026, 9, 27, 12, 0, 0, 0, time.UTC)
@@ -21,28 +22,36 @@ func hdr(kv ...string) http.Header {
 	return h
 }
 
-func quota(limit, remaining int64, reset time.Time, relative bool) limiter.Quota {
-	return limiter.Quota{Announced: true, Limit: limit, Remaining: remaining, Reset: reset, Relative: relative}
+// quota is an announced quota resetting at reset: as a delay from now
+// when relative, else as a time.
+func quota(limit, remaining int64, reset time.Time, relative bool) provider.Quota {
+	q := provider.Quota{Announced: true, Limit: limit, Remaining: remaining}
+	if relative {
+		q.Relative, q.ResetAfter = true, reset.Sub(now)
+	} else {
+		q.ResetAt = reset
+	}
+	return q
 }
 
-func sharedOnly(q limiter.Quota) limiter.Signal { return limiter.Signal{Shared: q} }
+func sharedOnly(q provider.Quota) provider.RateLimits { return provider.RateLimits{Shared: q} }
 
-func requestsOnly(q limiter.Quota) limiter.Signal {
-	var s limiter.Signal
-	s.Quotas[limiter.Requests] = q
+func requestsOnly(q provider.Quota) provider.RateLimits {
+	var s provider.RateLimits
+	s.Quotas[provider.Requests] = q
 	return s
 }
 
-func TestParseHeaders(t *testing.T) {
+func TestParseRateLimits(t *testing.T) {
 	t.Parallel()
 	midnight := time.Date(2026, 9, 28, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name string
 		h    http.Header
-		want limiter.Signal
+		want provider.RateLimits
 	}{
-		{"none", hdr(), limiter.Signal{}},
-		{"unrelated headers", hdr("Content-Type", "text/event-stream", "X-Generation-Id", "gen-1"), limiter.Signal{}},
+		{"none", hdr(), provider.RateLimits{}},
+		{"unrelated headers", hdr("Content-Type", "text/event-stream", "X-Generation-Id", "gen-1"), provider.RateLimits{}},
 		{
 			"openrouter epoch ms",
 			hdr("X-RateLimit-Limit", "50", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "1790553600000"),
@@ -83,9 +92,9 @@ func TestParseHeaders(t *testing.T) {
 			hdr("X-RateLimit-Remaining", "4"),
 			sharedOnly(quota(0, 4, time.Time{}, false)),
 		},
-		{"limit without remaining", hdr("X-RateLimit-Limit", "4", "X-RateLimit-Reset", "1"), limiter.Signal{}},
-		{"negative remaining", hdr("X-RateLimit-Remaining", "-1", "X-RateLimit-Reset", "1"), limiter.Signal{}},
-		{"garbage remaining", hdr("X-RateLimit-Remaining", "lots", "X-RateLimit-Reset", "1"), limiter.Signal{}},
+		{"limit without remaining", hdr("X-RateLimit-Limit", "4", "X-RateLimit-Reset", "1"), provider.RateLimits{}},
+		{"negative remaining", hdr("X-RateLimit-Remaining", "-1", "X-RateLimit-Reset", "1"), provider.RateLimits{}},
+		{"garbage remaining", hdr("X-RateLimit-Remaining", "lots", "X-RateLimit-Reset", "1"), provider.RateLimits{}},
 		{
 			"decimal remaining is truncated",
 			hdr("X-RateLimit-Remaining", "59.0", "X-RateLimit-Reset", "1"),
@@ -105,9 +114,9 @@ func TestParseHeaders(t *testing.T) {
 			"openai requests and tokens",
 			hdr("x-ratelimit-limit-requests", "60", "x-ratelimit-remaining-requests", "59", "x-ratelimit-reset-requests", "1s",
 				"x-ratelimit-limit-tokens", "150000", "x-ratelimit-remaining-tokens", "149984", "x-ratelimit-reset-tokens", "6m0s"),
-			func() limiter.Signal {
+			func() provider.RateLimits {
 				s := requestsOnly(quota(60, 59, now.Add(time.Second), true))
-				s.Quotas[limiter.Tokens] = quota(150000, 149984, now.Add(6*time.Minute), true)
+				s.Quotas[provider.Tokens] = quota(150000, 149984, now.Add(6*time.Minute), true)
 				return s
 			}(),
 		},
@@ -127,32 +136,23 @@ func TestParseHeaders(t *testing.T) {
 				"anthropic-ratelimit-tokens-limit", "90000", "anthropic-ratelimit-tokens-remaining", "89000", "anthropic-ratelimit-tokens-reset", "2026-09-27T12:00:06Z",
 				"anthropic-ratelimit-input-tokens-limit", "40000", "anthropic-ratelimit-input-tokens-remaining", "39500", "anthropic-ratelimit-input-tokens-reset", "2026-09-27T07:00:03-05:00",
 				"anthropic-ratelimit-output-tokens-limit", "8000", "anthropic-ratelimit-output-tokens-remaining", "7500", "anthropic-ratelimit-output-tokens-reset", "2026-09-27T12:00:00.5Z"),
-			func() limiter.Signal {
+			func() provider.RateLimits {
 				s := requestsOnly(quota(50, 49, now.Add(time.Second), false))
-				s.Quotas[limiter.Tokens] = quota(90000, 89000, now.Add(6*time.Second), false)
-				s.Quotas[limiter.InputTokens] = quota(40000, 39500, now.Add(3*time.Second), false)
-				s.Quotas[limiter.OutputTokens] = quota(8000, 7500, now.Add(500*time.Millisecond), false)
+				s.Quotas[provider.Tokens] = quota(90000, 89000, now.Add(6*time.Second), false)
+				s.Quotas[provider.InputTokens] = quota(40000, 39500, now.Add(3*time.Second), false)
+				s.Quotas[provider.OutputTokens] = quota(8000, 7500, now.Add(500*time.Millisecond), false)
 				return s
 			}(),
 		},
 		{
 			"anthropic retry-after on a 429",
 			hdr("anthropic-ratelimit-requests-limit", "50", "anthropic-ratelimit-requests-remaining", "0", "anthropic-ratelimit-requests-reset", "2026-09-27T12:00:20Z", "retry-after", "20"),
-			func() limiter.Signal {
+			func() provider.RateLimits {
 				s := requestsOnly(quota(50, 0, now.Add(20*time.Second), false))
-				s.RetryAt = now.Add(20 * time.Second)
+				s.RetryAfter = 20 * time.Second
 				return s
 			}(),
 		},
-		{"retry-after seconds", hdr("Retry-After", "60"), limiter.Signal{RetryAt: now.Add(time.Minute)}},
-		{"retry-after zero", hdr("Retry-After", "0"), limiter.Signal{RetryAt: now}},
-		{"retry-after http date", hdr("Retry-After", "Sun, 27 Sep 2026 12:00:42 GMT"), limiter.Signal{RetryAt: now.Add(42 * time.Second)}},
-		{"retry-after in the past", hdr("Retry-After", "Sun, 27 Sep 2026 11:00:00 GMT"), limiter.Signal{RetryAt: now.Add(-time.Hour)}},
-		{"retry-after negative", hdr("Retry-After", "-5"), limiter.Signal{}},
-		{"retry-after garbage", hdr("Retry-After", "later"), limiter.Signal{}},
-		{"retry-after-ms", hdr("retry-after-ms", "1500"), limiter.Signal{RetryAt: now.Add(1500 * time.Millisecond)}},
-		{"x-ms-retry-after-ms", hdr("x-ms-retry-after-ms", "250"), limiter.Signal{RetryAt: now.Add(250 * time.Millisecond)}},
-		{"latest retry hint wins", hdr("Retry-After", "2", "retry-after-ms", "2500"), limiter.Signal{RetryAt: now.Add(2500 * time.Millisecond)}},
 		{
 			"tighter of two forms of the same budget wins",
 			hdr("X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "80", "X-RateLimit-Reset", "10",
@@ -163,27 +163,37 @@ func TestParseHeaders(t *testing.T) {
 			"key and model budgets side by side",
 			hdr("X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "80", "X-RateLimit-Reset", "10",
 				"x-ratelimit-limit-requests", "60", "x-ratelimit-remaining-requests", "5", "x-ratelimit-reset-requests", "2s"),
-			func() limiter.Signal {
+			func() provider.RateLimits {
 				s := requestsOnly(quota(60, 5, now.Add(2*time.Second), true))
 				s.Shared = quota(100, 80, now.Add(10*time.Second), true)
 				return s
 			}(),
 		},
+		{"retry-after seconds", hdr("Retry-After", "60"), provider.RateLimits{RetryAfter: time.Minute}},
+		{"retry-after zero", hdr("Retry-After", "0"), provider.RateLimits{}},
+		{"retry-after http date", hdr("Retry-After", "Sun, 27 Sep 2026 12:00:42 GMT"), provider.RateLimits{RetryAfter: 42 * time.Second}},
+		{"retry-after in the past", hdr("Retry-After", "Sun, 27 Sep 2026 11:00:00 GMT"), provider.RateLimits{}},
+		{"retry-after negative", hdr("Retry-After", "-5"), provider.RateLimits{}},
+		{"retry-after garbage", hdr("Retry-After", "later"), provider.RateLimits{}},
+		{"retry-after-ms", hdr("retry-after-ms", "1500"), provider.RateLimits{RetryAfter: 1500 * time.Millisecond}},
+		{"x-ms-retry-after-ms", hdr("x-ms-retry-after-ms", "250"), provider.RateLimits{RetryAfter: 250 * time.Millisecond}},
+		{"the longest retry hint wins", hdr("Retry-After", "2", "retry-after-ms", "2500"), provider.RateLimits{RetryAfter: 2500 * time.Millisecond}},
+		{"date", hdr("Date", "Sun, 27 Sep 2026 11:59:58 GMT"), provider.RateLimits{Date: now.Add(-2 * time.Second)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := limiter.ParseHeaders(tc.h, now)
+			got := openrouter.ParseRateLimits(tc.h, now)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("ParseHeaders mismatch (-want +got):\n%s", diff)
+				t.Errorf("ParseRateLimits mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
-// FuzzParseHeaders checks that no header value makes the parser panic or
+// FuzzParseRateLimits checks that no header value makes the parser panic or
 // announce something impossible.
-func FuzzParseHeaders(f *testing.F) {
+func FuzzParseRateLimits(f *testing.F) {
 	for _, seed := range [][3]string{
 		{"20", "0", "1790812800000"}, {"60", "59", "6m0s"}, {"50", "49", "2026-09-27T12:05:00-05:00"},
 		{"1", "1", "Wed, 21 Oct 2015 07:28:00 GMT"}, {"", "3", "2.5"}, {"9e99", "1.5.5", "1e400"}, {"-1", "-1", "-1"},
@@ -197,26 +207,26 @@ func FuzzParseHeaders(f *testing.F) {
 			{"anthropic-ratelimit-output-tokens-limit", "anthropic-ratelimit-output-tokens-remaining", "anthropic-ratelimit-output-tokens-reset"},
 		} {
 			h := hdr(names[0], limit, names[1], remaining, names[2], reset, "Retry-After", retry, "retry-after-ms", retry)
-			s := limiter.ParseHeaders(h, now)
+			s := openrouter.ParseRateLimits(h, now)
 			for r, q := range append(s.Quotas[:], s.Shared) {
 				if !q.Announced {
-					if q != (limiter.Quota{}) {
-						t.Fatalf("%v: unannounced quota carries values: %+v", limiter.Resource(r), q)
+					if q != (provider.Quota{}) {
+						t.Fatalf("%v: unannounced quota carries values: %+v", provider.Resource(r), q)
 					}
 					continue
 				}
 				if q.Remaining < 0 || q.Limit < 0 || (q.Limit > 0 && q.Remaining > q.Limit) {
-					t.Fatalf("%v: impossible quota %+v", limiter.Resource(r), q)
+					t.Fatalf("%v: impossible quota %+v", provider.Resource(r), q)
 				}
-				if !q.Reset.IsZero() && q.Reset.After(now.Add(401*24*time.Hour)) {
-					t.Fatalf("%v: reset %v beyond the horizon", limiter.Resource(r), q.Reset)
+				if !q.ResetAt.IsZero() && q.ResetAt.After(now.Add(401*24*time.Hour)) {
+					t.Fatalf("%v: reset %v beyond the horizon", provider.Resource(r), q.ResetAt)
 				}
-				if q.Relative && q.Reset.Before(now) {
-					t.Fatalf("%v: relative reset %v before now", limiter.Resource(r), q.Reset)
+				if q.Relative && (q.ResetAfter < 0 || q.ResetAfter > 401*24*time.Hour || !q.ResetAt.IsZero()) {
+					t.Fatalf("%v: impossible relative reset %+v", provider.Resource(r), q)
 				}
 			}
-			if s.RetryAt.After(now.Add(401 * 24 * time.Hour)) {
-				t.Fatalf("retry-at %v beyond the horizon", s.RetryAt)
+			if d := openrouter.ParseRetryAfter(h, now); d < 0 || d > 401*24*time.Hour {
+				t.Fatalf("retry after %v beyond the horizon", d)
 			}
 		}
 	})
