@@ -16,6 +16,7 @@ import (
 	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/provider"
+	"github.com/councilhq/council/provider/openrouter"
 )
 
 // scopedProvider admits limit requests per fixed window, either per model
@@ -92,9 +93,9 @@ func (p *scopedProvider) Complete(ctx context.Context, req *provider.Request) (*
 	p.log = append(p.log, exchange{sent: now, done: time.Now(), model: req.Model, limited: !ok})
 	p.mu.Unlock()
 	if !ok {
-		return nil, &provider.Error{Kind: provider.KindRateLimited, StatusCode: http.StatusTooManyRequests, Header: h, Message: "upstream returned 429"}
+		return nil, &provider.Error{Kind: provider.KindRateLimited, StatusCode: http.StatusTooManyRequests, RateLimits: openrouter.ParseRateLimits(h, time.Now()), Message: "upstream returned 429"}
 	}
-	return &provider.Response{Model: req.Model, Content: "ok", Header: h}, nil
+	return &provider.Response{Model: req.Model, Content: "ok", RateLimits: openrouter.ParseRateLimits(h, time.Now())}, nil
 }
 
 func (p *scopedProvider) setPerModel(v bool) {

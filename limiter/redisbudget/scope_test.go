@@ -12,6 +12,7 @@ import (
 	"github.com/councilhq/council/internal/redistest"
 	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/provider"
+	"github.com/councilhq/council/provider/openrouter"
 )
 
 // perKeyProvider admits limit requests per one-second window, shared by
@@ -41,9 +42,9 @@ func (p *perKeyProvider) Complete(_ context.Context, req *provider.Request) (*pr
 	h.Set("x-ratelimit-remaining-requests", strconv.Itoa(p.limit-p.admitted[start]))
 	h.Set("x-ratelimit-reset-requests", start.Add(time.Second).Sub(now).String())
 	if !ok {
-		return nil, &provider.Error{Kind: provider.KindRateLimited, StatusCode: http.StatusTooManyRequests, Header: h, Message: "upstream returned 429"}
+		return nil, &provider.Error{Kind: provider.KindRateLimited, StatusCode: http.StatusTooManyRequests, RateLimits: openrouter.ParseRateLimits(h, now), Message: "upstream returned 429"}
 	}
-	return &provider.Response{Model: req.Model, Content: "ok", Header: h}, nil
+	return &provider.Response{Model: req.Model, Content: "ok", RateLimits: openrouter.ParseRateLimits(h, now)}, nil
 }
 
 func (p *perKeyProvider) refusals() int {
