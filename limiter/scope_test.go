@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -173,11 +174,14 @@ func (r *scopeRun) run(callers, calls, models int) {
 }
 
 // scopes returns the scopes the limiter changed to, in order.
-func (r *scopeRun) scopes() []string {
-	r.rec.mu.Lock()
-	defer r.rec.mu.Unlock()
+func (r *scopeRun) scopes() []string { return r.rec.scopes() }
+
+// scopes returns the scopes of the EventScope events recorded, in order.
+func (r *recorder) scopes() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var out []string
-	for _, e := range r.rec.events {
+	for _, e := range r.events {
 		if e.Kind == limiter.EventScope {
 			out = append(out, e.Scope)
 		}
@@ -288,4 +292,58 @@ func TestPropertyScopePerModelKept(t *testing.T) {
 			rt.Fatalf("scope changes %v under a limit per model", s)
 		}
 	})
+}
+
+// anthropicQuota is an answer announcing rem of a limit of 5 requests
+// until reset, in Anthropic's dialect.
+func anthropicQuota(rem int, reset time.Time) http.Header {
+	return hdr("anthropic-ratelimit-requests-limit", "5", "anthropic-ratelimit-requests-remaining", strconv.Itoa(rem),
+		"anthropic-ratelimit-requests-reset", reset.Format(time.RFC3339))
+}
+
+// The scope follows the evidence both ways: a model whose budget is lower
+// than its own calls explain makes the key's models share one; two models
+// announcing the same requests left in one window make them separate
+// again.
+func TestScopeFollowsTheEvidence(t *testing.T) {
+	t.Parallel()
+	clk := limitertest.NewClock(epoch)
+	reset := epoch.Add(time.Minute)
+	up := &upstream{clk: clk, script: []result{
+		ok(anthropicQuota(4, reset)), // a's first call
+		ok(anthropicQuota(3, reset)), // b's first call: the call of a spent b's budget
+		ok(anthropicQuota(3, reset)), // a again, as b: one budget would have left 2
+	}}
+	var rec recorder
+	c := provider.Chain(up, limiter.New(limiter.WithClock(clk), limiter.WithObserver(&rec)).Interceptor())
+	for i, m := range []string{"a", "b", "a"} {
+		if _, err := call(clk, c, request(m)); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if got, want := rec.scopes(), []string{limiter.ScopePerKey, limiter.ScopePerModel}; !slices.Equal(got, want) {
+		t.Errorf("scope changes %v, want %v", got, want)
+	}
+}
+
+// A 429 that announces nothing while the model's own calls had left room
+// in its window speaks of a budget shared with the key's other models.
+func TestScopeFromA429WithRoom(t *testing.T) {
+	t.Parallel()
+	clk := limitertest.NewClock(epoch)
+	up := &upstream{clk: clk, script: []result{
+		ok(anthropicQuota(4, epoch.Add(time.Minute))),
+		fail(provider.KindRateLimited, http.StatusTooManyRequests),
+	}}
+	var rec recorder
+	c := provider.Chain(up, limiter.New(limiter.WithClock(clk), limiter.WithObserver(&rec)).Interceptor())
+	if _, err := call(clk, c, request("a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call(clk, c, request("a")); provider.AsError(err).Kind != provider.KindRateLimited {
+		t.Fatalf("second call: %v, want the 429", err)
+	}
+	if got := rec.scopes(); !slices.Equal(got, []string{limiter.ScopePerKey}) {
+		t.Errorf("scope changes %v, want [%s]", got, limiter.ScopePerKey)
+	}
 }
