@@ -289,7 +289,7 @@ func (l *Limiter) takeSlot(ctx context.Context, k *call) error {
 // freeSlot gives the call's in-flight slot back, waking the call at the
 // head of the queue.
 func (k *call) freeSlot() {
-	if k.ks.slots != nil && !k.stored {
+	if k.ks.slots != nil {
 		k.ks.slots.Release(1)
 	}
 }
@@ -349,6 +349,8 @@ func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool
 	ks := k.ks
 	// The provider key's budget holds the provider's clock offset, which
 	// every reset announced as a time of its clock is corrected by.
+	// A store learns the offset itself, from every replica's answers.
+	raw := sig
 	ks.budget.learnSkew(sig.Date, done)
 	quotas := ks.budget.local(sig.Quotas[:])
 	// While the key's models share the pool, budgets follow the announced
@@ -362,7 +364,7 @@ func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool
 		}
 	}
 	shared := ks.budget.local([]Quota{Requests: sig.Shared})
-	k.settlement = Settlement{Sent: sent, Done: done, Quotas: [NumResources]Quota(quotas), Shared: shared[0],
+	k.settlement = Settlement{Sent: sent, Done: done, Quotas: raw.Quotas, Shared: raw.Shared, Date: raw.Date,
 		RetryAt: sig.RetryAt, PoolRetryAt: poolRetryAt, Limited: limited}
 	keyCalls := ks.budget.ended[Requests] + ks.budget.after(int(Requests), 0)
 	below, _ := k.e.budget.settle(sent, done, quotas, retryAt, k.modelSeq, k.modelProbe, limited, true, keyCalls)

@@ -74,10 +74,14 @@ type Settlement struct {
 	// Sent and Done are when the call was sent and its answer read.
 	Sent, Done time.Time
 	// Quotas are the model key's budgets, Shared the provider key's
-	// request budget, each with a reset announced as a time of the
-	// provider's clock already converted to the local clock.
+	// request budget, as [ParseHeaders] read them: a reset announced as a
+	// time of the provider's clock is as announced. The store corrects it
+	// by the provider's clock offset, which it learns from Date, the
+	// provider's clock when it answered (the zero time if unknown), as
+	// the Limiter does, from every replica's answers.
 	Quotas [NumResources]Quota
 	Shared Quota
+	Date   time.Time
 	// RetryAt is the earliest time the provider accepts another call of
 	// the model key, or the zero time.
 	RetryAt time.Time
@@ -95,7 +99,7 @@ type Settlement struct {
 
 // storePoll is how often a call held back by a [Store] until other calls
 // end asks again: the calls that end on other replicas wake no one here.
-const storePoll = 20 * time.Millisecond
+const storePoll = 50 * time.Millisecond
 
 // WithStore makes the Limiter admit calls through s (see [Store]). A nil
 // store is ignored.
@@ -116,6 +120,11 @@ func (l *Limiter) waitStore(ctx context.Context, k *call) (err error, done bool)
 	var last time.Time
 	var lastInFlight, waited bool
 	for {
+		// The replica's own in-flight slots come first, in arrival
+		// order, so that only the calls holding one ask the store.
+		if err := l.takeSlot(ctx, k); err != nil {
+			return err, true
+		}
 		l.mu.Lock()
 		changed := l.changed
 		sc.Pooled = k.ks.scope.pool != nil
@@ -123,7 +132,11 @@ func (l *Limiter) waitStore(ctx context.Context, k *call) (err error, done bool)
 		now := clk.Now()
 		v, err := l.cfg.store.Admit(ctx, sc, now)
 		if err != nil {
+			k.freeSlot()
 			return nil, false
+		}
+		if !v.Admitted {
+			k.freeSlot()
 		}
 		switch {
 		case v.Admitted:

@@ -65,10 +65,13 @@ type UpstreamConfig struct {
 	// with the client, or either shifted to play a provider whose clock
 	// differs from the client's. Responses carry it in their Date header.
 	Now func() time.Time
+	// Models is what GET /models lists, free of charge, so that councild
+	// can start against the Upstream. The completions accept any model.
+	Models []string
 }
 
 // Upstream is an OpenAI-compatible chat-completions server (POST
-// /chat/completions, streamed or not) that admits at most Limit requests
+// /chat/completions, streamed or not, and GET /models) that admits at most Limit requests
 // per window and budget and answers the others with 429, announcing its
 // budget in its [Dialect]. Rejected requests do not count against the
 // window. Answers are written by [sim.Write], so rankings and syntheses
@@ -133,6 +136,10 @@ type chatRequest struct {
 }
 
 func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == "/models" {
+		u.listModels(w)
+		return
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/chat/completions" {
 		http.NotFound(w, r)
 		return
@@ -175,6 +182,28 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 		req.Messages = append(req.Messages, provider.Message{Role: provider.Role(m.Role), Content: m.Content})
 	}
 	answer(w, body.Model, sim.Write(req), sim.Usage(req, ""), body.Stream)
+}
+
+// listModels serves GET /models in OpenRouter's format.
+func (u *Upstream) listModels(w http.ResponseWriter) {
+	type pricing struct {
+		Prompt     string `json:"prompt"`
+		Completion string `json:"completion"`
+	}
+	type model struct {
+		ID            string  `json:"id"`
+		Name          string  `json:"name"`
+		ContextLength int     `json:"context_length"`
+		Pricing       pricing `json:"pricing"`
+	}
+	list := struct {
+		Data []model `json:"data"`
+	}{Data: []model{}}
+	for _, id := range u.cfg.Models {
+		list.Data = append(list.Data, model{ID: id, Name: id, ContextLength: 128_000, Pricing: pricing{Prompt: "0", Completion: "0"}})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(list)
 }
 
 // announce sets the rate-limit headers of the dialect.

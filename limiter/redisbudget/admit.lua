@@ -27,9 +27,9 @@ end
 local okM, probeM, untilM = check(m, now, cost)
 local okP, probeP, untilP = check(p, now, shared)
 if not (okM and okP and okK) then
-  save(m, ttl)
-  save(p, ttl)
-  if pooled then save(k, ttl) end
+  if m.dirty then save(m, ttl) end
+  if p.dirty then save(p, ttl) end
+  if pooled and k.dirty then save(k, ttl) end
   return {0, later(later(untilM, untilP), untilK), 0}
 end
 local mm = take(m, cost, probeM, lease, expiry)

@@ -17,8 +17,12 @@
 
 local R = 4
 -- The fields of a window, in the order they are stored: known, limit,
--- count, reported, least, by, lo, hi, prevLo, prevHi, period.
-local WF = {'k', 'l', 'c', 'rep', 'q', 'b', 'lo', 'hi', 'pl', 'ph', 'p'}
+-- count, reported, least, by, lo, hi, prevLo, prevHi, period, and the
+-- current and previous resets as the provider announced them, before the
+-- correction by its clock offset (rh, rph): the period is learned from
+-- those, so that a better offset learned between two resets does not
+-- shorten it.
+local WF = {'k', 'l', 'c', 'rep', 'q', 'b', 'lo', 'hi', 'pl', 'ph', 'p', 'rh', 'rph'}
 
 local function later(a, b)
   if b > a then return b end
@@ -59,6 +63,8 @@ local function load(hkey, zkey, now)
   st.cool = tonumber(raw.cool) or 0
   st.probe = raw.probe or ''
   st.pooled = tonumber(raw.pooled) or 0
+  st.skew = tonumber(raw.skew) or 0
+  st.skewAt = tonumber(raw.skewAt) or 0
   local probing = false
   for _, m in ipairs(redis.call('ZRANGE', zkey, 0, -1)) do
     st.out[#st.out + 1] = parseMember(m)
@@ -78,7 +84,8 @@ local function save(st, ttl)
     args[#args + 1] = table.concat(vals, ' ')
   end
   redis.call('HSET', st.h, 'retry', string.format('%.0f', st.retry), 'seq', string.format('%.0f', st.seq),
-    'probe', st.probe, 'cool', string.format('%.0f', st.cool), 'pooled', string.format('%.0f', st.pooled), unpack(args))
+    'probe', st.probe, 'cool', string.format('%.0f', st.cool), 'pooled', string.format('%.0f', st.pooled),
+    'skew', string.format('%.0f', st.skew), 'skewAt', string.format('%.0f', st.skewAt), unpack(args))
   redis.call('PEXPIRE', st.h, ttl)
   if #st.out > 0 then redis.call('PEXPIRE', st.z, ttl) end
 end
@@ -100,39 +107,66 @@ local function left(st, r)
   return math.max(math.min(w.c, w.q - after(st, r, w.b)), 0)
 end
 
--- roll opens the next window once the reset of the current one passed.
+-- learnSkew learns the provider's clock offset from a Date header, date,
+-- on an answer received at done: its clock is at least date-done ahead of
+-- ours. The highest bound is kept, for at most a minute after which a new
+-- one replaces it (budget.learnSkew).
+local function learnSkew(st, date, done)
+  if date == 0 then return end
+  local low = date - done
+  if st.skewAt == 0 or low > st.skew or done - st.skewAt > 60000 then
+    st.skew, st.skewAt = low, done
+  end
+end
+
+-- toLocal converts a reset announced as a time of the provider's clock to
+-- ours, with a 5 ms guard (budget.local); q[6] keeps it as announced.
+local function toLocal(st, q)
+  q[6] = q[4]
+  if st.skewAt ~= 0 and q[1] == 1 and q[5] == 0 and q[4] ~= 0 then
+    q[4] = q[4] - st.skew + 5
+  end
+  return q
+end
+
+-- roll opens the next window once the reset of the current one passed;
+-- it reports whether it did.
 local function roll(w, now, outstanding)
-  if w.k == 0 or w.hi == 0 or now < w.hi then return end
-  w.pl, w.ph = w.lo, w.hi
+  if w.k == 0 or w.hi == 0 or now < w.hi then return false end
+  w.pl, w.ph, w.rph = w.lo, w.hi, w.rh
   w.rep = 0
   if w.l == 0 then
-    w.k, w.lo, w.hi = 0, 0, 0
-    return
+    w.k, w.lo, w.hi, w.rh = 0, 0, 0, 0
+    return true
   end
   w.c = math.max(w.l - outstanding, 0)
   if w.p <= 0 then
-    w.lo, w.hi = 0, 0
-    return
+    w.lo, w.hi, w.rh = 0, 0, 0
+    return true
   end
   local k = math.floor((now - w.hi) / w.p) + 1
-  w.lo, w.hi = w.lo + k * w.p, w.hi + k * w.p
+  w.lo, w.hi, w.rh = w.lo + k * w.p, w.hi + k * w.p, w.rh + k * w.p
+  return true
 end
 
--- observe applies the announcement of call seq: rem left, the reset in
--- [lo, hi]; learn is true for a rate-limit rejection.
-local function observe(w, now, lo, hi, limit, rem, seq, aft, learn)
+-- observe applies the announcement of call seq, sent at sent: rem left,
+-- the reset in [lo, hi] (raw as announced); learn is true for a
+-- rate-limit rejection. The period is learned only from a call sent in
+-- the first half of the time since the last reset, so that windows in
+-- which no call was rejected are not taken for one longer window.
+local function observe(w, now, sent, lo, hi, raw, limit, rem, seq, aft, learn)
   -- A delay answered late may speak of the window that passed although it
   -- ends after it.
   if not (hi > now) or (w.ph ~= 0 and not (lo > w.ph)) then return end
   if w.k == 1 and w.hi == 0 then
-    if learn and lo == hi and w.pl == w.ph then
-      local p = hi - w.ph
+    if learn and lo == hi and w.pl == w.ph and w.rph ~= 0 and raw > w.rph and 2 * (sent - w.ph) < raw - w.rph then
+      local p = raw - w.rph
       if w.p == 0 or p < w.p then w.p = p end
     end
-    w.lo, w.hi = lo, hi
+    w.lo, w.hi, w.rh = lo, hi, raw
     w.rep, w.q, w.b = 1, rem, seq
   elseif w.k == 0 or lo > w.hi then
-    w.k, w.lo, w.hi = 1, lo, hi
+    w.k, w.lo, w.hi, w.rh = 1, lo, hi, raw
     w.rep, w.q, w.b = 1, rem, seq
     w.c = math.max(rem - aft, 0)
   elseif hi < w.lo then
@@ -141,7 +175,7 @@ local function observe(w, now, lo, hi, limit, rem, seq, aft, learn)
     if w.rep == 0 or rem < w.q or (rem == w.q and seq > w.b) then
       w.rep, w.q, w.b = 1, rem, seq
     end
-    w.lo, w.hi = later(w.lo, lo), later(w.hi, hi)
+    w.lo, w.hi, w.rh = later(w.lo, lo), later(w.hi, hi), later(w.rh, raw)
   end
   if limit > 0 then w.l = limit end
 end
@@ -153,7 +187,7 @@ local function check(st, now, c)
   local untl, wait, probe = 0, false, false
   for r = 1, R do
     local w = st.w[r]
-    roll(w, now, after(st, r, 0))
+    if roll(w, now, after(st, r, 0)) then st.dirty = true end
     local need = c[r]
     if need > 0 and w.k == 1 then
       if w.l > 0 then need = math.min(need, w.l) end
@@ -200,7 +234,7 @@ local function settle(st, member, sent, done, q, retryAt, limited, empty)
       if r == 1 then announced = true end
       local lo = a[4]
       if a[5] == 1 then lo = lo - (done - sent) end
-      observe(st.w[r], done, lo, a[4], a[2], a[3], seq, after(st, r, seq), limited)
+      observe(st.w[r], done, sent, lo, a[4], a[6] or a[4], a[2], a[3], seq, after(st, r, seq), limited)
     end
   end
   if limited and empty and not announced and retryAt == 0 then
@@ -221,7 +255,7 @@ local function seed(st, sent, done, q, retryAt, aft)
       if a[5] == 1 then lo = lo - (done - sent) end
       local n = 0
       if r == 1 then n = aft end
-      observe(st.w[r], done, lo, a[4], a[2], a[3], 0, n, false)
+      observe(st.w[r], done, sent, lo, a[4], a[6] or a[4], a[2], a[3], 0, n, false)
     end
   end
 end

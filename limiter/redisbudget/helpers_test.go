@@ -13,7 +13,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/internal/redistest"
 	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/limiter/redisbudget"
@@ -85,7 +84,7 @@ type result struct {
 // script (the last one repeats), records when it arrived, and lasts hold
 // on the clock.
 type upstream struct {
-	clk    *limitertest.Clock
+	clk    limiter.Clock
 	hold   time.Duration
 	mu     sync.Mutex
 	script []result

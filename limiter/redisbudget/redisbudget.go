@@ -31,6 +31,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,10 +52,14 @@ var (
 	settleLua string
 	//go:embed cool.lua
 	coolLua string
+	//go:embed release.lua
+	releaseLua string
 
-	admitScript  = redis.NewScript(budgetLua + admitLua)
-	settleScript = redis.NewScript(budgetLua + settleLua)
-	coolScript   = redis.NewScript(coolLua)
+	admitScript   = redis.NewScript(budgetLua + admitLua)
+	settleScript  = redis.NewScript(budgetLua + settleLua)
+	coolScript    = redis.NewScript(coolLua)
+	releaseScript = redis.NewScript(releaseLua)
+	scripts       = []*redis.Script{admitScript, settleScript, coolScript, releaseScript}
 )
 
 // Metric names.
@@ -70,7 +75,7 @@ const (
 // Defaults of [Options].
 const (
 	DefaultPrefix     = "council:limiter:"
-	DefaultLeaseTTL   = 30 * time.Second
+	DefaultLeaseTTL   = 10 * time.Second
 	DefaultKeyTTL     = time.Hour
 	DefaultRetryEvery = time.Second
 	DefaultTimeout    = 500 * time.Millisecond
@@ -122,6 +127,7 @@ type Store struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+	wg        sync.WaitGroup // releases under way
 }
 
 var _ limiter.Store = (*Store)(nil)
@@ -193,6 +199,16 @@ func New(rdb *redis.Client, o Options) (*Store, error) {
 	return s, nil
 }
 
+// load loads the scripts into Redis, so that the first calls do not each
+// send them.
+func (s *Store) load() {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*s.o.Timeout)
+	defer cancel()
+	for _, sc := range scripts {
+		_ = sc.Load(ctx, s.rdb).Err()
+	}
+}
+
 // Close stops the renewal of leases (the leases then expire) and the
 // metric callback. It does not close the Redis client. Close is
 // idempotent.
@@ -201,6 +217,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.done
+		s.wg.Wait()
 		err = s.gauge.Unregister()
 	})
 	return err
@@ -243,6 +260,8 @@ func (s *Store) Admit(ctx context.Context, c limiter.StoreCall, now time.Time) (
 		if s.failed(ctx, err) {
 			s.fallbacks.Add(ctx, 1)
 		}
+		// Redis may have admitted the call all the same.
+		s.wg.Go(func() { s.release(l, id) })
 		return limiter.Verdict{}, err
 	}
 	switch code, _ := res[0].(int64); code {
@@ -297,12 +316,24 @@ func (s *Store) Settle(ctx context.Context, ls limiter.Lease, st limiter.Settlem
 	case limiter.ScopePerModel:
 		scope = 2
 	}
-	args = append(args, l.members[2], ms(st.PoolRetryAt), scope)
+	args = append(args, l.members[2], ms(st.PoolRetryAt), scope, ms(st.Date))
 	err := settleScript.Run(ctx, s.rdb, l.keys[:], args...).Err()
 	if err != nil {
 		s.failed(ctx, err)
+		// Free the slots now if Redis answers again soon; else the
+		// lease expires.
+		id := l.members[1][strings.LastIndexByte(l.members[1], ':')+1:]
+		s.wg.Go(func() { s.release(l, id) })
 	}
 	return err
+}
+
+// release frees the slots a lease may hold after its admission was not
+// heard back; if Redis does not answer, the lease expires.
+func (s *Store) release(l *lease, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.o.Timeout)
+	defer cancel()
+	_ = releaseScript.Run(ctx, s.rdb, []string{l.keys[1], l.keys[3]}, id).Err()
 }
 
 // CoolDown implements [limiter.Store].
@@ -345,6 +376,7 @@ func (s *Store) failed(ctx context.Context, err error) bool {
 // pings it while it does not, until Close.
 func (s *Store) run() {
 	defer close(s.done)
+	s.load()
 	renew := time.NewTicker(s.o.LeaseTTL / 3)
 	defer renew.Stop()
 	retry := time.NewTicker(s.o.RetryEvery)
@@ -402,6 +434,7 @@ func (s *Store) ping() {
 		return
 	}
 	if s.down.CompareAndSwap(true, false) {
+		s.load()
 		s.o.Logger.Info("redis answers again; sharing provider budgets")
 	}
 }

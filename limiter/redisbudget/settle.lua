@@ -6,19 +6,23 @@
 -- retry-at, then the model's four quotas and the provider key's one, each
 -- as announced (0/1), limit, remaining, reset, relative (0/1); then the
 -- pool member ("" when not pooled), the pool's retry-at, and the scope the
--- answer made the replica learn (0: none, 1: per key, 2: per model).
+-- answer made the replica learn (0: none, 1: per key, 2: per model), and
+-- the provider's Date (0: none). Resets are as the provider announced
+-- them; they are corrected here by the clock offset the provider key has
+-- learned from every replica's Date headers.
 local sent, done, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local mm, pm, limited, retryAt = ARGV[4], ARGV[5], ARGV[6] == '1', tonumber(ARGV[7])
+local p = load(KEYS[3], KEYS[4], done)
+learnSkew(p, tonumber(ARGV[36]), done)
 local function quota(i)
   local b = 7 + 5 * (i - 1)
-  return {tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])}
+  return toLocal(p, {tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])})
 end
 local km, poolRetryAt, scope = ARGV[33], tonumber(ARGV[34]), tonumber(ARGV[35])
 local quotas = {quota(1), quota(2), quota(3), quota(4)}
 local m = load(KEYS[1], KEYS[2], done)
 settle(m, mm, sent, done, quotas, retryAt, limited, true)
 save(m, ttl)
-local p = load(KEYS[3], KEYS[4], done)
 settle(p, pm, sent, done, {quota(5)}, 0, limited, false)
 if scope == 1 then p.pooled = 1 elseif scope == 2 then p.pooled = 0 end
 save(p, ttl)
