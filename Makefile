@@ -114,6 +114,10 @@ bench-limits: ## Measure rate-limit handling against rate-limited fake upstreams
 
 BENCH_FLAGS ?=
 
+.PHONY: bench-replicas
+bench-replicas: build ## 1 and 3 councild replicas against one per-key-limited fake upstream, without and with Redis; the README replicas table (about 3 min)
+	go run ./cmd/councilbench-replicas -councild $(BIN)/councild
+
 .PHONY: bench
 bench: build ## Latency, concurrency (10, 50, 100, 1000), memory and throughput of councild against a fake upstream; the README table (about 3 min)
 	@mkdir -p $(TMP)

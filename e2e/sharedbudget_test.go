@@ -184,11 +184,10 @@ func TestReplicasShareOneKeysBudget(t *testing.T) {
 		t.Skip("runs three councild processes for a minute")
 	}
 	bin := buildCouncild(t)
-	// OpenRouter's dialect: the key's budget is announced, on 429s only,
-	// as the key's. (A budget announced per model but enforced per key,
-	// OpenAI's dialect behind many proxies, is learned per replica: the
-	// store does not share learned scopes yet.)
-	for _, d := range []limitertest.Dialect{limitertest.OpenRouter} {
+	// OpenRouter's dialect announces the key's budget, on 429s only;
+	// OpenAI's announces it on every answer as the model's, and the
+	// replicas learn together that the key's models share it.
+	for _, d := range []limitertest.Dialect{limitertest.OpenRouter, limitertest.OpenAI} {
 		t.Run(d.String(), func(t *testing.T) {
 			srv := redistest.Start(t)
 			up := limitertest.NewUpstream(limitertest.UpstreamConfig{Dialect: d, Limit: sharedLimit, Window: sharedWindow, Now: time.Now, Models: sharedCouncil})

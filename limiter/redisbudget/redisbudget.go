@@ -434,7 +434,7 @@ func (s *Store) ping() {
 		return
 	}
 	if s.down.CompareAndSwap(true, false) {
-		s.load()
+		defer s.load()
 		s.o.Logger.Info("redis answers again; sharing provider budgets")
 	}
 }

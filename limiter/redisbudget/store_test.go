@@ -128,7 +128,7 @@ func TestFallbackAndRejoin(t *testing.T) {
 
 	srv.Restart()
 	deadline := time.Now().Add(5 * time.Second)
-	for !store.Shared() {
+	for !store.Shared() || !strings.Contains(logs.String(), "redis answers again") {
 		if time.Now().After(deadline) {
 			t.Fatalf("did not rejoin within 5s of Redis's return:\n%s", logs.String())
 		}
