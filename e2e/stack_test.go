@@ -33,7 +33,9 @@ const waitTimeout = 60 * time.Second
 // a log line or a status.
 const apiKey = "sk-or-v1-e2e-UPSTREAM-KEY-5f1d7c"
 
-// The balanced tier, which every consultation here uses.
+// The council and chairman of every consultation here, set on each stack
+// (its consultations name no tier): the balanced tier's council and a
+// chairman outside it, so that a fault can strike the chairman alone.
 var (
 	council  = []string{"openai/gpt-5-mini", "anthropic/claude-haiku-4.5", "google/gemini-2.5-flash", "mistralai/mistral-medium-3.1"}
 	chairman = "anthropic/claude-sonnet-4.5"
@@ -106,6 +108,12 @@ func newStack(t testing.TB, cfg stackConfig) *stack {
 	}
 	cc := cfg.council
 	cc.KnownModels = provider.ModelIDs(known)
+	if len(cc.Council) == 0 {
+		cc.Council = council
+	}
+	if cc.Chairman == "" {
+		cc.Chairman = chairman
+	}
 	for _, d := range []*time.Duration{&cc.CollectTimeout, &cc.ReviewTimeout, &cc.SynthesizeTimeout} {
 		if *d == 0 {
 			*d = defaultCallTimeout
