@@ -48,7 +48,7 @@ lint: ## buf lint, buf format, go vet and gofmt
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed:" >&2; echo "$$unformatted" >&2; exit 1; fi
 
 .PHONY: test
-test: build checkgenerate lint breaking ## Build, check generated code, lint, check the API for breaking changes, run every test with the race detector, then the soak tests without it
+test: build checkgenerate lint breaking helm ## Build, check generated code, lint, check the API for breaking changes, lint and render the Helm chart (building helm before the tests that run it), run every test with the race detector, then the soak tests without it
 	go test -race -count=1 ./...
 	go test -count=1 -run '^TestSoak' ./cmd/councilsoak
 
