@@ -10,7 +10,8 @@
 -- out to learn an unknown reset, or "") and cool (the end of a cooldown);
 -- a provider key's hash also holds pooled, 1 once a replica has learned
 -- that the key's models share the budgets they announce per model, whose
--- pool is then a scope of its own.
+-- pool is then a scope of its own, and skew and skewAt, the provider's
+-- clock offset learned from its Date headers and when.
 -- The sorted set holds the calls in flight, scored by the expiry of their
 -- lease; a member is "seq:c1:c2:c3:c4:lease", the call's number, its cost
 -- of each resource and its lease id.
