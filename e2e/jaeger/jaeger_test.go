@@ -17,7 +17,9 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -342,6 +344,57 @@ func TestConsultationTraceInJaeger(t *testing.T) {
 				tg["span.kind"] != "client" || tg["gen_ai.operation.name"] != "chat" ||
 				tg["council.consultation_id"] == "" || tg["council.consultation_id"] != tags(byID[id])["council.consultation_id"] {
 				t.Errorf("chat span %q under %s has tags %v", c.OperationName, stage, tg)
+			}
+		}
+	}
+}
+
+// councilctl trace draws the same trace from this Jaeger, found by its
+// trace id and by its consultation id.
+func TestCouncilctlTraceAgainstJaeger(t *testing.T) {
+	j := startJaeger(t)
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	service := "councild-e2e-" + hex.EncodeToString(suffix[:])
+	runConsultation(t, j, service)
+	tier, _ := orchestrator.LookupTier(orchestrator.DefaultTierName)
+	wantSpans := 1 + 3 + 2*len(tier.Council) + 1
+	var got apiTraces
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var err error
+		got, err = j.traces(service)
+		if err == nil && len(got.Data) > 0 && len(got.Data[0].Spans) >= wantSpans {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Jaeger has no complete trace for %s after a minute: %v", service, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	tr := got.Data[0]
+	var consultation string
+	for _, s := range tr.Spans {
+		if id := tags(s)["council.consultation_id"]; id != "" {
+			consultation = id
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "councilctl")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/councilctl").CombinedOutput(); err != nil {
+		t.Fatalf("go build councilctl: %v\n%s", err, out)
+	}
+	jaegerURL := fmt.Sprintf("http://127.0.0.1:%d", j.queryHTTP)
+	for _, id := range []string{tr.TraceID, consultation} {
+		out, err := exec.Command(bin, "trace", id, "--jaeger", jaegerURL, "--service", service, "--width", "140").CombinedOutput()
+		if err != nil {
+			t.Fatalf("councilctl trace %s: %v\n%s", id, err, out)
+		}
+		t.Logf("councilctl trace %s:\n%s", id, out)
+		text := string(out)
+		for _, want := range append([]string{"trace " + tr.TraceID, "consultation " + consultation, fmt.Sprintf("%d spans", len(tr.Spans)),
+			"council.v1.Council/Consult", "  council.collect", "  council.review", "  council.synthesize", "    chat " + tier.Chairman}, tier.Council...) {
+			if !strings.Contains(text, want) {
+				t.Errorf("councilctl trace %s lacks %q", id, want)
 			}
 		}
 	}
