@@ -58,12 +58,16 @@ func TestChainRetriesOverTheWire(t *testing.T) {
 // With tracing off, the real retry and limiter report their events to the
 // telemetry: a retried 429 and a wait for the in-flight cap are counted.
 func TestChainCountsLimiterEventsWithTracingOff(t *testing.T) {
+	// m/limited is refused once with a 429; m/slow answers after 300 ms.
 	up := openroutertest.NewServer(openroutertest.WithScript(func(model string, n int) openroutertest.Behavior {
-		if n == 1 {
+		if model == "m/limited" && n == 1 {
 			reset := strconv.FormatInt(time.Now().Add(200*time.Millisecond).UnixMilli(), 10)
 			return openroutertest.Behavior{Fault: openroutertest.FaultStatus, Status: http.StatusTooManyRequests, Headers: map[string]string{"X-RateLimit-Reset": reset}}
 		}
-		return openroutertest.Behavior{Latency: 50 * time.Millisecond}
+		if model == "m/slow" {
+			return openroutertest.Behavior{Latency: 300 * time.Millisecond}
+		}
+		return openroutertest.Behavior{}
 	}))
 	client := clientOf(t, up)
 	reader := sdkmetric.NewManualReader()
@@ -73,27 +77,37 @@ func TestChainCountsLimiterEventsWithTracingOff(t *testing.T) {
 	chain := outbound.New(client, outbound.Config{Telemetry: telemetry.Providers{MeterProvider: mp}, MaxInFlight: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	errs := make(chan error, 2)
-	for _, model := range []string{"m/a", "m/b"} {
-		go func() {
-			_, err := chain.Complete(ctx, &provider.Request{Model: model, Messages: []provider.Message{{Role: provider.RoleUser, Content: "q"}}})
-			errs <- err
-		}()
+	complete := func(model string) error {
+		_, err := chain.Complete(ctx, &provider.Request{Model: model, Messages: []provider.Message{{Role: provider.RoleUser, Content: "q"}}})
+		return err
 	}
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+
+	// A 429, then the answer once the announced reset has passed.
+	if err := complete("m/limited"); err != nil {
+		t.Fatal(err)
 	}
+	// A second call while the first holds the one in-flight slot queues.
+	errs := make(chan error, 1)
+	go func() { errs <- complete("m/slow") }()
+	for up.RequestsFor("m/slow") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := complete("m/slow"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
 	}
-	if got := counterSum(rm, telemetry.MetricModelRateLimited, ""); got != 2 {
-		t.Errorf("%s = %d, want 2 (the first attempt of each model)", telemetry.MetricModelRateLimited, got)
+	if got := counterSum(rm, telemetry.MetricModelRateLimited, ""); got != 1 {
+		t.Errorf("%s = %d, want 1 (the retried first attempt)", telemetry.MetricModelRateLimited, got)
 	}
-	if got := counterSum(rm, telemetry.MetricModelWaits, "in_flight"); got < 1 {
-		t.Errorf("%s{in_flight} = %d, want at least 1 with two calls and one slot", telemetry.MetricModelWaits, got)
+	if got := counterSum(rm, telemetry.MetricModelWaits, "in_flight"); got != 1 {
+		t.Errorf("%s{in_flight} = %d, want 1: the call that found the one slot taken", telemetry.MetricModelWaits, got)
 	}
 }
 
