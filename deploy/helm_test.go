@@ -159,46 +159,37 @@ func TestChartTiersFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs := render(t, "tiersFile="+strings.ReplaceAll(string(tiers), ",", `\,`))
-	cm := objs["ConfigMap"]
-	if got := at(t, cm, "data", "tiers.yaml"); strings.TrimSpace(got.(string)) != strings.TrimSpace(string(tiers)) {
-		t.Errorf("ConfigMap holds:\n%v", got)
-	}
-	pod := at(t, objs["Deployment"], "spec", "template", "spec")
-	env := map[string]any{}
-	for _, e := range at(t, pod, "containers", 0, "env").([]any) {
-		env[at(t, e, "name").(string)] = at(t, e, "value")
-	}
-	mount := at(t, pod, "containers", 0, "volumeMounts", 0)
-	volume := at(t, pod, "volumes", 0)
-	if env["COUNCIL_TIERS_FILE"] != at(t, mount, "mountPath").(string)+"/tiers.yaml" ||
-		at(t, mount, "name") != at(t, volume, "name") || at(t, volume, "configMap", "name") != at(t, cm, "metadata", "name") {
-		t.Errorf("env %v, mount %v, volume %v", env["COUNCIL_TIERS_FILE"], mount, volume)
-	}
-	if at(t, objs["Deployment"], "spec", "template", "metadata", "annotations", "council/tiers-checksum") == nil {
-		t.Error("no checksum annotation to roll the pods")
-	}
+	checkFileValue(t, "tiersFile", "tiers.yaml", "COUNCIL_TIERS_FILE", "council/tiers-checksum", string(tiers))
 }
 
 func TestChartBudgetsFile(t *testing.T) {
 	budgets := "default: {usd: 5, period: day}\ncallers:\n  token-1: {usd: 200, period: month}\n"
-	objs := render(t, "budgetsFile="+strings.ReplaceAll(budgets, ",", `\,`))
+	checkFileValue(t, "budgetsFile", "budgets.yaml", "COUNCIL_BUDGETS_FILE", "council/budgets-checksum", budgets)
+}
+
+// checkFileValue renders the chart with the chart value set to content and
+// checks that the content lands in a ConfigMap under key, mounted into the
+// container, named by the variable env, and that the pods carry the
+// checksum annotation that rolls them when the content changes.
+func checkFileValue(t *testing.T, value, key, env, checksum, content string) {
+	t.Helper()
+	objs := render(t, value+"="+strings.ReplaceAll(content, ",", `\,`))
 	cm := objs["ConfigMap"]
-	if got := at(t, cm, "data", "budgets.yaml"); strings.TrimSpace(got.(string)) != strings.TrimSpace(budgets) {
+	if got := at(t, cm, "data", key); strings.TrimSpace(got.(string)) != strings.TrimSpace(content) {
 		t.Errorf("ConfigMap holds:\n%v", got)
 	}
 	pod := at(t, objs["Deployment"], "spec", "template", "spec")
-	env := map[string]any{}
+	vars := map[string]any{}
 	for _, e := range at(t, pod, "containers", 0, "env").([]any) {
-		env[at(t, e, "name").(string)] = at(t, e, "value")
+		vars[at(t, e, "name").(string)] = at(t, e, "value")
 	}
 	mount := at(t, pod, "containers", 0, "volumeMounts", 0)
 	volume := at(t, pod, "volumes", 0)
-	if env["COUNCIL_BUDGETS_FILE"] != at(t, mount, "mountPath").(string)+"/budgets.yaml" ||
+	if vars[env] != at(t, mount, "mountPath").(string)+"/"+key ||
 		at(t, mount, "name") != at(t, volume, "name") || at(t, volume, "configMap", "name") != at(t, cm, "metadata", "name") {
-		t.Errorf("env %v, mount %v, volume %v", env["COUNCIL_BUDGETS_FILE"], mount, volume)
+		t.Errorf("%s %v, mount %v, volume %v", env, vars[env], mount, volume)
 	}
-	if at(t, objs["Deployment"], "spec", "template", "metadata", "annotations", "council/budgets-checksum") == nil {
+	if at(t, objs["Deployment"], "spec", "template", "metadata", "annotations", checksum) == nil {
 		t.Error("no checksum annotation to roll the pods")
 	}
 }
