@@ -121,7 +121,8 @@ func New(opts ...Option) *Limiter {
 // ([provider.KindCooldown]) or when its wait for the budget cannot end
 // before the context's deadline, or the deadline passes while it waits
 // ([provider.KindLimited]); neither is retried. A successful Response
-// carries in Waited the time the call was held back. Each wait and each
+// carries in Waited the time the call was held back, and so does an error
+// ([provider.Error.Waited]). Each wait and each
 // cooldown is reported to the [Observer] ([EventWait], [EventCooldown],
 // [EventCooldownStart]).
 func (l *Limiter) Interceptor() provider.Interceptor {
@@ -172,23 +173,25 @@ func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next pro
 
 	start := clk.Now()
 	err := l.wait(ctx, k)
+	held := clk.Now().Sub(start)
 	if err == nil {
-		sent := clk.Now()
 		var resp *provider.Response
-		resp, err = l.send(ctx, k, sent, req, next)
+		resp, err = l.send(ctx, k, start.Add(held), req, next)
 		if err == nil {
-			if waited := sent.Sub(start); !addWaited(ctx, waited) {
-				resp.Waited += waited
-			}
+			resp.Waited += held
 			l.record(ctx, k, healthy)
 			return resp, nil
 		}
 	}
 	if local(provider.AsError(err).Kind) {
-		addWaited(ctx, clk.Now().Sub(start))
 		l.record(ctx, k, neutral)
 	} else {
 		l.record(ctx, k, outcomeOf(ctx, err))
+	}
+	if held > 0 {
+		failed := *provider.AsError(err)
+		failed.Waited += held
+		err = &failed
 	}
 	return nil, err
 }

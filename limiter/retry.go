@@ -3,7 +3,6 @@ package limiter
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/councilhq/council/provider"
@@ -45,23 +44,24 @@ func Retry(opts ...RetryOption) provider.Interceptor {
 	}
 	th := newThrottle(cfg.budgetRatio, cfg.budgetFloor, cfg.budgetWindow, cfg.clock)
 	return func(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
-		acc := new(atomic.Int64)
-		ctx = context.WithValue(ctx, waitedKey{}, acc)
 		key := cfg.key(req)
-		var slept time.Duration
+		// slept is the backoff between attempts, waited the time the
+		// attempts that were refused without being sent were held back.
+		var slept, waited time.Duration
 		var upstream error
 		th.started(key)
 		for attempt := 1; ; attempt++ {
 			resp, err := next.Complete(ctx, req)
 			if err == nil {
 				resp.Attempts = attempt
-				resp.Waited += time.Duration(acc.Load()) + slept
+				resp.Waited += waited + slept
 				return resp, nil
 			}
 			pe := provider.AsError(err)
 			if !errors.As(err, new(*provider.Error)) {
 				err = pe
 			}
+			waited += pe.Waited
 			if local(pe.Kind) && upstream != nil {
 				err, pe = upstream, provider.AsError(upstream)
 				pe.Attempts = attempt
@@ -122,17 +122,3 @@ func announcedWait(pe *provider.Error, now time.Time) time.Duration {
 
 // local reports a refusal made by a Limiter rather than the provider.
 func local(k provider.Kind) bool { return k == provider.KindCooldown || k == provider.KindLimited }
-
-// waitedKey keys the accumulator, in nanoseconds, in which a Limiter inside
-// Retry books the time each attempt waited.
-type waitedKey struct{}
-
-// addWaited books d on the accumulator of ctx, if Retry put one there, and
-// reports whether it did.
-func addWaited(ctx context.Context, d time.Duration) bool {
-	acc, ok := ctx.Value(waitedKey{}).(*atomic.Int64)
-	if ok {
-		acc.Add(int64(d))
-	}
-	return ok
-}

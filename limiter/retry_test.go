@@ -243,3 +243,27 @@ func TestPropertyExponentialBackoff(t *testing.T) {
 		}
 	})
 }
+
+// The wait before an attempt that then fails counts too: Waited holds the
+// budget wait of the failed attempt, the backoff and the last attempt's.
+func TestWaitedCountsFailedAttempts(t *testing.T) {
+	t.Parallel()
+	clk := limitertest.NewClock(epoch)
+	spent := ok(hdr("x-ratelimit-limit-requests", "5", "x-ratelimit-remaining-requests", "0", "x-ratelimit-reset-requests", "3s"))
+	up := &upstream{clk: clk, script: []result{spent, fail(provider.KindOverloaded, http.StatusServiceUnavailable), ok(nil)}}
+	c := provider.Chain(up,
+		limiter.Retry(limiter.WithClock(clk), limiter.WithJitterSource(rand.NewPCG(1, 2))),
+		limiter.New(limiter.WithClock(clk)).Interceptor())
+	if _, err := call(clk, c, request("m")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := call(clk, c, request("m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 s for the spent budget before the 503, then at least the first
+	// backoff step of 1 s.
+	if resp.Attempts != 2 || resp.Waited < 4*time.Second {
+		t.Errorf("%d attempts, waited %v; want 2 attempts and at least 4s", resp.Attempts, resp.Waited)
+	}
+}

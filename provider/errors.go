@@ -92,6 +92,10 @@ type Error struct {
 	// Attempts is the number of upstream attempts made before giving up;
 	// zero means one.
 	Attempts int
+	// Waited is the time the failed attempt was held back before it was
+	// sent or refused (rate limits, the in-flight queue), so that an
+	// interceptor retrying outside can add it to the call's.
+	Waited time.Duration
 	// Err is the underlying cause. It is internal only.
 	Err error
 }
