@@ -47,8 +47,9 @@ func replicaEnv(up *limitertest.Upstream, redisURL string) []string {
 		// The upstream's limit, not the replica, sets the pace here.
 		"COUNCIL_ADAPTIVE_ADMISSION=false",
 		// OpenRouter announces its limit on 429s only: until the first,
-		// the in-flight cap alone bounds what is sent.
-		"COUNCIL_UPSTREAM_MAX_IN_FLIGHT=8",
+		// the in-flight cap alone bounds what is sent, and so the 429s
+		// of the first window (at 8, up to 2.2 % of a run's requests).
+		"COUNCIL_UPSTREAM_MAX_IN_FLIGHT=6",
 		"HOME=" + os.TempDir(),
 	}
 	if redisURL != "" {
