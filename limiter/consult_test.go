@@ -3,6 +3,7 @@ package limiter_test
 import (
 	"context"
 	"fmt"
+	"github.com/councilhq/council/outbound/retry"
 	"net/http"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/orchestrator"
+	"github.com/councilhq/council/outbound/deadline"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
 )
@@ -47,9 +49,9 @@ func TestConsultationsUnderRateLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 			chain := provider.Chain(client,
-				limiter.Retry(limiter.WithBackoff(10*time.Millisecond, 0)),
+				retry.New(retry.WithBackoff(10*time.Millisecond, 0)),
 				limiter.New().Interceptor(),
-				provider.Timeout(30*time.Second))
+				deadline.New(30*time.Second))
 			var council []string
 			for i := range 8 {
 				council = append(council, fmt.Sprintf("vendor/model-%d", i))

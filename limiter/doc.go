@@ -1,27 +1,13 @@
 // Package limiter makes outbound LLM calls use a provider's budget fully
-// without hammering it. It provides two [provider.Interceptor] values for
-// the outbound chain:
-//
-//   - [Retry] retries retryable failures with exponential backoff and
-//     jitter (1 s, 2 s, 4 s, 8 s …, each plus up to half of it), honours a
-//     longer Retry-After, never starts a wait that would pass the call's
-//     deadline, and keeps a retry budget per key (retries at most half the
-//     calls of the last 10 s, or 10), so that a failure storm cannot take
-//     traffic past 1.5 times the calls while a burst earns its own retries.
-//   - [Limiter.Interceptor] times every attempt by the provider's own
-//     rate-limit signals, which the provider's adapter reads from the wire
-//     into typed values ([provider.RateLimits] on every response and
-//     error, [provider.Error.RetryAfter] for Retry-After and Gemini's
-//     RetryInfo), cools down a model that keeps failing, and caps the
-//     calls in flight per provider.
-//
-// Package outbound wires them, outermost first, as
-//
-//	hedge → telemetry → Retry → Limiter → transport
-//
-// so that every attempt pays its share of the budget. The stage's time
-// limit is applied by the orchestrator around the whole chain: it bounds
-// the whole call, its waits and retries included.
+// without hammering it. [Limiter.Interceptor] is the innermost link of the
+// outbound chain (see package outbound): it times every attempt by the
+// provider's own rate-limit signals, which the provider's adapter reads
+// from the wire into typed values ([provider.RateLimits] on every response
+// and error, [provider.Error.RetryAfter] for Retry-After and Gemini's
+// RetryInfo), cools down a model that keeps failing, and caps the calls in
+// flight per provider. Package retry sits outside it, so that every
+// attempt pays its share of the budget, and the stage's time limit outside
+// both, so that it bounds the whole call, its waits and retries included.
 //
 // # Scope of the budgets announced per model
 //
@@ -55,7 +41,7 @@
 // out sooner are not taken for a shared limit again before that window
 // ends, so that other clients of the same key spending a model's budget do
 // not make the scope flap. Only requests are compared: token counts are
-// estimates. Each change is reported to the [Observer] as an [EventScope].
+// estimates. Each change is reported to the [event.Observer] as an [event.Scope].
 // With a [Store], the calls the learned scope pools take from the store's
 // pooled budget too ([StoreCall.Pooled]), and the store keeps the scope
 // each answer teaches ([Settlement.Scope]), so that every Limiter sharing
@@ -69,13 +55,13 @@
 //
 // Nothing here sleeps for a fixed time: with no limit in play a call is not
 // delayed at all, and every wait is for a time a provider announced or for
-// a backoff after a failure. All waits go through an injectable [Clock].
+// a backoff after a failure. All waits go through an injectable clock
+// ([WithClock]).
 //
-// Every wait, retry and cooldown is visible: the attempts are counted in
-// [provider.Error.Attempts] and [provider.Response.Attempts] (which the
-// orchestrator reports in its events), the time held back in
-// [provider.Response.Waited], and each is reported as it happens to the
-// [Observer] given with [WithObserver] ([EventRetry], [EventRetryStop],
-// [EventWait], [EventCooldown], [EventCooldownStart]), which telemetry
-// turns into metrics and span events. Events never hold upstream text.
+// Every wait and cooldown is visible: the time held back is carried in
+// [provider.Response.Waited] and [provider.Error.Waited], and each is
+// reported as it happens to the [event.Observer] given with [WithObserver]
+// ([event.Wait], [event.Cooldown], [event.CooldownStart], [event.Scope]),
+// which telemetry turns into metrics and span events. Events never hold
+// upstream text.
 package limiter

@@ -3,6 +3,8 @@ package limiter_test
 import (
 	"context"
 	"fmt"
+	"github.com/councilhq/council/internal/clock"
+	"github.com/councilhq/council/outbound/retry"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/limiter"
+	"github.com/councilhq/council/outbound/deadline"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
 )
@@ -24,7 +27,7 @@ type stack struct {
 	completer provider.Completer
 }
 
-func newStack(t testing.TB, up *limitertest.Upstream, clk limiter.Clock, retry ...limiter.RetryOption) *stack {
+func newStack(t testing.TB, up *limitertest.Upstream, clk clock.Clock, retries ...retry.Option) *stack {
 	t.Helper()
 	tr := openrouter.NewTransport()
 	t.Cleanup(tr.CloseIdleConnections)
@@ -33,11 +36,11 @@ func newStack(t testing.TB, up *limitertest.Upstream, clk limiter.Clock, retry .
 	if err != nil {
 		t.Fatal(err)
 	}
-	retry = append([]limiter.RetryOption{limiter.WithClock(clk)}, retry...)
+	retries = append([]retry.Option{retry.WithClock(clk)}, retries...)
 	c := provider.Chain(client,
-		limiter.Retry(retry...),
+		retry.New(retries...),
 		limiter.New(limiter.WithClock(clk)).Interceptor(),
-		provider.Timeout(time.Minute))
+		deadline.New(time.Minute))
 	return &stack{up: up, rec: rec, completer: c}
 }
 
@@ -182,7 +185,7 @@ func TestEndToEndRateLimits(t *testing.T) {
 			cfg.Now = clk.Now
 			up := limitertest.NewUpstream(cfg)
 			defer up.Close()
-			st := newStack(t, up, clk, limiter.WithBackoff(10*time.Millisecond, 0))
+			st := newStack(t, up, clk, retry.WithBackoff(10*time.Millisecond, 0))
 			var council []string
 			for i := range models {
 				council = append(council, fmt.Sprintf("vendor/model-%d", i))
@@ -238,7 +241,7 @@ func TestFailureStorm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ics := []provider.Interceptor{limiter.Retry(limiter.WithClock(clk))}
+			ics := []provider.Interceptor{retry.New(retry.WithClock(clk))}
 			if tc.limiter {
 				ics = append(ics, limiter.New(limiter.WithClock(clk)).Interceptor())
 			}

@@ -37,6 +37,11 @@ type result struct {
 
 func ok(h http.Header) result { return result{header: h} }
 
+func withHeader(r result, h http.Header) result {
+	r.header = h
+	return r
+}
+
 func fail(kind provider.Kind, status int) result {
 	return result{err: &provider.Error{Kind: kind, StatusCode: status, Message: "upstream returned " + http.StatusText(status)}}
 }

@@ -3,38 +3,35 @@ package limiter
 import (
 	"context"
 	"errors"
+	"github.com/councilhq/council/outbound/event"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/councilhq/council/internal/clock"
+
 	"github.com/councilhq/council/provider"
 )
-
-// MetaProviderKey is the [provider.Request.Metadata] key naming the
-// provider credential a call is made with: a label such as "openrouter" or
-// "openrouter:team-a", never the secret. Calls without it share the empty
-// key, which is right for a service with one credential.
-const MetaProviderKey = "council.provider_key"
 
 // KeyFunc groups calls: calls with the same key share a budget.
 type KeyFunc func(req *provider.Request) string
 
-// ByProviderModel keys a call by its provider key ([MetaProviderKey]) and
+// ByProviderModel keys a call by its provider key ([provider.MetaProviderKey]) and
 // model, the granularity at which providers meter requests.
 func ByProviderModel(req *provider.Request) string {
-	return req.Metadata[MetaProviderKey] + "|" + req.Model
+	return req.Metadata[provider.MetaProviderKey] + "|" + req.Model
 }
 
 // ByProvider keys a call by its provider key alone.
-func ByProvider(req *provider.Request) string { return req.Metadata[MetaProviderKey] }
+func ByProvider(req *provider.Request) string { return req.Metadata[provider.MetaProviderKey] }
 
 // Limiter holds back calls so that they use a provider's budget fully
 // without running into its limits. It keeps:
 //
 //   - adaptive budgets fed by the provider's own signals (the typed
 //     [provider.RateLimits] and [provider.Error.RetryAfter] its adapter
-//     reads from the wire): one per provider key ([WithProviderKey]) for the
+//     reads from the wire): one per provider key ([ByProvider]) for the
 //     limits a provider sets per key (OpenRouter's), and one per model key
 //     ([WithKey]) for the limits it sets per model (OpenAI's, Anthropic's)
 //     and for Retry-After. While what is left of a window covers a call,
@@ -100,7 +97,7 @@ func New(opts ...Option) *Limiter {
 	cfg := defaultConfig()
 	for _, o := range opts {
 		if o != nil {
-			o.applyLimiter(&cfg)
+			o(&cfg)
 		}
 	}
 	return &Limiter{
@@ -112,10 +109,8 @@ func New(opts ...Option) *Limiter {
 }
 
 // Interceptor returns the interceptor that applies the limiter to every
-// call through it. Place it inside [Retry], so that every attempt is
-// limited:
-//
-//	hedge → telemetry → Retry → Limiter → transport
+// call through it. Place it inside the retry interceptor, so that every
+// attempt is limited (see package outbound).
 //
 // A call is refused without being sent when its model is cooling down
 // ([provider.KindCooldown]) or when its wait for the budget cannot end
@@ -123,8 +118,8 @@ func New(opts ...Option) *Limiter {
 // ([provider.KindLimited]); neither is retried. A successful Response
 // carries in Waited the time the call was held back, and so does an error
 // ([provider.Error.Waited]). Each wait and each
-// cooldown is reported to the [Observer] ([EventWait], [EventCooldown],
-// [EventCooldownStart]).
+// cooldown is reported to the [event.Observer] ([event.Wait], [event.Cooldown],
+// [event.CooldownStart]).
 func (l *Limiter) Interceptor() provider.Interceptor {
 	return l.intercept
 }
@@ -158,7 +153,7 @@ type call struct {
 
 func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
 	clk := l.cfg.clock
-	k := &call{model: req.Model, key: l.cfg.key(req), pk: l.cfg.providerKey(req), c: costOf(req)}
+	k := &call{model: req.Model, key: l.cfg.key(req), pk: ByProvider(req), c: costOf(req)}
 	l.acquire(k)
 	defer l.release(k)
 
@@ -166,7 +161,7 @@ func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next pro
 	ok, probe, left := k.e.breaker.admit(clk.Now(), l.cfg.cooldown)
 	l.mu.Unlock()
 	if !ok {
-		l.cfg.observer.Observe(ctx, Event{Kind: EventCooldown, Model: req.Model, Delay: left})
+		l.cfg.observer.Observe(ctx, event.Event{Kind: event.Cooldown, Model: req.Model, Delay: left})
 		return nil, &provider.Error{Kind: provider.KindCooldown, RetryAfter: left, Message: "model is cooling down after repeated failures"}
 	}
 	k.probe = probe
@@ -183,7 +178,7 @@ func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next pro
 			return resp, nil
 		}
 	}
-	if local(provider.AsError(err).Kind) {
+	if provider.AsError(err).Kind.Local() {
 		l.record(ctx, k, neutral)
 	} else {
 		l.record(ctx, k, outcomeOf(ctx, err))
@@ -209,7 +204,7 @@ func (l *Limiter) send(ctx context.Context, k *call, sent time.Time, req *provid
 	resp, err = next.Complete(ctx, req)
 	settled = true
 	if s := l.observe(k, sent, resp, err); s != "" {
-		l.cfg.observer.Observe(ctx, Event{Kind: EventScope, Model: k.model, Scope: s})
+		l.cfg.observer.Observe(ctx, event.Event{Kind: event.Scope, Model: k.model, Scope: s})
 	}
 	l.settleStore(ctx, k)
 	return resp, err
@@ -267,7 +262,7 @@ func (l *Limiter) wait(ctx context.Context, k *call) error {
 			changed = nil
 		}
 		if !waited || !until.Equal(last) {
-			l.cfg.observer.Observe(ctx, Event{Kind: EventWait, Model: k.model, Delay: d, Reason: "budget"})
+			l.cfg.observer.Observe(ctx, event.Event{Kind: event.Wait, Model: k.model, Delay: d, Reason: "budget"})
 			last, waited = until, true
 		}
 		if err := waitFor(ctx, clk, d, changed); err != nil {
@@ -282,7 +277,7 @@ func (l *Limiter) takeSlot(ctx context.Context, k *call) error {
 	if k.ks.slots == nil || k.ks.slots.TryAcquire(1) {
 		return nil
 	}
-	l.cfg.observer.Observe(ctx, Event{Kind: EventWait, Model: k.model, Reason: "in_flight"})
+	l.cfg.observer.Observe(ctx, event.Event{Kind: event.Wait, Model: k.model, Reason: "in_flight"})
 	if err := k.ks.slots.Acquire(ctx, 1); err != nil {
 		return limitedBy(err, "in-flight wait")
 	}
@@ -299,7 +294,7 @@ func (k *call) freeSlot() {
 
 // waitFor waits until d has passed (when d > 0), changed is closed (when
 // not nil) or ctx is done.
-func waitFor(ctx context.Context, clk Clock, d time.Duration, changed <-chan struct{}) error {
+func waitFor(ctx context.Context, clk clock.Clock, d time.Duration, changed <-chan struct{}) error {
 	var fired <-chan time.Time
 	if d > 0 {
 		t := clk.NewTimer(d)
@@ -344,7 +339,7 @@ func (l *Limiter) observe(k *call, sent time.Time, resp *provider.Response, err 
 // settle books the end of a call on its budgets, learns from it the scope
 // of the budgets its provider key's models announce, frees its in-flight
 // slot and wakes the calls waiting. It returns the scope now in force,
-// [ScopePerKey] or [ScopePerModel], when the call's answer changed it, or
+// [event.ScopePerKey] or [event.ScopePerModel], when the call's answer changed it, or
 // "".
 func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool) (changed string) {
 	l.mu.Lock()
@@ -379,12 +374,12 @@ func (l *Limiter) settle(k *call, sent, done time.Time, sig Signal, limited bool
 	// room in its window speaks of a budget spent by others too.
 	below = below || (limited && k.room && !quotas[Requests].Announced && !sig.Shared.Announced)
 	if ks.scope.observe(k.key, sent, done, quotas[Requests], limited, below) {
-		changed = ScopePerModel
+		changed = event.ScopePerModel
 		if p := ks.scope.pool; p != nil {
 			// The pool starts from the answer that revealed it, less what
 			// the key's other calls may have taken since.
 			p.seed(sent, done, quotas, poolRetryAt, others)
-			changed = ScopePerKey
+			changed = event.ScopePerKey
 		}
 		k.settlement.Scope = changed
 	}
@@ -401,7 +396,7 @@ func (l *Limiter) record(ctx context.Context, k *call, o outcome) {
 	d := k.e.breaker.record(now, o, k.probe, l.cfg.cooldown)
 	l.mu.Unlock()
 	if d > 0 {
-		l.cfg.observer.Observe(ctx, Event{Kind: EventCooldownStart, Model: k.model, Delay: d})
+		l.cfg.observer.Observe(ctx, event.Event{Kind: event.CooldownStart, Model: k.model, Delay: d})
 		if l.cfg.store != nil {
 			_ = l.cfg.store.CoolDown(context.WithoutCancel(ctx), k.key, now.Add(d))
 		}

@@ -3,6 +3,8 @@ package limiter_test
 import (
 	"context"
 	"errors"
+	"github.com/councilhq/council/outbound/retry"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -28,7 +30,7 @@ func TestNoLimitNoDelay(t *testing.T) {
 	t.Parallel()
 	clk := limitertest.NewClock(epoch)
 	up := &upstream{clk: clk, script: []result{ok(nil)}}
-	c := provider.Chain(up, limiter.Retry(limiter.WithClock(clk)), limiter.New(limiter.WithClock(clk)).Interceptor())
+	c := provider.Chain(up, retry.New(retry.WithClock(clk)), limiter.New(limiter.WithClock(clk)).Interceptor())
 	for i := range 50 {
 		resp, err := call(clk, c, request("m"+strconv.Itoa(i%4)))
 		if err != nil {
@@ -267,7 +269,7 @@ func TestKeyFunc(t *testing.T) {
 		t.Fatalf("model b: %v, want it held back by a's Retry-After", err)
 	}
 	// …while a request naming another provider key goes at once.
-	req.Metadata = map[string]string{limiter.MetaProviderKey: "second"}
+	req.Metadata = map[string]string{provider.MetaProviderKey: "second"}
 	if _, err := c.Complete(ctx, req); err != nil {
 		t.Fatalf("another provider key: %v", err)
 	}
@@ -323,4 +325,28 @@ func TestInFlightQueueIsFirstComeFirstServed(t *testing.T) {
 			synctest.Wait()
 		}
 	})
+}
+
+// The wait before an attempt that then fails counts too: Waited holds the
+// budget wait of the failed attempt, the backoff and the last attempt's.
+func TestWaitedCountsFailedAttempts(t *testing.T) {
+	t.Parallel()
+	clk := limitertest.NewClock(epoch)
+	spent := ok(hdr("x-ratelimit-limit-requests", "5", "x-ratelimit-remaining-requests", "0", "x-ratelimit-reset-requests", "3s"))
+	up := &upstream{clk: clk, script: []result{spent, fail(provider.KindOverloaded, http.StatusServiceUnavailable), ok(nil)}}
+	c := provider.Chain(up,
+		retry.New(retry.WithClock(clk), retry.WithJitterSource(rand.NewPCG(1, 2))),
+		limiter.New(limiter.WithClock(clk)).Interceptor())
+	if _, err := call(clk, c, request("m")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := call(clk, c, request("m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 s for the spent budget before the 503, then at least the first
+	// backoff step of 1 s.
+	if resp.Attempts != 2 || resp.Waited < 4*time.Second {
+		t.Errorf("%d attempts, waited %v; want 2 attempts and at least 4s", resp.Attempts, resp.Waited)
+	}
 }

@@ -2,6 +2,8 @@ package limiter_test
 
 import (
 	"context"
+	"github.com/councilhq/council/outbound/event"
+	"github.com/councilhq/council/outbound/retry"
 	"net/http"
 	"sync"
 	"testing"
@@ -15,17 +17,17 @@ import (
 // recorder is an Observer that keeps the events it is told of.
 type recorder struct {
 	mu     sync.Mutex
-	events []limiter.Event
+	events []event.Event
 }
 
-func (r *recorder) Observe(_ context.Context, e limiter.Event) {
+func (r *recorder) Observe(_ context.Context, e event.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, e)
 }
 
 // observe runs one call through c and returns the events it drew.
-func (r *recorder) observe(clk *limitertest.Clock, c provider.Completer, req *provider.Request) ([]limiter.Event, error) {
+func (r *recorder) observe(clk *limitertest.Clock, c provider.Completer, req *provider.Request) ([]event.Event, error) {
 	r.mu.Lock()
 	r.events = nil
 	r.mu.Unlock()
@@ -37,8 +39,8 @@ func (r *recorder) observe(clk *limitertest.Clock, c provider.Completer, req *pr
 	return r.events, err
 }
 
-func kinds(events []limiter.Event) []limiter.EventKind {
-	var ks []limiter.EventKind
+func kinds(events []event.Event) []event.Kind {
+	var ks []event.Kind
 	for _, e := range events {
 		ks = append(ks, e.Kind)
 	}
@@ -53,7 +55,7 @@ func TestObserverEvents(t *testing.T) {
 	up := &upstream{clk: clk, script: []result{limited, ok(hdr("x-ratelimit-limit-requests", "5", "x-ratelimit-remaining-requests", "0", "x-ratelimit-reset-requests", "3s")), ok(nil), down, down}}
 	rec := &recorder{}
 	c := provider.Chain(up,
-		limiter.Retry(limiter.WithClock(clk), limiter.WithMaxRetries(1), limiter.WithObserver(rec)),
+		retry.New(retry.WithClock(clk), retry.WithMaxRetries(1), retry.WithObserver(rec)),
 		limiter.New(limiter.WithClock(clk), limiter.WithObserver(rec), limiter.WithCooldown(limiter.CooldownRule{MinCalls: 2, Base: 10 * time.Second})).Interceptor())
 
 	// A 429 with Retry-After: 2 is retried after 2 s.
@@ -61,7 +63,7 @@ func TestObserverEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := limiter.Event{Kind: limiter.EventRetry, Model: "m", Attempt: 1, Delay: 2 * time.Second, Failure: provider.KindRateLimited}
+	want := event.Event{Kind: event.Retry, Model: "m", Attempt: 1, Delay: 2 * time.Second, Failure: provider.KindRateLimited}
 	if len(events) != 1 || events[0] != want {
 		t.Fatalf("events %+v, want %+v", events, want)
 	}
@@ -70,13 +72,13 @@ func TestObserverEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = limiter.Event{Kind: limiter.EventWait, Model: "m", Delay: 3 * time.Second, Reason: "budget"}
+	want = event.Event{Kind: event.Wait, Model: "m", Delay: 3 * time.Second, Reason: "budget"}
 	if len(events) != 1 || events[0] != want {
 		t.Fatalf("events %+v, want %+v", events, want)
 	}
 	// Two 503s, half of the four calls that count, start a cooldown…
 	events, _ = rec.observe(clk, c, request("m"))
-	if ks := kinds(events); len(ks) != 3 || ks[0] != limiter.EventRetry || ks[1] != limiter.EventCooldownStart || ks[2] != limiter.EventRetryStop {
+	if ks := kinds(events); len(ks) != 3 || ks[0] != event.Retry || ks[1] != event.CooldownStart || ks[2] != event.RetryStop {
 		t.Fatalf("events %v, want a retry, a cooldown start and a retry stop", ks)
 	}
 	if events[1].Delay != 10*time.Second {
@@ -87,7 +89,7 @@ func TestObserverEvents(t *testing.T) {
 	}
 	// …that refuses the next call.
 	events, err = rec.observe(clk, c, request("m"))
-	if provider.AsError(err).Kind != provider.KindCooldown || len(events) != 1 || events[0].Kind != limiter.EventCooldown {
+	if provider.AsError(err).Kind != provider.KindCooldown || len(events) != 1 || events[0].Kind != event.Cooldown {
 		t.Fatalf("err %v, events %v; want a cooldown refusal", err, events)
 	}
 }
@@ -128,7 +130,7 @@ func TestObserverInFlightWait(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := limiter.Event{Kind: limiter.EventWait, Model: "m", Reason: "in_flight"}
+	want := event.Event{Kind: event.Wait, Model: "m", Reason: "in_flight"}
 	if len(rec.events) != 1 || rec.events[0] != want {
 		t.Fatalf("events %+v, want %+v", rec.events, want)
 	}

@@ -3,6 +3,8 @@ package limiter_test
 import (
 	"context"
 	"fmt"
+	"github.com/councilhq/council/outbound/event"
+	"github.com/councilhq/council/outbound/retry"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -149,7 +151,7 @@ type scopeRun struct {
 func newScopeRun(p *scopedProvider) *scopeRun {
 	r := &scopeRun{p: p}
 	r.c = provider.Chain(p,
-		limiter.Retry(limiter.WithBackoff(p.window/50, 0), limiter.WithMaxRetries(10), limiter.WithRetryBudget(0, 0, 0)),
+		retry.New(retry.WithBackoff(p.window/50, 0), retry.WithMaxRetries(10), retry.WithBudget(0, 0, 0)),
 		limiter.New(limiter.WithObserver(&r.rec)).Interceptor())
 	return r
 }
@@ -182,7 +184,7 @@ func (r *recorder) scopes() []string {
 	defer r.mu.Unlock()
 	var out []string
 	for _, e := range r.events {
-		if e.Kind == limiter.EventScope {
+		if e.Kind == event.Scope {
 			out = append(out, e.Scope)
 		}
 	}
@@ -266,8 +268,8 @@ func TestPropertyScopePerKeyConverges(t *testing.T) {
 		if first.IsZero() {
 			return
 		}
-		if s := r.scopes(); len(s) == 0 || s[0] != limiter.ScopePerKey {
-			rt.Fatalf("scope changes %v, want %s first", s, limiter.ScopePerKey)
+		if s := r.scopes(); len(s) == 0 || s[0] != event.ScopePerKey {
+			rt.Fatalf("scope changes %v, want %s first", s, event.ScopePerKey)
 		}
 		since := first.Truncate(r.p.window).Add(2 * r.p.window)
 		sent, refused := r.p.refusedAfter(since)
@@ -321,7 +323,7 @@ func TestScopeFollowsTheEvidence(t *testing.T) {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	if got, want := rec.scopes(), []string{limiter.ScopePerKey, limiter.ScopePerModel}; !slices.Equal(got, want) {
+	if got, want := rec.scopes(), []string{event.ScopePerKey, event.ScopePerModel}; !slices.Equal(got, want) {
 		t.Errorf("scope changes %v, want %v", got, want)
 	}
 }
@@ -343,7 +345,7 @@ func TestScopeFromA429WithRoom(t *testing.T) {
 	if _, err := call(clk, c, request("a")); provider.AsError(err).Kind != provider.KindRateLimited {
 		t.Fatalf("second call: %v, want the 429", err)
 	}
-	if got := rec.scopes(); !slices.Equal(got, []string{limiter.ScopePerKey}) {
-		t.Errorf("scope changes %v, want [%s]", got, limiter.ScopePerKey)
+	if got := rec.scopes(); !slices.Equal(got, []string{event.ScopePerKey}) {
+		t.Errorf("scope changes %v, want [%s]", got, event.ScopePerKey)
 	}
 }

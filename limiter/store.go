@@ -2,6 +2,7 @@ package limiter
 
 import (
 	"context"
+	"github.com/councilhq/council/outbound/event"
 	"time"
 
 	"github.com/councilhq/council/provider"
@@ -34,7 +35,7 @@ type Store interface {
 // StoreCall is what a [Store] admits a call by.
 type StoreCall struct {
 	// ModelKey and ProviderKey name the call's budgets (see [WithKey] and
-	// [WithProviderKey]).
+	// [ByProvider]).
 	ModelKey, ProviderKey string
 	// Cost is what the call takes from each resource of the model key's
 	// budget, indexed by [Resource]; it takes one request from the
@@ -91,8 +92,8 @@ type Settlement struct {
 	// Limited is true for a rate-limit rejection.
 	Limited bool
 	// Scope is the scope of the budgets announced per model that the
-	// answer made the Limiter learn, [ScopePerKey] or [ScopePerModel], or
-	// "" when it changed nothing. On [ScopePerKey] the store opens the
+	// answer made the Limiter learn, [event.ScopePerKey] or [event.ScopePerModel], or
+	// "" when it changed nothing. On [event.ScopePerKey] the store opens the
 	// pooled budget from Quotas.
 	Scope string
 }
@@ -104,11 +105,11 @@ const storePoll = 50 * time.Millisecond
 // WithStore makes the Limiter admit calls through s (see [Store]). A nil
 // store is ignored.
 func WithStore(s Store) Option {
-	return limiterOption(func(c *config) {
+	return func(c *config) {
 		if s != nil {
 			c.store = s
 		}
-	})
+	}
 }
 
 // waitStore admits the call through the store. It returns done false when
@@ -153,7 +154,7 @@ func (l *Limiter) waitStore(ctx context.Context, k *call) (err error, done bool)
 			l.mu.Unlock()
 			return nil, true
 		case v.Cooldown > 0:
-			l.cfg.observer.Observe(ctx, Event{Kind: EventCooldown, Model: k.model, Delay: v.Cooldown})
+			l.cfg.observer.Observe(ctx, event.Event{Kind: event.Cooldown, Model: k.model, Delay: v.Cooldown})
 			return &provider.Error{Kind: provider.KindCooldown, RetryAfter: v.Cooldown, Message: "model is cooling down after repeated failures"}, true
 		}
 		// Without a time, another call's end may let this one go: one
@@ -173,7 +174,7 @@ func (l *Limiter) waitStore(ctx context.Context, k *call) (err error, done bool)
 			} else if v.Until.IsZero() {
 				shown = 0
 			}
-			l.cfg.observer.Observe(ctx, Event{Kind: EventWait, Model: k.model, Delay: shown, Reason: reason})
+			l.cfg.observer.Observe(ctx, event.Event{Kind: event.Wait, Model: k.model, Delay: shown, Reason: reason})
 			last, lastInFlight, waited = v.Until, v.InFlight, true
 		}
 		if err := waitFor(ctx, clk, d, changed); err != nil {

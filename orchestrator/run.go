@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/councilhq/council/cost"
+	"github.com/councilhq/council/outbound/deadline"
 	"github.com/councilhq/council/provider"
 )
 
@@ -213,7 +214,7 @@ func (r *run) call(ctx context.Context, index int, req *provider.Request, timeou
 		}
 		res.latency = time.Since(began)
 	}()
-	resp, err := provider.Timeout(timeout)(ctx, req, r.c.completer)
+	resp, err := deadline.New(timeout)(ctx, req, r.c.completer)
 	if err == nil && (resp == nil || strings.TrimSpace(resp.Content) == "") {
 		err = &provider.Error{Kind: provider.KindEmpty, Message: "model returned no content"}
 	}

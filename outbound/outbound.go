@@ -1,11 +1,41 @@
-// Package outbound assembles the interceptor chain every model call goes
-// through, so the server binary, the soak test and the benchmarks all call
-// models the same way.
+// Package outbound is what happens to one model call between the
+// orchestrator and the provider's adapter. New assembles the chain that the
+// server binary, the soak test and the benchmarks all call models through;
+// each link is a [provider.Interceptor] in its own package:
+//
+//	orchestrator
+//	  │  deadline   the stage's time limit for the whole call (package deadline;
+//	  │             applied by the orchestrator, which knows the stage)
+//	  ▼
+//	hedge           a slow call is also sent to a backup model; the first
+//	  │             answer wins (package hedge; only with Config.Hedge)
+//	telemetry       one "chat {model}" span and the GenAI metrics per call,
+//	  │             and the events of the links below (telemetry.Calls)
+//	retry           backoff with jitter, Retry-After, a retry budget
+//	  │             (package retry); reports to package event's Observer
+//	limiter         every attempt: the provider's announced budgets, the
+//	  │             in-flight cap and the model's cooldown (package limiter);
+//	  │             shared with other replicas through Config.Budgets
+//	  ▼
+//	adapter         the provider's wire format (provider/openrouter): typed
+//	                rate limits and errors, never HTTP above it
+//
+// One time limit bounds a call: the stage's, applied by the orchestrator
+// around the whole chain, so that rate-limit waits, backoffs and retries
+// all count against it. There is no separate limit per attempt: a retry
+// that could not finish in what is left of the stage's limit is not started
+// (the retry link checks the deadline before every wait), and a limiter
+// wait that would end after it is refused at once.
+//
+// The cooldown lives in the limiter because it is an admission decision
+// taken with the budgets: one admission per attempt, kept per model key
+// and, with Budgets, shared through one store round trip.
 package outbound
 
 import (
 	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/outbound/hedge"
+	"github.com/councilhq/council/outbound/retry"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/telemetry"
 )
@@ -29,22 +59,8 @@ type Config struct {
 	Budgets limiter.Store
 }
 
-// New wraps client in the outbound chain, outermost first:
-//
-//   - hedging, when Hedge names backups: a call slower than the earlier of
-//     its model's observed p90 and twice the median answer time of its
-//     consultation's stage is also sent to the backup, each with its own
-//     span, retries and limiter slot, and the first answer wins;
-//   - telemetry: one "chat {model}" span covers a call's every retry and
-//     wait; the retry and limiter interceptors report their events to it
-//     ([limiter.Observer]), so they are counted with tracing off too;
-//   - retry: exponential backoff with jitter, Retry-After, a retry budget;
-//   - limiter: adaptive rate limits from the provider's headers, the
-//     in-flight cap and per-model cooldowns, shared with the other
-//     replicas through Budgets when set; every attempt passes it.
-//
-// The per-stage call timeouts are applied by the orchestrator around this
-// chain, so waits and retries count against them.
+// New wraps client in the outbound chain, outermost first: hedge,
+// telemetry, retry, limiter (see the package documentation).
 func New(client provider.Completer, cfg Config) provider.Completer {
 	var hedger provider.Interceptor
 	if len(cfg.Hedge) > 0 {
@@ -61,7 +77,7 @@ func New(client provider.Completer, cfg Config) provider.Completer {
 	return provider.Chain(client,
 		hedger,
 		calls.Interceptor(),
-		limiter.Retry(limiter.WithObserver(calls)),
+		retry.New(retry.WithObserver(calls)),
 		limiter.New(limits...).Interceptor(),
 	)
 }

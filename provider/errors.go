@@ -61,6 +61,10 @@ var kindNames = [...]string{
 	KindLimited:        "limited",
 }
 
+// Local reports a call refused by the outbound chain itself, a cooldown or
+// a rate-limit wait that cannot end in time, rather than by the provider.
+func (k Kind) Local() bool { return k == KindCooldown || k == KindLimited }
+
 // String returns a short snake_case name, suitable as an error.type attribute.
 func (k Kind) String() string {
 	if k >= 0 && int(k) < len(kindNames) {

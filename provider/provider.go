@@ -152,3 +152,10 @@ const (
 	MetaStage          = "council.stage"
 	MetaTier           = "council.tier"
 )
+
+// MetaProviderKey is the Metadata key naming the provider credential a call
+// is made with: a label such as "openrouter" or "openrouter:team-a", never
+// the secret. The limiter keeps budgets and the retry interceptor its retry
+// budget per credential and model; calls without it share the empty key,
+// which is right for a service with one credential.
+const MetaProviderKey = "council.provider_key"

@@ -64,3 +64,22 @@ type RateLimits struct {
 	// the zero time.
 	Date time.Time
 }
+
+// Wait is how long the answer that announced rl asks the client to wait
+// before its next request, measured from now, when the answer arrived: its
+// RetryAfter or, when later, the reset of a budget it announced as spent.
+func (rl RateLimits) Wait(now time.Time) time.Duration {
+	d := rl.RetryAfter
+	for _, q := range append(rl.Quotas[:], rl.Shared) {
+		if !q.Announced || q.Remaining > 0 {
+			continue
+		}
+		switch {
+		case q.Relative:
+			d = max(d, q.ResetAfter)
+		case !q.ResetAt.IsZero():
+			d = max(d, q.ResetAt.Sub(now))
+		}
+	}
+	return max(d, 0)
+}

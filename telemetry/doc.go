@@ -20,7 +20,7 @@
 // GenAI semantic-convention attributes and
 // the council.* correlation attributes. The retry and limiter interceptors
 // inside it report retries, rate-limit waits and cooldowns to [Calls.Observe]
-// (a limiter.Observer), which adds them to the call span as span events.
+// (a event.Observer), which adds them to the call span as span events.
 // Prompts and answers are recorded only with [WithContentCapture].
 //
 // # Metrics

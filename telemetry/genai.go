@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"github.com/councilhq/council/outbound/event"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -9,12 +10,11 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/provider"
 )
 
 // Calls instruments the outbound model calls. Its [Calls.Interceptor] is
-// the outermost interceptor of the chain, and it is the [limiter.Observer]
+// the outermost interceptor of the chain, and it is the [event.Observer]
 // of the limiter's interceptors inside it, so that their retries, waits and
 // cooldowns are counted as metrics whether or not the call is traced, and
 // recorded as events on the call's span when it is. A Calls is safe for
@@ -180,31 +180,31 @@ func attempts(n int) int {
 // ([EventRetry], [EventRetryStop], [EventRateLimitWait], [EventCooldown],
 // [EventCooldownStart], [EventRateLimitScope]), with its delay in council.delay_ms and its cause
 // in error.type or council.reason.
-func (c *Calls) Observe(ctx context.Context, e limiter.Event) {
+func (c *Calls) Observe(ctx context.Context, e event.Event) {
 	model := AttrRequestModel.String(e.Model)
 	var name string
 	attrs := []attribute.KeyValue{AttrDelay.Int64(e.Delay.Milliseconds())}
 	switch e.Kind {
-	case limiter.EventRetry:
+	case event.Retry:
 		name = EventRetry
 		attrs = append(attrs, AttrAttempt.Int(e.Attempt), AttrErrorType.String(e.Failure.String()))
 		if e.Failure == provider.KindRateLimited {
 			c.inst.rateLimited.Add(ctx, 1, metric.WithAttributes(model))
 		}
-	case limiter.EventRetryStop:
+	case event.RetryStop:
 		name = EventRetryStop
 		attrs = append(attrs, AttrAttempt.Int(e.Attempt), AttrReason.String(e.Reason))
 		c.inst.retryStops.Add(ctx, 1, metric.WithAttributes(model, AttrReason.String(e.Reason)))
-	case limiter.EventWait:
+	case event.Wait:
 		name = EventRateLimitWait
 		attrs = append(attrs, AttrReason.String(e.Reason))
 		c.inst.waits.Add(ctx, 1, metric.WithAttributes(model, AttrReason.String(e.Reason)))
-	case limiter.EventCooldown:
+	case event.Cooldown:
 		name = EventCooldown
-	case limiter.EventCooldownStart:
+	case event.CooldownStart:
 		name = EventCooldownStart
 		c.inst.cooldowns.Add(ctx, 1, metric.WithAttributes(model))
-	case limiter.EventScope:
+	case event.Scope:
 		name = EventRateLimitScope
 		attrs = append(attrs, AttrScope.String(e.Scope))
 	default:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/councilhq/council/outbound/event"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/provider"
 )
 
@@ -172,9 +172,9 @@ func TestGenAIInterceptorErrorSpan(t *testing.T) {
 // to calls, then calls next.
 func eventingRetry(calls *Calls, kinds ...provider.Kind) provider.Interceptor {
 	return func(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
-		calls.Observe(ctx, limiter.Event{Kind: limiter.EventWait, Model: req.Model, Delay: 250 * time.Millisecond, Reason: "budget"})
+		calls.Observe(ctx, event.Event{Kind: event.Wait, Model: req.Model, Delay: 250 * time.Millisecond, Reason: "budget"})
 		for i, k := range kinds {
-			calls.Observe(ctx, limiter.Event{Kind: limiter.EventRetry, Model: req.Model, Attempt: i + 1, Delay: time.Second, Failure: k})
+			calls.Observe(ctx, event.Event{Kind: event.Retry, Model: req.Model, Attempt: i + 1, Delay: time.Second, Failure: k})
 		}
 		resp, err := next.Complete(ctx, req)
 		if resp != nil {
@@ -254,10 +254,10 @@ func TestGenAIInterceptorCountsLimiterEventsWithTracingOff(t *testing.T) {
 	h := newHarness(t)
 	calls := NewCalls(WithMeterProvider(h.mp))
 	limiting := func(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
-		calls.Observe(ctx, limiter.Event{Kind: limiter.EventWait, Model: req.Model, Reason: "in_flight"})
-		calls.Observe(ctx, limiter.Event{Kind: limiter.EventWait, Model: req.Model, Reason: "budget"})
-		calls.Observe(ctx, limiter.Event{Kind: limiter.EventRetryStop, Model: req.Model, Reason: "retry_budget"})
-		calls.Observe(ctx, limiter.Event{Kind: limiter.EventCooldownStart, Model: req.Model, Delay: 30 * time.Second})
+		calls.Observe(ctx, event.Event{Kind: event.Wait, Model: req.Model, Reason: "in_flight"})
+		calls.Observe(ctx, event.Event{Kind: event.Wait, Model: req.Model, Reason: "budget"})
+		calls.Observe(ctx, event.Event{Kind: event.RetryStop, Model: req.Model, Reason: "retry_budget"})
+		calls.Observe(ctx, event.Event{Kind: event.CooldownStart, Model: req.Model, Delay: 30 * time.Second})
 		return next.Complete(ctx, req)
 	}
 	base := provider.CompleterFunc(func(context.Context, *provider.Request) (*provider.Response, error) {
@@ -373,7 +373,7 @@ func TestObserveScopeIsASpanEvent(t *testing.T) {
 	h := newHarness(t)
 	calls := NewCalls(WithTracerProvider(h.tp), WithMeterProvider(h.mp))
 	base := provider.CompleterFunc(func(ctx context.Context, req *provider.Request) (*provider.Response, error) {
-		calls.Observe(ctx, limiter.Event{Kind: limiter.EventScope, Model: req.Model, Scope: limiter.ScopePerKey})
+		calls.Observe(ctx, event.Event{Kind: event.Scope, Model: req.Model, Scope: event.ScopePerKey})
 		return &provider.Response{Content: "ok"}, nil
 	})
 	if _, _, err := callInStage(t, h, provider.Chain(base, calls.Interceptor()), chatRequest("m/s")); err != nil {

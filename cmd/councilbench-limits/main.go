@@ -33,6 +33,7 @@ import (
 
 	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/limiter"
+	"github.com/councilhq/council/outbound/retry"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
 )
@@ -139,7 +140,7 @@ func measure(s settings, sc scenario, limit int) (result, error) {
 	if err != nil {
 		return res, err
 	}
-	chain := provider.Chain(client, limiter.Retry(), limiter.New(limiter.WithMaxInFlight(s.workers)).Interceptor())
+	chain := provider.Chain(client, retry.New(), limiter.New(limiter.WithMaxInFlight(s.workers)).Interceptor())
 
 	// Start on a window boundary, so that the floor is exact.
 	time.Sleep(time.Until(time.Now().Truncate(s.window).Add(s.window)))

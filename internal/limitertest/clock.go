@@ -6,10 +6,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/councilhq/council/limiter"
+	"github.com/councilhq/council/internal/clock"
 )
 
-// Clock is a fake [limiter.Clock]. Time moves only when a test calls
+// Clock is a fake [clock.Clock]. Time moves only when a test calls
 // [Clock.Advance], or, in a simulation, when every actor started with
 // [Clock.Go] is blocked on one of its timers: the clock then jumps to the
 // earliest timer and fires it. A simulation therefore runs as fast as the
@@ -24,7 +24,7 @@ type Clock struct {
 	wg      sync.WaitGroup
 }
 
-var _ limiter.Clock = (*Clock)(nil)
+var _ clock.Clock = (*Clock)(nil)
 
 // NewClock returns a Clock set to start.
 func NewClock(start time.Time) *Clock {
@@ -40,7 +40,7 @@ func (c *Clock) Now() time.Time {
 
 // NewTimer returns a timer that fires when the clock reaches Now()+d; a d
 // of zero or less fires at once.
-func (c *Clock) NewTimer(d time.Duration) limiter.Timer {
+func (c *Clock) NewTimer(d time.Duration) clock.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := &timer{c: c, when: c.now.Add(d), ch: make(chan time.Time, 1)}

@@ -3,6 +3,7 @@ package redisbudget_test
 import (
 	"bytes"
 	"context"
+	"github.com/councilhq/council/internal/clock"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -84,7 +85,7 @@ type result struct {
 // script (the last one repeats), records when it arrived, and lasts hold
 // on the clock.
 type upstream struct {
-	clk    limiter.Clock
+	clk    clock.Clock
 	hold   time.Duration
 	mu     sync.Mutex
 	script []result
@@ -136,7 +137,7 @@ func request(model string) *provider.Request {
 // replicas returns n limiters sharing budgets through one Redis, each
 // with its own store, as n replicas of councild do, and a function that
 // closes the stores.
-func replicas(t interface{ Fatal(...any) }, rdb *redis.Client, n int, clk limiter.Clock, opts ...limiter.Option) ([]*limiter.Limiter, func()) {
+func replicas(t interface{ Fatal(...any) }, rdb *redis.Client, n int, clk clock.Clock, opts ...limiter.Option) ([]*limiter.Limiter, func()) {
 	prefix := newPrefix()
 	ls := make([]*limiter.Limiter, n)
 	stores := make([]*redisbudget.Store, n)

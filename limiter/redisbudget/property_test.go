@@ -2,6 +2,7 @@ package redisbudget_test
 
 import (
 	"context"
+	"github.com/councilhq/council/internal/clock"
 	"net/http"
 	"slices"
 	"strconv"
@@ -147,7 +148,7 @@ func TestPropertyGlobalInFlightCap(t *testing.T) {
 
 		// Real time: a call queued for its replica's own slot waits on
 		// no clock, which a simulated one cannot see.
-		clk := limiter.SystemClock()
+		clk := clock.System()
 		up := &upstream{clk: clk, hold: hold, script: []result{{}}}
 		ls, closeStores := replicas(t, rdb, n, clk, limiter.WithMaxInFlight(capacity))
 		defer closeStores()

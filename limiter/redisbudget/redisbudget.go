@@ -29,6 +29,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"errors"
+	"github.com/councilhq/council/outbound/event"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -311,9 +312,9 @@ func (s *Store) Settle(ctx context.Context, ls limiter.Lease, st limiter.Settlem
 	}
 	scope := 0
 	switch st.Scope {
-	case limiter.ScopePerKey:
+	case event.ScopePerKey:
 		scope = 1
-	case limiter.ScopePerModel:
+	case event.ScopePerModel:
 		scope = 2
 	}
 	args = append(args, l.members[2], ms(st.PoolRetryAt), scope, ms(st.Date))

@@ -2,6 +2,7 @@ package redisbudget_test
 
 import (
 	"context"
+	"github.com/councilhq/council/outbound/event"
 	"net/http"
 	"strconv"
 	"sync"
@@ -73,8 +74,8 @@ func TestLearnedScopeIsShared(t *testing.T) {
 		clk.Go(func() { _, _ = a.Complete(context.Background(), request("m"+strconv.Itoa(i%2))) })
 		clk.Wait()
 	}
-	if got := scopes.scopes(); len(got) != 1 || got[0] != limiter.ScopePerKey {
-		t.Fatalf("scope changes %v on replica a, want [%s]", got, limiter.ScopePerKey)
+	if got := scopes.scopes(); len(got) != 1 || got[0] != event.ScopePerKey {
+		t.Fatalf("scope changes %v on replica a, want [%s]", got, event.ScopePerKey)
 	}
 	// Replica b has learned nothing: the store pools its calls. One
 	// request is left in the window; the next waits for the reset.
@@ -102,8 +103,8 @@ type recorderObserver struct {
 	s  []string
 }
 
-func (r *recorderObserver) Observe(_ context.Context, e limiter.Event) {
-	if e.Kind != limiter.EventScope {
+func (r *recorderObserver) Observe(_ context.Context, e event.Event) {
+	if e.Kind != event.Scope {
 		return
 	}
 	r.mu.Lock()

@@ -28,7 +28,7 @@ import (
 //
 // It sets no response-header or overall timeout, because a completion may
 // legitimately take minutes: bound each call with its context (see
-// [provider.Timeout]). It uses no proxy; set Proxy (for example to
+// deadline.New). It uses no proxy; set Proxy (for example to
 // [http.ProxyFromEnvironment]) on the result if one is needed.
 func NewTransport() *http.Transport {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}

@@ -1,6 +1,7 @@
-package limiter
+package retry
 
 import (
+	"github.com/councilhq/council/internal/clock"
 	"sync"
 	"time"
 )
@@ -17,7 +18,7 @@ type throttle struct {
 	ratio  float64
 	floor  float64
 	window time.Duration
-	clock  Clock
+	clock  clock.Clock
 	mu     sync.Mutex
 	keys   map[string]*retryCounts
 }
@@ -29,8 +30,8 @@ type retryCounts struct {
 	calls, retries [2]float64 // [previous, current]
 }
 
-func newThrottle(ratio float64, floor int, window time.Duration, clock Clock) *throttle {
-	return &throttle{ratio: ratio, floor: float64(floor), window: window, clock: clock, keys: make(map[string]*retryCounts)}
+func newThrottle(ratio float64, floor int, window time.Duration, clk clock.Clock) *throttle {
+	return &throttle{ratio: ratio, floor: float64(floor), window: window, clock: clk, keys: make(map[string]*retryCounts)}
 }
 
 // get returns key's budget with its halves rolled forward to now.

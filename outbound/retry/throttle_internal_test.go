@@ -1,16 +1,18 @@
-package limiter
+package retry
 
 import (
 	"testing"
 	"time"
 
 	"pgregory.net/rapid"
+
+	"github.com/councilhq/council/internal/clock"
 )
 
 // A burst earns its budget: 1000 calls in flight, 50 of which fail, may
 // all retry, which a fixed token bucket would not allow.
 func TestThrottleBurst(t *testing.T) {
-	th := newThrottle(DefaultRetryBudgetRatio, DefaultRetryBudgetFloor, time.Minute, SystemClock())
+	th := newThrottle(DefaultBudgetRatio, DefaultBudgetFloor, time.Minute, clock.System())
 	for range 1000 {
 		th.started("k")
 	}
@@ -28,7 +30,7 @@ func TestPropertyRetryBudget(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		ratio := rapid.SampledFrom([]float64{0.1, 0.5, 1}).Draw(t, "ratio")
 		floor := rapid.IntRange(0, 12).Draw(t, "floor")
-		th := newThrottle(ratio, floor, time.Hour, SystemClock())
+		th := newThrottle(ratio, floor, time.Hour, clock.System())
 		calls, granted := 0, 0
 		for _, op := range rapid.SliceOfN(rapid.IntRange(0, 2), 1, 300).Draw(t, "ops") {
 			switch op {

@@ -1,4 +1,8 @@
-package limiter
+// Package event is how the interceptors of the outbound chain tell what
+// they do to a call: package retry reports retries, package limiter waits,
+// cooldowns and scope changes, and telemetry.Calls turns each into metrics
+// and span events.
+package event
 
 import (
 	"context"
@@ -7,8 +11,8 @@ import (
 	"github.com/councilhq/council/provider"
 )
 
-// Observer is told what the interceptors of this package do to a call, as
-// it happens: retries and why one stops, waits before an attempt is sent,
+// Observer is told what the outbound interceptors do to a call, as it
+// happens: retries and why one stops, waits before an attempt is sent,
 // and cooldowns. telemetry.Calls implements it with metrics, which count
 // every event whether or not the call is traced, and span events on the
 // call's span when it is. Observe is called on the call's goroutine with
@@ -17,36 +21,36 @@ type Observer interface {
 	Observe(ctx context.Context, e Event)
 }
 
-// EventKind says what happened to a call.
-type EventKind int
+// Kind says what happened to a call.
+type Kind int
 
 // The events of a call.
 const (
-	// EventRetry: attempt Attempt failed with Failure and is retried after
+	// Retry: attempt Attempt failed with Failure and is retried after
 	// Delay (the backoff, or the longer wait the provider asked for).
-	EventRetry EventKind = iota + 1
-	// EventRetryStop: attempt Attempt failed retryably and is not retried;
+	Retry Kind = iota + 1
+	// RetryStop: attempt Attempt failed retryably and is not retried;
 	// Reason says why: "max_retries", "retry_budget", "deadline" or
 	// "retry_after" (the provider asked for a longer wait, Delay, than
 	// allowed).
-	EventRetryStop
-	// EventWait: an attempt is held back before it is sent. Reason is
+	RetryStop
+	// Wait: an attempt is held back before it is sent. Reason is
 	// "budget" (waiting for the provider's budget or Retry-After; Delay is
 	// the expected wait, or 0 while another call learns an unknown reset)
 	// or "in_flight" (queued behind the in-flight cap).
-	EventWait
-	// EventCooldown: the call is refused because its model is cooling
+	Wait
+	// Cooldown: the call is refused because its model is cooling
 	// down; Delay is what is left of the cooldown (0 while a probe is out).
-	EventCooldown
-	// EventCooldownStart: the call's failure starts a cooldown of Delay.
-	EventCooldownStart
-	// EventScope: the call's answer changed the learned scope of the
+	Cooldown
+	// CooldownStart: the call's failure starts a cooldown of Delay.
+	CooldownStart
+	// Scope: the call's answer changed the learned scope of the
 	// budgets its provider key's models announce per model; Scope is the
 	// scope now in force.
-	EventScope
+	Scope
 )
 
-// Scopes of the budgets announced per model (see [Limiter]).
+// Scopes of the budgets announced per model (see limiter.Limiter).
 const (
 	// ScopePerModel is each model with its own budget, as announced.
 	ScopePerModel = "per_model"
@@ -55,19 +59,19 @@ const (
 )
 
 // String returns a short snake_case name of the kind.
-func (k EventKind) String() string {
+func (k Kind) String() string {
 	switch k {
-	case EventRetry:
+	case Retry:
 		return "retry"
-	case EventRetryStop:
+	case RetryStop:
 		return "retry_stop"
-	case EventWait:
+	case Wait:
 		return "wait"
-	case EventCooldown:
+	case Cooldown:
 		return "cooldown"
-	case EventCooldownStart:
+	case CooldownStart:
 		return "cooldown_start"
-	case EventScope:
+	case Scope:
 		return "scope"
 	}
 	return "unknown"
@@ -76,26 +80,29 @@ func (k EventKind) String() string {
 // Event is one thing that happened to a call. It never holds upstream
 // text.
 type Event struct {
-	Kind EventKind
+	Kind Kind
 	// Model is the model the call is for.
 	Model string
-	// Attempt is the 1-based attempt an EventRetry or EventRetryStop is
+	// Attempt is the 1-based attempt an Retry or RetryStop is
 	// about.
 	Attempt int
 	// Delay is the wait the event is about (see each kind).
 	Delay time.Duration
-	// Reason is the short snake_case cause of an EventRetryStop or an
-	// EventWait.
+	// Reason is the short snake_case cause of an RetryStop or an
+	// Wait.
 	Reason string
-	// Failure is the kind of the failed attempt of an EventRetry or an
-	// EventRetryStop.
+	// Failure is the kind of the failed attempt of an Retry or an
+	// RetryStop.
 	Failure provider.Kind
-	// Scope is the scope an EventScope switched to: [ScopePerKey] or
+	// Scope is the scope an Scope switched to: [ScopePerKey] or
 	// [ScopePerModel].
 	Scope string
 }
 
-// nopObserver is the observer of an interceptor configured without one.
-type nopObserver struct{}
+// Discard is an Observer that ignores every event: the observer of an
+// interceptor configured without one.
+var Discard Observer = discard{}
 
-func (nopObserver) Observe(context.Context, Event) {}
+type discard struct{}
+
+func (discard) Observe(context.Context, Event) {}

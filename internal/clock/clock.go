@@ -1,14 +1,16 @@
-package limiter
+// Package clock is the time source of the outbound chain's waits: rate-limit
+// waits, backoff between retries and cooldowns. The service uses [System];
+// tests whose calls cross real sockets, where testing/synctest cannot fake
+// time, inject the fake clock of package limitertest.
+package clock
 
 import (
 	"context"
 	"time"
 )
 
-// Clock tells the time and makes the timers behind every wait of this
-// package: rate-limit waits, backoff between retries and cooldowns. A test
-// injects a fake one (see the limitertest package) so that nothing sleeps
-// for real. Implementations must be safe for concurrent use.
+// Clock tells the time and makes the timers behind every wait.
+// Implementations must be safe for concurrent use.
 type Clock interface {
 	// Now returns the current time.
 	Now() time.Time
@@ -25,8 +27,8 @@ type Timer interface {
 	Stop() bool
 }
 
-// SystemClock returns the real clock, backed by the time package.
-func SystemClock() Clock { return systemClock{} }
+// System returns the real clock, backed by the time package.
+func System() Clock { return systemClock{} }
 
 type systemClock struct{}
 
@@ -39,9 +41,9 @@ type systemTimer struct{ t *time.Timer }
 func (t systemTimer) C() <-chan time.Time { return t.t.C }
 func (t systemTimer) Stop() bool          { return t.t.Stop() }
 
-// sleep waits d on clk. It returns ctx's error if ctx ends first and nil
+// Sleep waits d on clk. It returns ctx's error if ctx ends first and nil
 // otherwise; a d of zero or less returns at once without making a timer.
-func sleep(ctx context.Context, clk Clock, d time.Duration) error {
+func Sleep(ctx context.Context, clk Clock, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
