@@ -101,12 +101,6 @@ func (p *scopedProvider) Complete(ctx context.Context, req *provider.Request) (*
 	return &provider.Response{Model: req.Model, Content: "ok", RateLimits: openrouter.ParseRateLimits(h, time.Now())}, nil
 }
 
-func (p *scopedProvider) setPerModel(v bool) {
-	p.mu.Lock()
-	p.perModel = v
-	p.mu.Unlock()
-}
-
 // refusedAfter counts the requests sent strictly after since, and the 429s
 // among them.
 func (p *scopedProvider) refusedAfter(since time.Time) (sent, refused int) {

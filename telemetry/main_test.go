@@ -86,13 +86,3 @@ func hasAll(got, want map[string]string) bool {
 	}
 	return true
 }
-
-// histogramPoints returns the data points of a float64 histogram.
-func histogramPoints(t *testing.T, m metricdata.Metrics) []metricdata.HistogramDataPoint[float64] {
-	t.Helper()
-	h, ok := m.Data.(metricdata.Histogram[float64])
-	if !ok {
-		t.Fatalf("%s: data is %T, want Histogram[float64]", m.Name, m.Data)
-	}
-	return h.DataPoints
-}
