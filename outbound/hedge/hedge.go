@@ -59,19 +59,6 @@ type Config struct {
 	// Default [DefaultMedianMultiple]; a negative value hedges at the
 	// quantile only.
 	MedianMultiple float64
-	// Clock tells the time and arms the hedge timers. Default the system
-	// clock; tests inject a fake.
-	Clock Clock
-}
-
-// Clock is the time source of a [Hedger]. Implementations must be
-// safe for concurrent use.
-type Clock interface {
-	// Now returns the current time.
-	Now() time.Time
-	// NewTimer returns a channel that receives once, d from now, and a
-	// function that stops the timer and reports whether it did.
-	NewTimer(d time.Duration) (<-chan time.Time, func() bool)
 }
 
 // Hedger sends a second copy of a slow call to a backup model and keeps
@@ -128,9 +115,6 @@ func New(cfg Config) *Hedger {
 	if cfg.MedianMultiple == 0 {
 		cfg.MedianMultiple = DefaultMedianMultiple
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = systemClock{}
-	}
 	backups := make(map[string]string, len(cfg.Backups))
 	for m, b := range cfg.Backups {
 		if m != "" && b != "" {
@@ -171,12 +155,12 @@ func (h *Hedger) intercept(ctx context.Context, req *provider.Request, next prov
 	}
 	stage := req.Metadata[provider.MetaStage]
 	g := h.join(req.Metadata[provider.MetaConsultationID], stage)
-	began := h.cfg.Clock.Now()
+	began := time.Now()
 	ok := false
 	if g != nil {
 		// Deferred so that a panic further down still leaves the group,
 		// which would otherwise stay in the map.
-		defer func() { g.leave(ok, h.cfg.Clock.Now().Sub(began)) }()
+		defer func() { g.leave(ok, time.Since(began)) }()
 	}
 	resp, err := h.hedged(ctx, req, next, stage, g, began)
 	ok = err == nil
@@ -202,7 +186,7 @@ func (h *Hedger) hedged(ctx context.Context, req *provider.Request, next provide
 	if !armed && median == nil {
 		resp, err := next.Complete(ctx, req)
 		if err == nil {
-			h.observe(req.Model, stage, h.cfg.Clock.Now().Sub(began))
+			h.observe(req.Model, stage, time.Since(began))
 		}
 		return resp, err
 	}
@@ -212,10 +196,19 @@ func (h *Hedger) hedged(ctx context.Context, req *provider.Request, next provide
 	defer cancelPrimary()
 	go h.call(primaryCtx, req, next, false, results)
 
+	// timer fires once delay has passed since the call began, at once
+	// when that is past; nil while no delay is known.
+	var timer *time.Timer
 	var fire <-chan time.Time
-	stop := func() bool { return false }
+	arm := func() {
+		if timer != nil {
+			timer.Stop()
+		}
+		timer = time.NewTimer(delay - time.Since(began))
+		fire = timer.C
+	}
 	if armed {
-		fire, stop = h.cfg.Clock.NewTimer(delay)
+		arm()
 	}
 	var first hedgeResult
 	hedge := false
@@ -233,13 +226,14 @@ func (h *Hedger) hedged(ctx context.Context, req *provider.Request, next provide
 			// its median if that comes before the quantile.
 			median = nil
 			if d, _ := g.delay(h.cfg.MedianMultiple); !armed || d < delay {
-				stop()
 				delay, armed = d, true
-				fire, stop = h.timer(delay - h.cfg.Clock.Now().Sub(began))
+				arm()
 			}
 		}
 	}
-	stop()
+	if timer != nil {
+		timer.Stop()
+	}
 	if !hedge {
 		h.settle(req.Model, stage, first, false)
 		return first.resp, first.err
@@ -279,27 +273,16 @@ func (h *Hedger) hedged(ctx context.Context, req *provider.Request, next provide
 	return &resp, nil
 }
 
-// timer returns a channel that receives once d has passed, at once when d
-// is not positive, and a function that stops it.
-func (h *Hedger) timer(d time.Duration) (<-chan time.Time, func() bool) {
-	if d <= 0 {
-		ch := make(chan time.Time, 1)
-		ch <- h.cfg.Clock.Now()
-		return ch, func() bool { return false }
-	}
-	return h.cfg.Clock.NewTimer(d)
-}
-
 // call runs one of the two calls and sends its outcome; a panic in next
 // becomes an error, since no caller up the stack can recover it here.
 func (h *Hedger) call(ctx context.Context, req *provider.Request, next provider.Completer, backup bool, out chan<- hedgeResult) {
-	began := h.cfg.Clock.Now()
+	began := time.Now()
 	res := hedgeResult{backup: backup}
 	defer func() {
 		if v := recover(); v != nil {
 			res.resp, res.err = nil, &provider.Error{Kind: provider.KindUnknown, Message: "internal error in model call", Err: fmt.Errorf("panic: %v", v)}
 		}
-		res.elapsed = h.cfg.Clock.Now().Sub(began)
+		res.elapsed = time.Since(began)
 		out <- res
 	}()
 	res.resp, res.err = next.Complete(ctx, req)
@@ -496,14 +479,4 @@ func (w *latencyWindow) count() int {
 func nearestRank(sorted []time.Duration, q float64) time.Duration {
 	i := int(math.Ceil(q*float64(len(sorted)))) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
-}
-
-// systemClock is the real Clock.
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
-	t := time.NewTimer(d)
-	return t.C, t.Stop
 }
