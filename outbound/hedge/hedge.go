@@ -5,11 +5,11 @@ package hedge
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/councilhq/council/internal/quantile"
 	"github.com/councilhq/council/provider"
 )
 
@@ -455,7 +455,7 @@ func (w *latencyWindow) add(d time.Duration) {
 	}
 	w.sorted = append(w.sorted[:0], w.ring[:n]...)
 	slices.Sort(w.sorted)
-	w.current = nearestRank(w.sorted, w.quantile)
+	w.current = quantile.Sorted(w.sorted, 100*w.quantile)
 }
 
 // delay returns the current delay and whether there are enough samples.
@@ -471,12 +471,4 @@ func (w *latencyWindow) count() int {
 		return len(w.ring)
 	}
 	return w.next
-}
-
-// nearestRank returns the q-quantile of sorted (ascending, non-empty) by
-// the nearest-rank method: the smallest value with at least q of the
-// values at or below it.
-func nearestRank(sorted []time.Duration, q float64) time.Duration {
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
 }
