@@ -3,7 +3,6 @@ package limiter_test
 import (
 	"context"
 	"fmt"
-	"github.com/councilhq/council/outbound/retry"
 	"net/http"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/outbound/deadline"
+	"github.com/councilhq/council/outbound/retry"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
 )

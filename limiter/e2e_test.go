@@ -3,8 +3,6 @@ package limiter_test
 import (
 	"context"
 	"fmt"
-	"github.com/councilhq/council/internal/clock"
-	"github.com/councilhq/council/outbound/retry"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/councilhq/council/internal/clock"
 	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/outbound/deadline"
+	"github.com/councilhq/council/outbound/retry"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
 )
@@ -134,6 +134,13 @@ func (w *workload) utilisation(admitted map[limitertest.Slot]int, limit int, win
 
 func earlier(a, b time.Time) time.Time {
 	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
 		return b
 	}
 	return a

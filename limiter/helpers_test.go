@@ -7,25 +7,27 @@ import (
 	"sync"
 	"time"
 
-	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
 )
 
-// epoch is where fake clocks start: a whole second, so that epoch-ms and
-// RFC 3339 resets are exact.
+// epoch is where the fake clocks of the tests across sockets start: a
+// whole second, so that epoch-ms and RFC 3339 resets are exact. The tests
+// in synctest bubbles start at the bubble's time, midnight UTC on 1
+// January 2000, a whole second too.
 var epoch = time.Date(2026, 9, 27, 12, 0, 0, 0, time.UTC)
 
 // upstream is a scripted provider: each call takes the next result of the
-// script (the last one repeats) and records when it arrived.
+// script (the last one repeats) and records when it arrived. The tests
+// that use it run in synctest bubbles, so time.Now is the bubble's fake
+// time.
 type upstream struct {
-	clk    *limitertest.Clock
 	mu     sync.Mutex
 	script []result
 	calls  []time.Time
 	active int
 	peak   int
-	block  chan struct{} // when set, calls wait here (not on the clock)
+	block  chan struct{} // when set, calls wait here
 }
 
 // result is what a scripted upstream answers: a response or an error,
@@ -49,7 +51,7 @@ func fail(kind provider.Kind, status int) result {
 func (u *upstream) Complete(ctx context.Context, req *provider.Request) (*provider.Response, error) {
 	u.mu.Lock()
 	n := len(u.calls)
-	u.calls = append(u.calls, u.clk.Now())
+	u.calls = append(u.calls, time.Now())
 	u.active++
 	u.peak = max(u.peak, u.active)
 	r := u.script[min(n, len(u.script)-1)]
@@ -64,7 +66,7 @@ func (u *upstream) Complete(ctx context.Context, req *provider.Request) (*provid
 	u.mu.Lock()
 	u.active--
 	u.mu.Unlock()
-	return r.answer(req, u.clk.Now())
+	return r.answer(req, time.Now())
 }
 
 // answer is what r says at now, the rate-limit headers read as the
@@ -79,6 +81,15 @@ func (r result) answer(req *provider.Request, now time.Time) (*provider.Response
 		return nil, &e
 	}
 	return &provider.Response{Model: req.Model, Content: "ok", RateLimits: openrouter.ParseRateLimits(r.header, now)}, nil
+}
+
+// kindOf returns the kind of a call's error, or [provider.KindUnknown]
+// when the call succeeded.
+func kindOf(err error) provider.Kind {
+	if err == nil {
+		return provider.KindUnknown
+	}
+	return provider.AsError(err).Kind
 }
 
 // hdr returns the header of the key and value pairs kv.

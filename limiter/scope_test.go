@@ -3,8 +3,6 @@ package limiter_test
 import (
 	"context"
 	"fmt"
-	"github.com/councilhq/council/outbound/event"
-	"github.com/councilhq/council/outbound/retry"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -18,6 +16,8 @@ import (
 
 	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/limiter"
+	"github.com/councilhq/council/outbound/event"
+	"github.com/councilhq/council/outbound/retry"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
 )
@@ -303,43 +303,45 @@ func anthropicQuota(rem int, reset time.Time) http.Header {
 // again.
 func TestScopeFollowsTheEvidence(t *testing.T) {
 	t.Parallel()
-	clk := limitertest.NewClock(epoch)
-	reset := epoch.Add(time.Minute)
-	up := &upstream{clk: clk, script: []result{
-		ok(anthropicQuota(4, reset)), // a's first call
-		ok(anthropicQuota(3, reset)), // b's first call: the call of a spent b's budget
-		ok(anthropicQuota(3, reset)), // a again, as b: one budget would have left 2
-	}}
-	var rec recorder
-	c := provider.Chain(up, limiter.New(limiter.WithClock(clk), limiter.WithObserver(&rec)).Interceptor())
-	for i, m := range []string{"a", "b", "a"} {
-		if _, err := call(clk, c, request(m)); err != nil {
-			t.Fatalf("call %d: %v", i, err)
+	synctest.Test(t, func(t *testing.T) {
+		reset := time.Now().Add(time.Minute)
+		up := &upstream{script: []result{
+			ok(anthropicQuota(4, reset)), // a's first call
+			ok(anthropicQuota(3, reset)), // b's first call: the call of a spent b's budget
+			ok(anthropicQuota(3, reset)), // a again, as b: one budget would have left 2
+		}}
+		var rec recorder
+		c := provider.Chain(up, limiter.New(limiter.WithObserver(&rec)).Interceptor())
+		for i, m := range []string{"a", "b", "a"} {
+			if _, err := c.Complete(context.Background(), request(m)); err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
 		}
-	}
-	if got, want := rec.scopes(), []string{event.ScopePerKey, event.ScopePerModel}; !slices.Equal(got, want) {
-		t.Errorf("scope changes %v, want %v", got, want)
-	}
+		if got, want := rec.scopes(), []string{event.ScopePerKey, event.ScopePerModel}; !slices.Equal(got, want) {
+			t.Errorf("scope changes %v, want %v", got, want)
+		}
+	})
 }
 
 // A 429 that announces nothing while the model's own calls had left room
 // in its window speaks of a budget shared with the key's other models.
 func TestScopeFromA429WithRoom(t *testing.T) {
 	t.Parallel()
-	clk := limitertest.NewClock(epoch)
-	up := &upstream{clk: clk, script: []result{
-		ok(anthropicQuota(4, epoch.Add(time.Minute))),
-		fail(provider.KindRateLimited, http.StatusTooManyRequests),
-	}}
-	var rec recorder
-	c := provider.Chain(up, limiter.New(limiter.WithClock(clk), limiter.WithObserver(&rec)).Interceptor())
-	if _, err := call(clk, c, request("a")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := call(clk, c, request("a")); provider.AsError(err).Kind != provider.KindRateLimited {
-		t.Fatalf("second call: %v, want the 429", err)
-	}
-	if got := rec.scopes(); !slices.Equal(got, []string{event.ScopePerKey}) {
-		t.Errorf("scope changes %v, want [%s]", got, event.ScopePerKey)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		up := &upstream{script: []result{
+			ok(anthropicQuota(4, time.Now().Add(time.Minute))),
+			fail(provider.KindRateLimited, http.StatusTooManyRequests),
+		}}
+		var rec recorder
+		c := provider.Chain(up, limiter.New(limiter.WithObserver(&rec)).Interceptor())
+		if _, err := c.Complete(context.Background(), request("a")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Complete(context.Background(), request("a")); kindOf(err) != provider.KindRateLimited {
+			t.Fatalf("second call: %v, want the 429", err)
+		}
+		if got := rec.scopes(); !slices.Equal(got, []string{event.ScopePerKey}) {
+			t.Errorf("scope changes %v, want [%s]", got, event.ScopePerKey)
+		}
+	})
 }
