@@ -14,8 +14,18 @@ import (
 // invalid JSON included, is left to encoding/json, so the results and
 // the errors are the standard library's.
 func decodeCompletion(data []byte, c *completion) error {
-	var s chunkScanner
-	s.data = data
+	*c = completion{}
+	return decodeReusing(data, c)
+}
+
+// decodeReusing decodes data into c as decodeCompletion does, reusing
+// what c holds from the previous chunk of the same stream: the backing
+// array of its choices and, when they repeat, its id and model strings.
+// So the chunks of a stream, which differ only in their content, cost an
+// allocation for the content and none for the rest.
+func decodeReusing(data []byte, c *completion) error {
+	s := chunkScanner{data: data, id: c.ID, model: c.Model, choiceBuf: c.Choices[:0]}
+	*c = completion{}
 	if s.completion(c) {
 		return nil
 	}
@@ -32,6 +42,11 @@ const maxSkipDepth = 512
 type chunkScanner struct {
 	data []byte
 	pos  int
+	// id and model are the previous chunk's, returned again rather than
+	// copied when they repeat; choiceBuf is a backing array to decode the
+	// choices into.
+	id, model string
+	choiceBuf []choice
 }
 
 func (s *chunkScanner) ws() {
@@ -79,9 +94,9 @@ func (s *chunkScanner) completion(c *completion) bool {
 		seen[i] = true
 		switch i {
 		case 0:
-			return s.stringInto(&c.ID)
+			return s.internInto(&c.ID, s.id)
 		case 1:
-			return s.stringInto(&c.Model)
+			return s.internInto(&c.Model, s.model)
 		case 2:
 			return s.choices(&c.Choices)
 		case 3:
@@ -184,6 +199,26 @@ func (s *chunkScanner) stringInto(dst *string) bool {
 	return ok
 }
 
+// internInto reads a string, or null (which leaves *dst alone); a string
+// equal to prev is stored as prev, without a copy.
+func (s *chunkScanner) internInto(dst *string, prev string) bool {
+	if s.null() {
+		return true
+	}
+	raw, v, esc, ok := s.strRaw()
+	switch {
+	case !ok:
+		return false
+	case esc:
+		*dst = v
+	case string(raw) == prev:
+		*dst = prev
+	default:
+		*dst = string(raw)
+	}
+	return true
+}
+
 // null consumes a null literal, if that is what comes next.
 func (s *chunkScanner) null() bool {
 	if s.peek() == 'n' && len(s.data)-s.pos >= 4 && string(s.data[s.pos:s.pos+4]) == "null" {
@@ -196,8 +231,19 @@ func (s *chunkScanner) null() bool {
 // str reads a string value. It refuses invalid UTF-8 and \u escapes of
 // surrogates, which encoding/json replaces with U+FFFD.
 func (s *chunkScanner) str() (string, bool) {
+	raw, v, esc, ok := s.strRaw()
+	if esc || !ok {
+		return v, ok
+	}
+	return string(raw), true
+}
+
+// strRaw reads a string value as str does. A string without escapes is
+// returned as raw, its bytes in the input; one with escapes is decoded
+// into v, with esc set.
+func (s *chunkScanner) strRaw() (raw []byte, v string, esc, ok bool) {
 	if !s.consume('"') {
-		return "", false
+		return nil, "", false, false
 	}
 	start := s.pos
 	ascii := true
@@ -208,19 +254,20 @@ func (s *chunkScanner) str() (string, bool) {
 			raw := s.data[start:s.pos]
 			s.pos++
 			if !ascii && !utf8.Valid(raw) {
-				return "", false
+				return nil, "", false, false
 			}
-			return string(raw), true
+			return raw, "", false, true
 		case b == '\\':
-			return s.escaped(start)
+			v, ok := s.escaped(start)
+			return nil, v, true, ok
 		case b < 0x20:
-			return "", false
+			return nil, "", false, false
 		case b >= 0x80:
 			ascii = false
 		}
 		s.pos++
 	}
-	return "", false
+	return nil, "", false, false
 }
 
 // escaped finishes reading a string that has escapes, from its start.
@@ -287,7 +334,10 @@ func (s *chunkScanner) choices(dst *[]choice) bool {
 	if !s.consume('[') {
 		return false
 	}
-	out := []choice{}
+	out := s.choiceBuf
+	if out == nil {
+		out = []choice{}
+	}
 	if s.consume(']') {
 		*dst = out
 		return true
@@ -461,7 +511,7 @@ func (s *chunkScanner) skip(depth int) bool {
 			return s.consume(']')
 		}
 	case '"':
-		_, ok := s.str()
+		_, _, _, ok := s.strRaw()
 		return ok
 	case 't':
 		return s.literal("true")

@@ -38,7 +38,8 @@ var chunkSeeds = []string{
 
 // FuzzDecodeCompletion checks that the targeted decoder agrees with
 // encoding/json: the same error or none, and the same completion, on any
-// input; and that it never panics.
+// input, decoded afresh or after another chunk whose id, model and
+// choices it reuses; and that it never panics.
 func FuzzDecodeCompletion(f *testing.F) {
 	for _, s := range chunkSeeds {
 		f.Add([]byte(s))
@@ -52,6 +53,19 @@ func FuzzDecodeCompletion(f *testing.F) {
 		}
 		if wantErr == nil && !reflect.DeepEqual(got, want) {
 			t.Fatalf("%q:\n got %#v\nwant %#v", data, got, want)
+		}
+		for _, prev := range chunkSeeds[:2] {
+			var reused completion
+			if err := decodeCompletion([]byte(prev), &reused); err != nil {
+				t.Fatal(err)
+			}
+			gotErr := decodeReusing(data, &reused)
+			if (gotErr == nil) != (wantErr == nil) {
+				t.Fatalf("%q after %s: error %v, encoding/json's %v", data, prev, gotErr, wantErr)
+			}
+			if wantErr == nil && !reflect.DeepEqual(reused, want) {
+				t.Fatalf("%q after %s:\n got %#v\nwant %#v", data, prev, reused, want)
+			}
 		}
 	})
 }
@@ -79,6 +93,15 @@ func BenchmarkDecodeChunk(b *testing.B) {
 		for b.Loop() {
 			var c completion
 			if err := decodeCompletion(data, &c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("targeted, reusing the previous chunk", func(b *testing.B) {
+		b.ReportAllocs()
+		var c completion
+		for b.Loop() {
+			if err := decodeReusing(data, &c); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -60,6 +60,8 @@ type decoder struct {
 	errHeader http.Header
 	content   strings.Builder
 	res       result
+	// chunk is the last chunk decoded, reused for the next.
+	chunk completion
 }
 
 // readers recycles the decoders' read buffers between calls.
@@ -206,11 +208,10 @@ func (d *decoder) dispatch() *provider.Error {
 		d.done = true
 		return nil
 	}
-	var c completion
-	if err := decodeCompletion(data, &c); err != nil {
+	if err := decodeReusing(data, &d.chunk); err != nil {
 		return malformed("malformed stream chunk", err)
 	}
-	return d.apply(&c, false)
+	return d.apply(&d.chunk, false)
 }
 
 // end handles the end of the body. A pending event is still decoded; if it
@@ -223,14 +224,13 @@ func (d *decoder) end() (*result, *provider.Error) {
 			d.done = true
 			return d.finish()
 		}
-		var c completion
-		if err := decodeCompletion(data, &c); err != nil {
+		if err := decodeReusing(data, &d.chunk); err != nil {
 			if d.dataCut {
 				return nil, d.fail(truncated(err))
 			}
 			return nil, d.fail(malformed("malformed stream chunk", err))
 		}
-		if pe := d.apply(&c, false); pe != nil {
+		if pe := d.apply(&d.chunk, false); pe != nil {
 			return nil, d.fail(pe)
 		}
 	}
