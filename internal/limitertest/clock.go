@@ -1,7 +1,6 @@
 package limitertest
 
 import (
-	"context"
 	"slices"
 	"sync"
 	"time"
@@ -9,18 +8,19 @@ import (
 	"github.com/councilhq/council/internal/clock"
 )
 
-// Clock is a fake [clock.Clock]. Time moves only when a test calls
-// [Clock.Advance], or, in a simulation, when every actor started with
-// [Clock.Go] is blocked on one of its timers: the clock then jumps to the
-// earliest timer and fires it. A simulation therefore runs as fast as the
-// code allows while every wait lasts exactly as long as it asks, in fake
-// time. It is safe for concurrent use.
+// Clock is a fake [clock.Clock] for simulations whose calls cross real
+// sockets (HTTP fake upstreams, Redis), where testing/synctest cannot fake
+// time because a goroutine blocked on the network is not durably blocked;
+// tests that run in process use synctest instead. Time moves only when
+// every actor started with [Clock.Go] is blocked on one of its timers: the
+// clock then jumps to the earliest timer and fires it. A simulation
+// therefore runs as fast as the code allows while every wait lasts exactly
+// as long as it asks, in fake time. It is safe for concurrent use.
 type Clock struct {
 	mu      sync.Mutex
 	now     time.Time
 	pending []*timer
 	actors  int
-	changed chan struct{}
 	wg      sync.WaitGroup
 }
 
@@ -28,7 +28,7 @@ var _ clock.Clock = (*Clock)(nil)
 
 // NewClock returns a Clock set to start.
 func NewClock(start time.Time) *Clock {
-	return &Clock{now: start, changed: make(chan struct{})}
+	return &Clock{now: start}
 }
 
 // Now returns the clock's time.
@@ -49,49 +49,8 @@ func (c *Clock) NewTimer(d time.Duration) clock.Timer {
 		return t
 	}
 	c.pending = append(c.pending, t)
-	c.notify()
 	c.simulate()
 	return t
-}
-
-// Advance moves the clock d forward, firing the timers that fall due in
-// order, each at its own time.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	end := c.now.Add(d)
-	for {
-		next := c.earliest()
-		if next == nil || next.when.After(end) {
-			break
-		}
-		c.fireAt(next.when)
-	}
-	c.now = later(c.now, end)
-}
-
-// Timers returns the number of timers waiting to fire.
-func (c *Clock) Timers() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.pending)
-}
-
-// BlockUntil waits until at least n timers are waiting to fire, or ctx ends.
-func (c *Clock) BlockUntil(ctx context.Context, n int) error {
-	for {
-		c.mu.Lock()
-		ok, ch := len(c.pending) >= n, c.changed
-		c.mu.Unlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 }
 
 // Go runs f on a new goroutine as an actor of a simulation. While at least
@@ -147,12 +106,6 @@ func (c *Clock) fireAt(when time.Time) {
 		t.ch <- c.now
 		return true
 	})
-	c.notify()
-}
-
-func (c *Clock) notify() {
-	close(c.changed)
-	c.changed = make(chan struct{})
 }
 
 type timer struct {
@@ -172,7 +125,6 @@ func (t *timer) Stop() bool {
 	if len(c.pending) == n {
 		return false
 	}
-	c.notify()
 	return true
 }
 
