@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -55,6 +56,53 @@ type instruments struct {
 	stage        metric.Float64Histogram
 	cost         metric.Float64Counter
 	costRatio    metric.Float64Histogram
+	series       *seriesOptions
+}
+
+// maxCachedSeries bounds the series whose attributes are kept: past it, a
+// new series' attributes are built again at every recording.
+const maxCachedSeries = 4096
+
+// seriesOptions keeps the attribute set of every series recorded, so that
+// recording one again builds and allocates nothing.
+type seriesOptions struct {
+	mu sync.Mutex
+	m  map[series]metric.MeasurementOption
+}
+
+// series names one series of one of the monitor's metrics: which of its
+// fields are attributes depends on the metric.
+type series struct {
+	metric                              string
+	tier, outcome, stage, model, caller string
+}
+
+// option returns the measurement option carrying s's attributes.
+func (o *seriesOptions) option(s series) metric.MeasurementOption {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if opt, ok := o.m[s]; ok {
+		return opt
+	}
+	opt := metric.WithAttributeSet(s.attributes())
+	if len(o.m) < maxCachedSeries {
+		o.m[s] = opt
+	}
+	return opt
+}
+
+// attributes returns the attributes of s's metric.
+func (s series) attributes() attribute.Set {
+	switch s.metric {
+	case MetricConsultationDuration:
+		return attribute.NewSet(attrTier.String(s.tier), attrOutcome.String(s.outcome))
+	case MetricStageDuration:
+		return attribute.NewSet(attrTier.String(s.tier), attrStage.String(s.stage))
+	case MetricCost:
+		return attribute.NewSet(attrModel.String(s.model), attrStage.String(s.stage), attrTier.String(s.tier), attrCaller.String(s.caller))
+	default: // MetricCostEstimateRatio
+		return attribute.NewSet(attrStage.String(s.stage))
+	}
 }
 
 // newInstruments creates the consultation and stage histograms. The API
@@ -62,7 +110,7 @@ type instruments struct {
 // report invalid names) are dropped in favour of the no-op instruments
 // returned alongside.
 func newInstruments(m metric.Meter) instruments {
-	var c instruments
+	c := instruments{series: &seriesOptions{m: make(map[series]metric.MeasurementOption)}}
 	c.consultation, _ = m.Float64Histogram(MetricConsultationDuration,
 		metric.WithDescription("End-to-end consultation duration, by tier and outcome."),
 		metric.WithUnit("s"),
@@ -79,22 +127,22 @@ func newInstruments(m metric.Meter) instruments {
 	return c
 }
 
-// record records one consultation's duration and its stages' durations.
+// record records one consultation's duration and its stages' durations,
+// and the cost of its successful calls.
 func (c instruments) record(s orchestrator.Summary, stages []orchestrator.Stage) {
 	ctx := context.Background()
-	tier := attrTier.String(s.Tier)
-	c.consultation.Record(ctx, s.Duration.Seconds(), metric.WithAttributes(tier, attrOutcome.String(outcome(s))))
+	c.consultation.Record(ctx, s.Duration.Seconds(), c.series.option(series{metric: MetricConsultationDuration, tier: s.Tier, outcome: outcome(s)}))
 	for _, st := range stages {
-		c.stage.Record(ctx, s.StageDurations[st].Seconds(), metric.WithAttributes(tier, attrStage.String(st.String())))
+		c.stage.Record(ctx, s.StageDurations[st].Seconds(), c.series.option(series{metric: MetricStageDuration, tier: s.Tier, stage: st.String()}))
 	}
 	for _, call := range s.Calls {
 		if !call.OK {
 			continue
 		}
-		stage := attrStage.String(call.Stage.String())
-		c.cost.Add(ctx, call.CostUSD, metric.WithAttributes(attrModel.String(call.Model), stage, tier, attrCaller.String(s.Caller)))
+		stage := call.Stage.String()
+		c.cost.Add(ctx, call.CostUSD, c.series.option(series{metric: MetricCost, model: call.Model, stage: stage, tier: s.Tier, caller: s.Caller}))
 		if call.EstimateUSD > 0 {
-			c.costRatio.Record(ctx, call.CostUSD/call.EstimateUSD, metric.WithAttributes(stage))
+			c.costRatio.Record(ctx, call.CostUSD/call.EstimateUSD, c.series.option(series{metric: MetricCostEstimateRatio, stage: stage}))
 		}
 	}
 }
