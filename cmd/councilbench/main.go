@@ -118,7 +118,8 @@ func run(ctx context.Context, args []string, out, progress io.Writer) error {
 		"COUNCIL_ADAPTIVE_ADMISSION=false",
 		"COUNCIL_MAX_CONSULTATIONS=" + strconv.Itoa(2*most),
 		"COUNCIL_UPSTREAM_MAX_IN_FLIGHT=" + strconv.Itoa(10*most),
-		// The goroutines are counted from the runtime's profile.
+		// The goroutines are counted from the admin server's /metrics;
+		// its profiles are there for a look at the server under load.
 		"COUNCIL_ADMIN_ADDR=127.0.0.1:0",
 		"COUNCIL_PPROF=true",
 	}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,12 +34,13 @@ func TestStatCPU(t *testing.T) {
 	}
 }
 
-func TestGoroutineTotal(t *testing.T) {
-	if n, err := goroutineTotal("goroutine profile: total 4321\n"); err != nil || n != 4321 {
-		t.Errorf("goroutineTotal = %d, %v; want 4321", n, err)
+func TestGoroutineGauge(t *testing.T) {
+	metrics := "# HELP go_gc_duration_seconds x\ngo_gc_duration_seconds{quantile=\"0\"} 1e-05\n# HELP go_goroutines Number of goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines 4321\ngo_info{version=\"go1.26\"} 1\n"
+	if n, err := goroutineGauge(strings.NewReader(metrics)); err != nil || n != 4321 {
+		t.Errorf("goroutineGauge = %d, %v; want 4321", n, err)
 	}
-	for _, bad := range []string{"", "heap profile: 1\n", "goroutine profile: total many\n"} {
-		if n, err := goroutineTotal(bad); err == nil {
+	for _, bad := range []string{"", "go_threads 12\n", "go_goroutines many\n", "go_goroutines 1.5\n", "go_goroutines -1\n"} {
+		if n, err := goroutineGauge(strings.NewReader(bad)); err == nil {
 			t.Errorf("%q parsed as %d", bad, n)
 		}
 	}
