@@ -23,9 +23,9 @@
 // One time limit bounds a call: the stage's, applied by the orchestrator
 // around the whole chain, so that rate-limit waits, backoffs and retries
 // all count against it. There is no separate limit per attempt: a retry
-// that could not finish in what is left of the stage's limit is not started
-// (the retry link checks the deadline before every wait), and a limiter
-// wait that would end after it is refused at once.
+// whose backoff would end past the limit is not started (the retry link
+// checks the deadline before every wait), and a limiter wait that would end
+// after it is refused at once.
 //
 // The cooldown lives in the limiter because it is an admission decision
 // taken with the budgets: one admission per attempt, kept per model key
