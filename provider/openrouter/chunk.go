@@ -37,6 +37,15 @@ func decodeReusing(data []byte, c *completion) error {
 // go to encoding/json, which has its own limit.
 const maxSkipDepth = 512
 
+// special marks the bytes that end the plain run of a string: the quote,
+// the backslash, control characters and the bytes of non-ASCII UTF-8.
+var special = func() (t [256]bool) {
+	for b := range t {
+		t[b] = b == '"' || b == '\\' || b < 0x20 || b >= 0x80
+	}
+	return t
+}()
+
 // chunkScanner reads one JSON document. Its methods return false as soon
 // as the input is anything but the plain shape it decodes, valid or not.
 type chunkScanner struct {
@@ -62,6 +71,10 @@ func (s *chunkScanner) ws() {
 
 // peek returns the next non-blank byte, or 0 at the end.
 func (s *chunkScanner) peek() byte {
+	if s.pos < len(s.data) && s.data[s.pos] > ' ' {
+		// The usual case: compact JSON has no blanks.
+		return s.data[s.pos]
+	}
 	s.ws()
 	if s.pos < len(s.data) {
 		return s.data[s.pos]
@@ -173,16 +186,12 @@ func (s *chunkScanner) key() ([]byte, bool) {
 		return nil, false
 	}
 	start := s.pos
-	for s.pos < len(s.data) {
-		b := s.data[s.pos]
-		switch {
-		case b == '"':
-			s.pos++
-			return s.data[start : s.pos-1], true
-		case b == '\\' || b < 0x20 || b >= 0x80:
-			return nil, false
-		}
+	for s.pos < len(s.data) && !special[s.data[s.pos]] {
 		s.pos++
+	}
+	if s.pos < len(s.data) && s.data[s.pos] == '"' {
+		s.pos++
+		return s.data[start : s.pos-1], true
 	}
 	return nil, false
 }
@@ -248,6 +257,12 @@ func (s *chunkScanner) strRaw() (raw []byte, v string, esc, ok bool) {
 	start := s.pos
 	ascii := true
 	for s.pos < len(s.data) {
+		for s.pos < len(s.data) && !special[s.data[s.pos]] {
+			s.pos++
+		}
+		if s.pos == len(s.data) {
+			break
+		}
 		b := s.data[s.pos]
 		switch {
 		case b == '"':
