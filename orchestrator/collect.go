@@ -125,14 +125,11 @@ func (r *run) collect(ctx context.Context) ([]answer, error) {
 			ok++
 			got[res.index] = &answer{model: res.model, content: res.resp.Content}
 			latencies = append(latencies, res.latency)
-			if wait, on := r.p.straggler.wait(latencies); on && ok >= r.c.cfg.MinAnswers && c.pending > 0 {
-				if quorumAt.IsZero() {
-					quorumAt = time.Now()
-					cut = time.NewTimer(time.Until(quorumAt.Add(wait)))
-					cutC = cut.C
-				} else {
-					cut.Reset(time.Until(quorumAt.Add(wait)))
-				}
+			if wait, on := r.p.straggler.wait(latencies); on && ok >= r.c.cfg.MinAnswers && c.pending > 0 && quorumAt.IsZero() {
+				// The quorum is in: the rest get one deadline, set now.
+				quorumAt = time.Now()
+				cut = time.NewTimer(wait)
+				cutC = cut.C
 			}
 			continue
 		case <-c.timer.C():

@@ -59,7 +59,8 @@ type Config struct {
 
 // StragglerCutoff bounds how long Stage 1 waits for slow council models.
 // Once Config.MinAnswers answers are in, the models still out get at most
-// max(Floor, Multiple × the median latency of the answers in so far); then
+// max(Floor, Multiple × the median latency of those answers), a deadline
+// set then that later answers do not move; then
 // the review starts without them, a [StragglersCut] event is emitted and
 // the consultation is degraded ([DegradedStragglerCut]). Their answers are
 // still emitted, late and unreviewed, until the final answer is complete.
@@ -73,7 +74,7 @@ type StragglerCutoff struct {
 func (s StragglerCutoff) On() bool { return s.Floor > 0 || s.Multiple > 0 }
 
 // wait returns how long to wait for the stragglers given the latencies of
-// the answers in so far, and whether the cut-off is on.
+// the answers that made the quorum, and whether the cut-off is on.
 func (s StragglerCutoff) wait(latencies []time.Duration) (time.Duration, bool) {
 	if !s.On() || len(latencies) == 0 {
 		return 0, false

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"pgregory.net/rapid"
@@ -175,6 +176,27 @@ func TestStragglerCutoff(t *testing.T) {
 	if !done.Degraded || !slices.Equal(done.Reasons, []DegradedReason{DegradedStragglerCut}) || !slices.Equal(done.Excluded, []string{slow}) {
 		t.Fatalf("completed %+v, want degraded by the straggler cut, %s excluded", done, slow)
 	}
+}
+
+// The cut-off's deadline is set when the quorum is in and later answers do
+// not move it: answers at 100 and 200 ms (median 150 ms) give the rest until
+// 350 ms; the answer at 300 ms leaves it there (the median of three would
+// be 200 ms, a deadline of 400 ms), so the model answering at 380 ms is cut.
+func TestStragglerDeadlineIsSetAtTheQuorum(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newScripted()
+		for i, d := range []time.Duration{100, 200, 300, 380} {
+			f.set(testCouncil[i], behavior{delay: d * time.Millisecond}, StageCollect)
+		}
+		evs, err := consult(newTestCouncil(t, f), context.Background(), Request{Query: "q", StragglerCutoff: &StragglerCutoff{Multiple: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cuts := payloads[*StragglersCut](evs)
+		if len(cuts) != 1 || !slices.Equal(cuts[0].Models, []string{testCouncil[3]}) || cuts[0].Waited != 150*time.Millisecond {
+			t.Fatalf("StragglersCut events %+v, want one naming %s after 150ms", cuts, testCouncil[3])
+		}
+	})
 }
 
 func TestStragglerStillOutAtTheEndIsCancelled(t *testing.T) {

@@ -338,9 +338,9 @@ func (x *WatchRequest) GetAfterSequence() uint64 {
 
 // StragglerCutoff bounds the wait for slow council models. Once enough
 // answers are in for the consultation to go on, the rest get at most
-// max(floor, multiple × the median latency of the answers in so far), then
-// the review starts without them (see StragglersCut). Both fields zero turn
-// the cut-off off.
+// max(floor, multiple × the median latency of those answers), a deadline
+// set then that later answers do not move; then the review starts without
+// them (see StragglersCut). Both fields zero turn the cut-off off.
 type StragglerCutoff struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The shortest wait; at most 10 min.
