@@ -18,6 +18,7 @@ func TestReportShowsRatiosAndProblems(t *testing.T) {
 			Latency:      bench.Dist{N: 198, P50: ms(1881), P99: ms(2150)},
 			EmitDelay:    bench.Dist{N: 1584, P50: ms(1), P99: ms(12)},
 			CallOverhead: bench.Dist{N: 1584, P50: ms(2), P99: ms(150)},
+			UpstreamLate: bench.Dist{N: 1584, P50: ms(3), P99: ms(40)},
 			Errors:       2, FirstError: "rpc error: code = Unavailable",
 			Failures: 3, FailureReasons: map[string]int{"timeout": 1, "canceled": 2}, Dials: 50, Calls: 1800,
 			Messages: 42.4, ServerCPU: ms(800), ReadSyscalls: 30000,
@@ -33,7 +34,7 @@ func TestReportShowsRatiosAndProblems(t *testing.T) {
 	for _, want := range []string{
 		"| Overhead over the critical path | +10.0 ms (+0.6%) | +20.0 ms (+1.2%) |",
 		"| 100 | 200 | 1881 ms | 2150 ms | 110.0% | 125.0% |",
-		"| 1.00 ms | 12.0 ms | 150 ms | 0.03 | 42 | 4.00 ms | 150 | 2 |",
+		"| 1.00 ms | 12.0 ms | 150 ms | 40.0 ms | 0.03 | 42 | 4.00 ms | 150 | 2 |",
 		"| Orchestrator alone (BenchmarkConsult): time per consultation | 0.25 ms |",
 		"| 1234 (2 KiB) |",
 		"| Peak goroutines at 100 concurrent (before: 40) | 1240 (12.0 per consultation) |",

@@ -131,6 +131,10 @@ type Level struct {
 	// as the server measured it minus the model's upstream latency: the
 	// time spent sending the request and reading the response.
 	CallOverhead Dist
+	// UpstreamLate is, for every answer and ranking, how long after its
+	// model's latency the fake upstream wrote its last byte: the
+	// benchmark's own lag, included in every figure above.
+	UpstreamLate Dist
 	// Errors counts consultations that did not complete; FirstError is
 	// the first of their errors.
 	Errors     int
@@ -401,7 +405,7 @@ func (r *runner) wave(ctx context.Context, prefix string, n int) []Trace {
 // ranking event with the upstream's last-byte time.
 func (r *runner) level(n, rounds int, traces []Trace) Level {
 	l := Level{Concurrency: n, Rounds: rounds}
-	var lat, first, text, emit, overhead []time.Duration
+	var lat, first, text, emit, overhead, late []time.Duration
 	messages := 0
 	models := append(r.cfg.Profile.CouncilIDs(), r.cfg.Profile.Chairman.ID)
 	upstreamLatency := make(map[string]time.Duration, len(r.cfg.Profile.Council))
@@ -409,14 +413,15 @@ func (r *runner) level(n, rounds int, traces []Trace) Level {
 		upstreamLatency[m.ID] = m.Latency
 	}
 	for _, tr := range traces {
-		lastByte := r.cfg.Upstream.Take(tr.Tag, models)
+		ended := r.cfg.Upstream.Take(tr.Tag, models)
 		for _, a := range tr.Arrivals {
 			i := 0
 			if a.Ranking {
 				i = 1
 			}
-			if ts := lastByte[a.Model]; i < len(ts) {
-				emit = append(emit, a.At.Sub(ts[i]))
+			if es := ended[a.Model]; i < len(es) {
+				emit = append(emit, a.At.Sub(es[i].At))
+				late = append(late, es[i].Late)
 			} else {
 				l.Unmatched++
 			}
@@ -449,7 +454,7 @@ func (r *runner) level(n, rounds int, traces []Trace) Level {
 		}
 	}
 	l.Latency, l.FirstEvent, l.FirstText = Summarize(lat), Summarize(first), Summarize(text)
-	l.EmitDelay, l.CallOverhead = Summarize(emit), Summarize(overhead)
+	l.EmitDelay, l.CallOverhead, l.UpstreamLate = Summarize(emit), Summarize(overhead), Summarize(late)
 	if len(lat) > 0 {
 		l.Messages = float64(messages) / float64(len(lat))
 	}

@@ -17,7 +17,8 @@ import (
 
 // Upstream is a fake OpenRouter serving a [Profile]'s models. It records
 // when the last byte of each answer to a tagged consultation (see
-// [Question]) was written, for [Upstream.Take], and counts the connections
+// [Question]) was written and how late that was, for [Upstream.Take], and
+// counts the connections
 // clients open to it. It keeps no request bodies, so its memory stays
 // bounded however long it runs.
 //
@@ -32,8 +33,17 @@ type Upstream struct {
 	conns   atomic.Int64
 	certPEM []byte
 
-	mu       sync.Mutex
-	lastByte map[answerKey][]time.Time // in the order the answers ended
+	mu    sync.Mutex
+	ended map[answerKey][]Ended // in the order the answers ended
+}
+
+// Ended is when an answer's last byte left the upstream.
+type Ended struct {
+	At time.Time
+	// Late is how long after the model's latency that was: the upstream's
+	// own lag, which counts against the server in every figure measured
+	// at the client.
+	Late time.Duration
 }
 
 // answerKey names the answers of one model in one consultation.
@@ -49,7 +59,7 @@ func StartUpstream(p Profile, secure bool) (*Upstream, error) {
 	}
 	scheme := "http"
 	var cert tls.Certificate
-	u := &Upstream{lastByte: make(map[answerKey][]time.Time)}
+	u := &Upstream{ended: make(map[answerKey][]Ended)}
 	if secure {
 		if cert, u.certPEM, err = selfSigned(); err != nil {
 			lis.Close()
@@ -142,33 +152,33 @@ func (u *Upstream) Close() {
 }
 
 // answered is the answer hook: it notes when the answer's last byte left.
-func (u *Upstream) answered(req openroutertest.Request, lastByte time.Time) {
+func (u *Upstream) answered(a openroutertest.Answer) {
 	if !u.record.Load() {
 		return
 	}
-	tag := tagOf(req.Messages)
+	tag := tagOf(a.Request.Messages)
 	if tag == "" {
 		return
 	}
-	k := answerKey{tag, req.Model}
+	k := answerKey{tag, a.Request.Model}
 	u.mu.Lock()
-	u.lastByte[k] = append(u.lastByte[k], lastByte)
+	u.ended[k] = append(u.ended[k], Ended{At: a.LastByte, Late: a.Late()})
 	u.mu.Unlock()
 }
 
-// Take returns, and forgets, the last-byte times of the answers of each
-// of models in the consultation tagged tag, in the order they ended. For
-// a council model the first is its Stage 1 answer and the second its
-// ranking, since it ranks only once every answer is in.
-func (u *Upstream) Take(tag string, models []string) map[string][]time.Time {
-	out := make(map[string][]time.Time, len(models))
+// Take returns, and forgets, when the answers of each of models in the
+// consultation tagged tag ended, in the order they ended. For a council
+// model the first is its Stage 1 answer and the second its ranking, since
+// it ranks only once every answer is in.
+func (u *Upstream) Take(tag string, models []string) map[string][]Ended {
+	out := make(map[string][]Ended, len(models))
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for _, m := range models {
 		k := answerKey{tag, m}
-		if ts, ok := u.lastByte[k]; ok {
-			out[m] = ts
-			delete(u.lastByte, k)
+		if es, ok := u.ended[k]; ok {
+			out[m] = es
+			delete(u.ended, k)
 		}
 	}
 	return out

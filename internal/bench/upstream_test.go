@@ -61,8 +61,13 @@ func TestUpstreamRecordsLastBytesPerConsultation(t *testing.T) {
 			if len(got) != 1 || len(got["m/a"]) != 2 {
 				t.Fatalf("Take = %v, want two times for m/a", got)
 			}
-			if ts := got["m/a"]; ts[0].Before(began) || ts[0].After(first) || ts[1].Before(first) || ts[1].After(second) {
-				t.Errorf("last bytes at %v, outside the calls", ts)
+			if es := got["m/a"]; es[0].At.Before(began) || es[0].At.After(first) || es[1].At.Before(first) || es[1].At.After(second) {
+				t.Errorf("last bytes at %v, outside the calls", es)
+			}
+			for _, e := range got["m/a"] {
+				if e.Late < 0 || e.Late > e.At.Sub(began) {
+					t.Errorf("an answer ending %v after the first call began was %v late", e.At.Sub(began), e.Late)
+				}
 			}
 			if again := u.Take("t-1", []string{"m/a"}); len(again) != 0 {
 				t.Errorf("Take did not forget: %v", again)

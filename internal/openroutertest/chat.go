@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/councilhq/council/provider"
@@ -62,6 +63,8 @@ type exchange struct {
 	req   Request
 	id    string
 	start time.Time
+	// timer is reused by every wait of the exchange.
+	timer *time.Timer
 }
 
 // serve answers the request as its behavior says.
@@ -128,12 +131,14 @@ func (ex *exchange) stream(content string) {
 	if b.Fault == FaultMidStreamError {
 		pieces = pieces[:n/2]
 	}
+	before, after := ex.contentChunk()
 	for i, p := range pieces {
 		at := ex.start.Add(b.TTFT)
 		if n > 1 {
 			at = at.Add((b.Latency - b.TTFT) * time.Duration(i) / time.Duration(n-1))
 		}
-		if !ex.sleep(at, false) || !ex.event(ex.chunk(p, "", nil)) {
+		piece, _ := json.Marshal(p)
+		if !ex.sleep(at, false) || !ex.send(before, string(piece), after) {
 			return
 		}
 	}
@@ -216,16 +221,32 @@ func (ex *exchange) chunk(delta, finish string, u *usage) completion {
 	}
 }
 
+// contentChunk returns the data line of a chunk carrying content, cut
+// where the content's JSON string goes, so that a stream encodes the rest
+// of its chunks once rather than once a piece.
+func (ex *exchange) contentChunk() (before, after string) {
+	const mark = "\x00content\x00"
+	data, _ := json.Marshal(ex.chunk(mark, "", nil))
+	quoted, _ := json.Marshal(mark)
+	before, after, _ = strings.Cut(string(data), string(quoted))
+	return "data: " + before, after + "\n\n"
+}
+
 // event sends c as a data line.
 func (ex *exchange) event(c completion) bool {
 	data, _ := json.Marshal(c)
-	return ex.send("data: " + string(data) + "\n\n")
+	return ex.send("data: ", string(data), "\n\n")
 }
 
-// send writes s and flushes it. It returns false, counting a disconnect,
-// when the client has gone away.
-func (ex *exchange) send(s string) bool {
-	_, err := io.WriteString(ex.w, s)
+// send writes the concatenation of parts and flushes it. It returns false,
+// counting a disconnect, when the client has gone away.
+func (ex *exchange) send(parts ...string) bool {
+	var err error
+	for _, s := range parts {
+		if _, err = io.WriteString(ex.w, s); err != nil {
+			break
+		}
+	}
 	if err == nil {
 		err = ex.rc.Flush()
 	}
@@ -243,9 +264,17 @@ func (ex *exchange) send(s string) bool {
 func (ex *exchange) sleep(until time.Time, keepAlive bool) bool {
 	var timer, tick <-chan time.Time
 	if !until.IsZero() {
-		t := time.NewTimer(time.Until(until))
-		defer t.Stop()
-		timer = t.C
+		wait := time.Until(until)
+		if wait <= 0 && !keepAlive {
+			return ex.present()
+		}
+		if ex.timer == nil {
+			ex.timer = time.NewTimer(wait)
+		} else {
+			ex.timer.Reset(wait)
+		}
+		defer ex.timer.Stop()
+		timer = ex.timer.C
 	}
 	if keepAlive {
 		t := time.NewTicker(keepAliveEvery)
@@ -271,6 +300,25 @@ func (ex *exchange) sleep(until time.Time, keepAlive bool) bool {
 		case <-ex.s.closing:
 			panic(http.ErrAbortHandler)
 		}
+	}
+}
+
+// present is sleep for a time already past: it reports, without waiting,
+// whether the client is still there.
+func (ex *exchange) present() bool {
+	select {
+	case <-ex.r.Context().Done():
+		select {
+		case <-ex.s.closing:
+			panic(http.ErrAbortHandler)
+		default:
+		}
+		ex.s.st.disconnect()
+		return false
+	case <-ex.s.closing:
+		panic(http.ErrAbortHandler)
+	default:
+		return true
 	}
 }
 

@@ -16,22 +16,20 @@ import (
 
 // answerLog collects what an answer hook is told.
 type answerLog struct {
-	mu    sync.Mutex
-	reqs  []openroutertest.Request
-	times []time.Time
+	mu      sync.Mutex
+	answers []openroutertest.Answer
 }
 
-func (l *answerLog) hook(req openroutertest.Request, lastByte time.Time) {
+func (l *answerLog) hook(a openroutertest.Answer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.reqs = append(l.reqs, req)
-	l.times = append(l.times, lastByte)
+	l.answers = append(l.answers, a)
 }
 
-func (l *answerLog) snapshot() ([]openroutertest.Request, []time.Time) {
+func (l *answerLog) snapshot() []openroutertest.Answer {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]openroutertest.Request(nil), l.reqs...), append([]time.Time(nil), l.times...)
+	return append([]openroutertest.Answer(nil), l.answers...)
 }
 
 func TestAnswerHookSeesEveryCompleteAnswer(t *testing.T) {
@@ -65,21 +63,31 @@ func TestAnswerHookSeesEveryCompleteAnswer(t *testing.T) {
 				read := time.Now()
 				// The handler calls the hook before it returns.
 				eventually(t, "the handler to return", func() bool { return s.InFlight() == 0 })
-				reqs, times := log.snapshot()
+				answers := log.snapshot()
 				if !tc.want {
-					if len(reqs) != 0 {
-						t.Fatalf("hook called %d times for an answer cut short", len(reqs))
+					if len(answers) != 0 {
+						t.Fatalf("hook called %d times for an answer cut short", len(answers))
 					}
 					return
 				}
-				if len(reqs) != 1 {
-					t.Fatalf("hook called %d times, want once", len(reqs))
+				if len(answers) != 1 {
+					t.Fatalf("hook called %d times, want once", len(answers))
 				}
-				if reqs[0].Model != "m/hooked" || reqs[0].Stream != stream || reqs[0].N != 1 {
-					t.Errorf("hook got request %+v", reqs[0])
+				a := answers[0]
+				if a.Request.Model != "m/hooked" || a.Request.Stream != stream || a.Request.N != 1 {
+					t.Errorf("hook got request %+v", a.Request)
 				}
-				if times[0].Before(sent) || times[0].After(read) {
-					t.Errorf("last byte at %v, outside the request's lifetime [%v, %v]", times[0], sent, read)
+				if a.Started.Before(sent) || a.LastByte.Before(a.Started) || a.LastByte.After(read) {
+					t.Errorf("started at %v, last byte at %v, outside the request's lifetime [%v, %v]", a.Started, a.LastByte, sent, read)
+				}
+				if a.Latency != tc.b.Latency {
+					t.Errorf("latency %v, want the behavior's %v", a.Latency, tc.b.Latency)
+				}
+				if due := a.Started.Add(a.Latency); a.LastByte.Before(due) {
+					t.Errorf("last byte %v before it was due at %v", a.LastByte.Sub(a.Started), a.Latency)
+				}
+				if late := a.LastByte.Sub(a.Started) - a.Latency; a.Late() != late {
+					t.Errorf("Late() = %v, want %v", a.Late(), late)
 				}
 			})
 		}
@@ -124,5 +132,20 @@ func TestHandlerServesTheSameFake(t *testing.T) {
 	if s.Requests() != 1 || s.RequestsFor("m/elsewhere") != 1 {
 		t.Errorf("the fake counted %d requests", s.Requests())
 	}
-	eventually(t, "the answer hook", func() bool { r, _ := log.snapshot(); return len(r) == 1 })
+	eventually(t, "the answer hook", func() bool { return len(log.snapshot()) == 1 })
+}
+
+func TestAnswerLateCountsOnlyTheLagPastTheDueTime(t *testing.T) {
+	started := time.Unix(1000, 0)
+	for _, tc := range []struct{ after, latency, want time.Duration }{
+		{after: 15 * time.Millisecond, latency: 10 * time.Millisecond, want: 5 * time.Millisecond},
+		{after: 10 * time.Millisecond, latency: 10 * time.Millisecond, want: 0},
+		{after: 5 * time.Millisecond, latency: 10 * time.Millisecond, want: 0},
+		{after: time.Second, want: time.Second},
+	} {
+		a := openroutertest.Answer{Started: started, LastByte: started.Add(tc.after), Latency: tc.latency}
+		if got := a.Late(); got != tc.want {
+			t.Errorf("last byte after %v, latency %v: Late() = %v, want %v", tc.after, tc.latency, got, tc.want)
+		}
+	}
 }

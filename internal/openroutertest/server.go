@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/sim"
@@ -35,7 +34,7 @@ type Server struct {
 	prices    map[string]provider.Price
 	markup    float64
 
-	onAnswer func(req Request, lastByte time.Time) // WithAnswerHook
+	onAnswer func(Answer) // WithAnswerHook
 	st       stats
 }
 
