@@ -42,6 +42,7 @@ const (
 	envDrainTimeout      = "COUNCIL_DRAIN_TIMEOUT"
 	envSimScale          = "COUNCIL_SIM_SCALE"
 	envUpstreamInFlight  = "COUNCIL_UPSTREAM_MAX_IN_FLIGHT"
+	envUpstreamReadTick  = "COUNCIL_UPSTREAM_READ_TICK"
 	envHedge             = "COUNCIL_HEDGE"
 	envModelsTTL         = "COUNCIL_MODELS_TTL"
 	envLogLevel          = "COUNCIL_LOG_LEVEL"
@@ -116,6 +117,9 @@ type config struct {
 	council orchestrator.Config
 	// upstreamInFlight caps the model calls in flight to the provider.
 	upstreamInFlight int
+	// upstreamReadTick is the clock the provider's connections are read
+	// at; zero reads every segment as it arrives.
+	upstreamReadTick time.Duration
 	// hedge maps a model to the backup a slow call to it is hedged with.
 	hedge map[string]string
 	// modelsTTL is how long the provider's model list and prices are used
@@ -218,6 +222,8 @@ func declareSettings(s *settings, c *config, raw *rawConfig) {
 		"on shutdown, how long in-flight consultations may finish")
 	s.Int(&c.upstreamInFlight, "upstream-max-in-flight", envUpstreamInFlight, defaultUpstreamInFlight,
 		"model calls in flight to the provider at once; more wait their turn")
+	s.DurationOrZero(&c.upstreamReadTick, "upstream-read-tick", envUpstreamReadTick, openrouter.DefaultReadTick,
+		"the provider's connections are read at ticks of this clock, shared by all of them, rather than once per arriving segment (a token, when streaming): less CPU for up to one tick more per piece; `0` reads as data arrives; used on Linux only")
 	s.String(&raw.hedge, "hedge", envHedge, "",
 		"hedged calls: comma-separated `model=backup` pairs; a call slower than the earlier of the model's observed p90 and twice the median answer time of its consultation's stage is also sent to the backup and the first answer wins").
 		Shown("none")

@@ -24,7 +24,8 @@ func newProvider(c config) (modelClient, error) {
 		// context allows.
 		// HTTP/2 from a pool that dials one connection at a time, so a
 		// burst of calls opens the few connections it needs.
-		httpClient := &http.Client{Transport: openrouter.NewRoundTripper(openrouter.NewTransport())}
+		transport := openrouter.NewTransport(openrouter.WithReadTick(c.upstreamReadTick))
+		httpClient := &http.Client{Transport: openrouter.NewRoundTripper(transport)}
 		client, err := openrouter.New(httpClient, openrouter.Config{
 			BaseURL: c.baseURL,
 			APIKey:  c.apiKey,
