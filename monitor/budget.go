@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/councilhq/council/internal/quantile"
 	"github.com/councilhq/council/orchestrator"
 )
 
@@ -57,15 +58,26 @@ func (m *Monitor) checkBudget(key seriesKey) (budgetWarning, bool) {
 	if !ok || len(ms.w.buf) < m.minSamples {
 		return budgetWarning{}, false
 	}
-	samples := ms.w.samples()
-	d := distribute(samples)
-	over := d.P90 > budget
+	over := p90Over(ms.w.buf, budget)
 	fresh := over && !ms.over
 	ms.over = over
 	if !fresh {
 		return budgetWarning{}, false
 	}
-	return budgetWarning{key: key, tier: ms.tier, p90: d.P90, budget: budget, samples: d.Count}, true
+	return budgetWarning{key: key, tier: ms.tier, p90: quantile.Of(ms.w.buf, 90), budget: budget, samples: len(ms.w.buf)}, true
+}
+
+// p90Over reports whether the p90 of samples (at least one) is over budget:
+// whether fewer samples than the p90's rank are within it. It counts,
+// rather than copying and sorting the window at every call.
+func p90Over(samples []time.Duration, budget time.Duration) bool {
+	within := 0
+	for _, s := range samples {
+		if s <= budget {
+			within++
+		}
+	}
+	return within < quantile.Rank(len(samples), 90)
 }
 
 // LogTier logs the tier the service runs with by default: its models, the
