@@ -18,6 +18,13 @@ import (
 // of all the connections of the process wake together, and one wake-up
 // serves every segment that arrived since the last. Closes, resets and
 // bursts of lowWater bytes still wake the reader at once.
+//
+// The small writes of a busy connection wait for the reader's next wake-up
+// too, and leave together: the HTTP/2 client acknowledges every 4 KiB a
+// stream reads with a WINDOW_UPDATE frame, written and flushed on its own,
+// which would otherwise be a system call for every few tokens. A larger
+// write, or any write of a quiet connection, first sends what waits, then
+// itself, at once.
 
 const (
 	// lowWater is the SO_RCVLOWAT of a clocked connection.
@@ -28,6 +35,11 @@ const (
 	// idleTick is the tick of a quiet connection: an idle pooled
 	// connection wakes a hundred times a second, not a thousand.
 	idleTick = 10 * time.Millisecond
+	// smallWrite is the largest write that may wait for the reader's next
+	// wake-up, and maxPending the most that may wait: a TLS record of a
+	// WINDOW_UPDATE frame or two is under a hundred bytes.
+	smallWrite = 128
+	maxPending = 4 << 10
 )
 
 // clockedConn is a TCP connection read at the ticks of a clock. It does
@@ -38,11 +50,19 @@ type clockedConn struct {
 	tcp  *net.TCPConn
 	tick time.Duration
 
+	// wmu orders the writes to the socket.
+	wmu sync.Mutex
+
 	mu sync.Mutex
 	// active is when the connection last read or wrote something.
 	active time.Time
 	// deadline is the read deadline its user set; zero means none.
 	deadline time.Time
+	// pending holds the small writes waiting for the next wake-up.
+	pending []byte
+	// werr is the error of the last write of pending bytes; every later
+	// write returns it.
+	werr error
 }
 
 // newClockedConn returns c read at ticks of tick, or c itself when tick is
@@ -61,6 +81,7 @@ func newClockedConn(c net.Conn, tick time.Duration) net.Conn {
 // deadline, whichever comes first.
 func (c *clockedConn) Read(p []byte) (int, error) {
 	for {
+		c.flush()
 		c.mu.Lock()
 		err := c.tcp.SetReadDeadline(c.wake(time.Now()))
 		c.mu.Unlock()
@@ -86,19 +107,86 @@ func (c *clockedConn) Read(p []byte) (int, error) {
 	}
 }
 
-// Write writes p. A quiet connection goes back to the fast tick at once,
-// so that the answer to what it sends is not read at the idle tick.
+// Write writes p: a small write of a busy connection waits for the
+// reader's next wake-up, anything else goes at once, after what waits. A
+// quiet connection goes back to the fast tick at once, so that the answer
+// to what it sends is not read at the idle tick.
 func (c *clockedConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
+	if c.werr != nil {
+		defer c.mu.Unlock()
+		return 0, c.werr
+	}
 	now := time.Now()
 	quiet := now.Sub(c.active) >= quietAfter
 	c.active = now
+	if !quiet && len(p) <= smallWrite && len(c.pending)+len(p) <= maxPending {
+		c.pending = append(c.pending, p...)
+		c.mu.Unlock()
+		return len(p), nil
+	}
 	if quiet {
 		// A read waiting for the idle tick wakes at the fast one.
 		_ = c.tcp.SetReadDeadline(c.wake(now))
 	}
 	c.mu.Unlock()
-	return c.tcp.Write(p)
+
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	pending := c.takePending()
+	if len(pending) == 0 {
+		return c.tcp.Write(p)
+	}
+	bufs := net.Buffers{pending, p}
+	n, err := bufs.WriteTo(c.tcp)
+	c.wrote(pending, err)
+	return max(0, int(n)-len(pending)), err
+}
+
+// flush writes what waits, unless another write is under way (it will).
+func (c *clockedConn) flush() {
+	c.mu.Lock()
+	waiting := len(c.pending) > 0
+	c.mu.Unlock()
+	if !waiting || !c.wmu.TryLock() {
+		return
+	}
+	defer c.wmu.Unlock()
+	pending := c.takePending()
+	if len(pending) > 0 {
+		_, err := c.tcp.Write(pending)
+		c.wrote(pending, err)
+	}
+}
+
+// takePending returns what waits to be written, leaving nothing waiting.
+// c.wmu must be held.
+func (c *clockedConn) takePending() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.pending
+	c.pending = nil
+	return p
+}
+
+// wrote notes the end of the write of pending, keeping its error for the
+// writes to come and its buffer for the next small writes.
+func (c *clockedConn) wrote(pending []byte, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil && c.werr == nil {
+		c.werr = err
+	}
+	if c.pending == nil {
+		c.pending = pending[:0]
+	}
+}
+
+// Close sends what waits, unless a write is under way, and closes the
+// connection.
+func (c *clockedConn) Close() error {
+	c.flush()
+	return c.Conn.Close()
 }
 
 // SetDeadline sets the read and write deadlines.

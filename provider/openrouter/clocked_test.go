@@ -245,3 +245,82 @@ func TestNewClockedConnLeavesOtherConnectionsAlone(t *testing.T) {
 		t.Errorf("a tick of 0 gave %T", got)
 	}
 }
+
+// receive reads exactly len(want) bytes from server within limit and
+// checks them.
+func receive(t *testing.T, server net.Conn, want string, limit time.Duration) {
+	t.Helper()
+	if err := server.SetReadDeadline(time.Now().Add(limit)); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(server, got); err != nil || string(got) != want {
+		t.Fatalf("the server read %q, %v; want %q", got, err, want)
+	}
+}
+
+func TestClockedConnSmallWritesWaitForTheReadersWakeUp(t *testing.T) {
+	c, server := clockedPair(t, time.Millisecond)
+	for _, s := range []string{"window ", "update"} {
+		if n, err := c.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	// Nobody reads the client end: the small writes wait.
+	if err := server.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := server.Read(make([]byte, 64)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the server read %d bytes (%v) before the client's reader woke", n, err)
+	}
+	go func() { _, _ = c.Read(make([]byte, 64)) }() // ends at cleanup
+	receive(t, server, "window update", 5*time.Second)
+}
+
+func TestClockedConnLargeWriteSendsWhatWaitsFirst(t *testing.T) {
+	c, server := clockedPair(t, time.Millisecond)
+	large := string(make([]byte, smallWrite+1))
+	for _, s := range []string{"small", large} {
+		if n, err := c.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	receive(t, server, "small"+large, 5*time.Second)
+}
+
+func TestClockedConnQuietConnectionWritesAtOnce(t *testing.T) {
+	c, server := clockedPair(t, time.Millisecond)
+	c.mu.Lock()
+	c.active = time.Now().Add(-time.Hour)
+	c.mu.Unlock()
+	if _, err := c.Write([]byte("a new request")); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, server, "a new request", 5*time.Second)
+}
+
+func TestClockedConnCloseSendsWhatWaits(t *testing.T) {
+	c, server := clockedPair(t, time.Millisecond)
+	if _, err := c.Write([]byte("goodbye")); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if err := server.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(server); err != nil || string(got) != "goodbye" {
+		t.Fatalf("the server read %q, %v; want goodbye and the end", got, err)
+	}
+}
+
+func TestClockedConnKeepsTheErrorOfAWaitingWrite(t *testing.T) {
+	c, _ := clockedPair(t, time.Millisecond)
+	if _, err := c.Write([]byte("lost")); err != nil {
+		t.Fatal(err)
+	}
+	c.tcp.Close()
+	c.flush()
+	if _, err := c.Write([]byte("after")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write after a failed write of what waited = %v, want its error", err)
+	}
+}
