@@ -132,13 +132,24 @@ func (ex *exchange) stream(content string) {
 		pieces = pieces[:n/2]
 	}
 	before, after := ex.contentChunk()
-	for i, p := range pieces {
+	due := func(i int) time.Time {
 		at := ex.start.Add(b.TTFT)
 		if n > 1 {
 			at = at.Add((b.Latency - b.TTFT) * time.Duration(i) / time.Duration(n-1))
 		}
+		return at
+	}
+	for i, p := range pieces {
+		if !ex.sleep(due(i), false) {
+			return
+		}
+		// A piece whose successor is already due goes out with it: a fake
+		// that has fallen behind its schedule (on a busy machine, or with
+		// no latency at all) sends what is due together, as a loaded server
+		// does, rather than falling further behind.
+		flush := i == len(pieces)-1 || time.Now().Before(due(i+1))
 		piece, _ := json.Marshal(p)
-		if !ex.sleep(at, false) || !ex.send(before, string(piece), after) {
+		if !ex.write(flush, before, string(piece), after) {
 			return
 		}
 	}
@@ -241,13 +252,19 @@ func (ex *exchange) event(c completion) bool {
 // send writes the concatenation of parts and flushes it. It returns false,
 // counting a disconnect, when the client has gone away.
 func (ex *exchange) send(parts ...string) bool {
+	return ex.write(true, parts...)
+}
+
+// write writes the concatenation of parts, flushing it if flush is set,
+// like send.
+func (ex *exchange) write(flush bool, parts ...string) bool {
 	var err error
 	for _, s := range parts {
 		if _, err = io.WriteString(ex.w, s); err != nil {
 			break
 		}
 	}
-	if err == nil {
+	if err == nil && flush {
 		err = ex.rc.Flush()
 	}
 	if err != nil {
