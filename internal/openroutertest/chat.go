@@ -307,17 +307,24 @@ func (ex *exchange) sleep(until time.Time, keepAlive bool) bool {
 				return false
 			}
 		case <-ex.r.Context().Done():
-			select {
-			case <-ex.s.closing:
-				panic(http.ErrAbortHandler)
-			default:
-			}
-			ex.s.st.disconnect()
-			return false
+			return ex.left()
 		case <-ex.s.closing:
 			panic(http.ErrAbortHandler)
 		}
 	}
+}
+
+// left is what a wait does when the client has gone away: it aborts the
+// handler if the server is closing, else counts a disconnect and returns
+// false.
+func (ex *exchange) left() bool {
+	select {
+	case <-ex.s.closing:
+		panic(http.ErrAbortHandler)
+	default:
+	}
+	ex.s.st.disconnect()
+	return false
 }
 
 // present is sleep for a time already past: it reports, without waiting,
@@ -325,13 +332,7 @@ func (ex *exchange) sleep(until time.Time, keepAlive bool) bool {
 func (ex *exchange) present() bool {
 	select {
 	case <-ex.r.Context().Done():
-		select {
-		case <-ex.s.closing:
-			panic(http.ErrAbortHandler)
-		default:
-		}
-		ex.s.st.disconnect()
-		return false
+		return ex.left()
 	case <-ex.s.closing:
 		panic(http.ErrAbortHandler)
 	default:

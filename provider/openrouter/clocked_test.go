@@ -139,45 +139,40 @@ func TestClockedConnKeepsItsUsersDeadline(t *testing.T) {
 	}
 }
 
-func TestClockedConnWakesAWaitingReadForANewDeadline(t *testing.T) {
-	// A tick of a minute: the read would wait for it but for the deadline.
-	c, _ := clockedPair(t, time.Minute)
+// endWaitingRead starts a read of c that waits, does end, and checks that
+// the read ends with want.
+func endWaitingRead(t *testing.T, c net.Conn, end func(), want error) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() {
 		_, err := c.Read(make([]byte, 16))
 		done <- err
 	}()
 	time.Sleep(20 * time.Millisecond) // let the read start waiting
-	if err := c.SetReadDeadline(time.Now().Add(10 * time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
+	end()
 	select {
 	case err := <-done:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("Read = %v, want the deadline's error", err)
+		if !errors.Is(err, want) {
+			t.Fatalf("Read = %v, want %v", err, want)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("the waiting read did not see its new deadline")
+		t.Fatal("the waiting read did not end")
 	}
+}
+
+func TestClockedConnWakesAWaitingReadForANewDeadline(t *testing.T) {
+	// A tick of a minute: the read would wait for it but for the deadline.
+	c, _ := clockedPair(t, time.Minute)
+	endWaitingRead(t, c, func() {
+		if err := c.SetReadDeadline(time.Now().Add(10 * time.Millisecond)); err != nil {
+			t.Error(err)
+		}
+	}, os.ErrDeadlineExceeded)
 }
 
 func TestClockedConnCloseEndsAWaitingRead(t *testing.T) {
 	c, _ := clockedPair(t, time.Minute)
-	done := make(chan error, 1)
-	go func() {
-		_, err := c.Read(make([]byte, 16))
-		done <- err
-	}()
-	time.Sleep(20 * time.Millisecond)
-	c.Close()
-	select {
-	case err := <-done:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("Read = %v, want net.ErrClosed", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not end the waiting read")
-	}
+	endWaitingRead(t, c, func() { c.Close() }, net.ErrClosed)
 }
 
 func TestClockedConnWriteBringsAQuietConnectionBackToTheFastTick(t *testing.T) {
