@@ -15,22 +15,25 @@ import (
 // the errors are the standard library's.
 func decodeCompletion(data []byte, c *completion) error {
 	*c = completion{}
-	return decodeReusing(data, c)
+	_, err := decodeReusing(data, c)
+	return err
 }
 
 // decodeReusing decodes data into c as decodeCompletion does, reusing
 // what c holds from the previous chunk of the same stream: the backing
 // array of its choices and, when they repeat, its id and model strings.
 // So the chunks of a stream, which differ only in their content, cost an
-// allocation for the content and none for the rest.
-func decodeReusing(data []byte, c *completion) error {
+// allocation for the content and none for the rest. When the scanner read
+// data and found the first choice's delta content, it returns where that
+// value was; else zero.
+func decodeReusing(data []byte, c *completion) ([2]int, error) {
 	s := chunkScanner{data: data, id: c.ID, model: c.Model, choiceBuf: c.Choices[:0]}
 	*c = completion{}
 	if s.completion(c) {
-		return nil
+		return s.content, nil
 	}
 	*c = completion{}
-	return json.Unmarshal(data, c)
+	return [2]int{}, json.Unmarshal(data, c)
 }
 
 // maxSkipDepth is the deepest nesting the scanner skips; deeper values
@@ -56,6 +59,58 @@ type chunkScanner struct {
 	// choices into.
 	id, model string
 	choiceBuf []choice
+	// inFirstDelta is set while the first choice's delta is read, and
+	// content is where its content value was, when it was.
+	inFirstDelta bool
+	content      [2]int
+}
+
+// streamChunks decodes the chunks of one stream. The chunks of a stream
+// differ, as a rule, only in their content: a chunk whose bytes before and
+// after its first choice's content value are those of the previous chunk
+// (one choice, no usage and no error) has only that value read, since the
+// scanner, reading the same bytes from the same state, would find the rest
+// as it did before. Any other chunk is decoded whole, as decodeReusing
+// does.
+type streamChunks struct {
+	// c is the last chunk decoded.
+	c completion
+	// prev is the last chunk decoded whole when it can serve the next,
+	// else nil; content is where its content value was.
+	prev    []byte
+	content [2]int
+}
+
+// decode decodes data into s.c.
+func (s *streamChunks) decode(data []byte) error {
+	if s.prev != nil && s.sameBut(data) {
+		return nil
+	}
+	content, err := decodeReusing(data, &s.c)
+	if err != nil || content == [2]int{} || len(s.c.Choices) != 1 || s.c.Usage != nil || s.c.Error != nil {
+		s.prev = nil
+		return err
+	}
+	s.prev, s.content = append(s.prev[:0], data...), content
+	return nil
+}
+
+// sameBut reports whether data is the previous chunk but for its content
+// value, and if so reads that value into s.c.
+func (s *streamChunks) sameBut(data []byte) bool {
+	start, end := s.content[0], s.content[1]
+	tail := len(s.prev) - end
+	if len(data) < start+tail || string(data[:start]) != string(s.prev[:start]) ||
+		string(data[len(data)-tail:]) != string(s.prev[end:]) {
+		return false
+	}
+	sc := chunkScanner{data: data[:len(data)-tail], pos: start}
+	var content string
+	if !sc.stringInto(&content) || sc.pos != len(sc.data) {
+		return false
+	}
+	s.c.Choices[0].Delta.Content = content
+	return true
 }
 
 func (s *chunkScanner) ws() {
@@ -359,7 +414,7 @@ func (s *chunkScanner) choices(dst *[]choice) bool {
 	}
 	for {
 		var ch choice
-		if !s.choice(&ch) {
+		if !s.choice(&ch, len(out) == 0) {
 			return false
 		}
 		out = append(out, ch)
@@ -374,8 +429,9 @@ func (s *chunkScanner) choices(dst *[]choice) bool {
 	}
 }
 
-// choice reads one element of choices, which must be an object.
-func (s *chunkScanner) choice(ch *choice) bool {
+// choice reads one element of choices, which must be an object; first
+// says whether it is the first.
+func (s *chunkScanner) choice(ch *choice, first bool) bool {
 	var seen [3]bool
 	return s.object(func(key []byte) bool {
 		i := index(key, "delta", "message", "finish_reason")
@@ -391,7 +447,10 @@ func (s *chunkScanner) choice(ch *choice) bool {
 		seen[i] = true
 		switch i {
 		case 0:
-			return s.message(&ch.Delta)
+			s.inFirstDelta = first
+			ok := s.message(&ch.Delta)
+			s.inFirstDelta = false
+			return ok
 		case 1:
 			return s.message(&ch.Message)
 		}
@@ -412,7 +471,16 @@ func (s *chunkScanner) message(m *messageContent) bool {
 				return false
 			}
 			seen = true
-			return s.stringInto(&m.Content)
+			if !s.inFirstDelta {
+				return s.stringInto(&m.Content)
+			}
+			s.ws()
+			start := s.pos
+			if !s.stringInto(&m.Content) {
+				return false
+			}
+			s.content = [2]int{start, s.pos}
+			return true
 		case -1:
 			return s.skip(0)
 		}

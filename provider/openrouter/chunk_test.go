@@ -3,6 +3,7 @@ package openrouter
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -39,7 +40,9 @@ var chunkSeeds = []string{
 // FuzzDecodeCompletion checks that the targeted decoder agrees with
 // encoding/json: the same error or none, and the same completion, on any
 // input, decoded afresh or after another chunk whose id, model and
-// choices it reuses; and that it never panics.
+// choices it reuses, and, as a stream's next chunk, after a chunk whose
+// content value is the input's place or is replaced by the input; and
+// that it never panics.
 func FuzzDecodeCompletion(f *testing.F) {
 	for _, s := range chunkSeeds {
 		f.Add([]byte(s))
@@ -59,15 +62,65 @@ func FuzzDecodeCompletion(f *testing.F) {
 			if err := decodeCompletion([]byte(prev), &reused); err != nil {
 				t.Fatal(err)
 			}
-			gotErr := decodeReusing(data, &reused)
+			_, gotErr := decodeReusing(data, &reused)
 			if (gotErr == nil) != (wantErr == nil) {
 				t.Fatalf("%q after %s: error %v, encoding/json's %v", data, prev, gotErr, wantErr)
 			}
 			if wantErr == nil && !reflect.DeepEqual(reused, want) {
 				t.Fatalf("%q after %s:\n got %#v\nwant %#v", data, prev, reused, want)
 			}
+			agreeAsNextChunk(t, prev, data)
+			// The input in place of the previous chunk's content value:
+			// the bytes around it are the previous chunk's.
+			var first streamChunks
+			if err := first.decode([]byte(prev)); err != nil {
+				t.Fatal(err)
+			}
+			if first.prev != nil {
+				start, end := first.content[0], first.content[1]
+				agreeAsNextChunk(t, prev, []byte(prev[:start]+string(data)+prev[end:]))
+			}
 		}
 	})
+}
+
+// agreeAsNextChunk checks that a stream's chunk data, decoded after prev,
+// comes out as encoding/json decodes it alone.
+func agreeAsNextChunk(t *testing.T, prev string, data []byte) {
+	t.Helper()
+	var s streamChunks
+	if err := s.decode([]byte(prev)); err != nil {
+		t.Fatal(err)
+	}
+	gotErr := s.decode(data)
+	var want completion
+	wantErr := json.Unmarshal(data, &want)
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("%q after %s in a stream: error %v, encoding/json's %v", data, prev, gotErr, wantErr)
+	}
+	if wantErr == nil && !reflect.DeepEqual(s.c, want) {
+		t.Fatalf("%q after %s in a stream:\n got %#v\nwant %#v", data, prev, s.c, want)
+	}
+}
+
+func TestStreamChunksReadOnlyTheContentOfARepeatedChunk(t *testing.T) {
+	var s streamChunks
+	if err := s.decode([]byte(chunkSeeds[0])); err != nil || s.prev == nil {
+		t.Fatalf("a typical chunk (%v) cannot serve the next", err)
+	}
+	next := strings.Replace(chunkSeeds[0], `"content":"Ray"`, `"content":"leigh \u2603"`, 1)
+	if err := s.decode([]byte(next)); err != nil || s.c.Choices[0].Delta.Content != "leigh ☃" {
+		t.Fatalf("next chunk: content %q, %v", s.c.Choices[0].Delta.Content, err)
+	}
+	plain := []byte(strings.Replace(chunkSeeds[0], `"Ray"`, `"leigh"`, 1))
+	if allocs := testing.AllocsPerRun(100, func() { _ = s.decode(plain) }); allocs > 1 {
+		t.Errorf("a repeated chunk takes %v allocations, want at most its content's", allocs)
+	}
+	// A chunk that differs elsewhere is decoded whole.
+	other := strings.Replace(next, `"gen-1"`, `"gen-2"`, 1)
+	if err := s.decode([]byte(other)); err != nil || s.c.ID != "gen-2" || s.c.Choices[0].Delta.Content != "leigh ☃" {
+		t.Fatalf("a chunk with another id: %+v, %v", s.c, err)
+	}
 }
 
 func TestDecodeCompletionTakesTheFastPath(t *testing.T) {
@@ -101,7 +154,20 @@ func BenchmarkDecodeChunk(b *testing.B) {
 		b.ReportAllocs()
 		var c completion
 		for b.Loop() {
-			if err := decodeReusing(data, &c); err != nil {
+			if _, err := decodeReusing(data, &c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("a stream's next chunk, the same but for its content", func(b *testing.B) {
+		b.ReportAllocs()
+		var s streamChunks
+		next := []byte(strings.Replace(chunkSeeds[0], `"Ray"`, `"leigh"`, 1))
+		if err := s.decode(data); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if err := s.decode(next); err != nil {
 				b.Fatal(err)
 			}
 		}

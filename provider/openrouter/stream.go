@@ -60,8 +60,8 @@ type decoder struct {
 	errHeader http.Header
 	content   strings.Builder
 	res       result
-	// chunk is the last chunk decoded, reused for the next.
-	chunk completion
+	// chunks decodes the stream's chunks, reusing the last for the next.
+	chunks streamChunks
 }
 
 // readers recycles the decoders' read buffers between calls.
@@ -208,10 +208,10 @@ func (d *decoder) dispatch() *provider.Error {
 		d.done = true
 		return nil
 	}
-	if err := decodeReusing(data, &d.chunk); err != nil {
+	if err := d.chunks.decode(data); err != nil {
 		return malformed("malformed stream chunk", err)
 	}
-	return d.apply(&d.chunk, false)
+	return d.apply(&d.chunks.c, false)
 }
 
 // end handles the end of the body. A pending event is still decoded; if it
@@ -224,13 +224,13 @@ func (d *decoder) end() (*result, *provider.Error) {
 			d.done = true
 			return d.finish()
 		}
-		if err := decodeReusing(data, &d.chunk); err != nil {
+		if err := d.chunks.decode(data); err != nil {
 			if d.dataCut {
 				return nil, d.fail(truncated(err))
 			}
 			return nil, d.fail(malformed("malformed stream chunk", err))
 		}
-		if pe := d.apply(&d.chunk, false); pe != nil {
+		if pe := d.apply(&d.chunks.c, false); pe != nil {
 			return nil, d.fail(pe)
 		}
 	}
