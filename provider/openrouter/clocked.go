@@ -60,8 +60,9 @@ type clockedConn struct {
 	deadline time.Time
 	// pending holds the small writes waiting for the next wake-up.
 	pending []byte
-	// werr is the error of the last write of pending bytes; every later
-	// write returns it.
+	// werr is the error of the first failed write of waiting bytes;
+	// every later write returns it, since what was lost cannot be sent
+	// again in order.
 	werr error
 }
 
