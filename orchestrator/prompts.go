@@ -25,10 +25,25 @@ func label(i int) string {
 	return "Response " + s
 }
 
+// promptRoom is about the length of a prompt's fixed text, and perItemRoom
+// of what each answer, label or ranked model adds around its own text:
+// the room a prompt is given before it is built.
+const (
+	promptRoom  = 1024
+	perItemRoom = 64
+)
+
 // rankingPrompt asks a reviewer to rank the answers it is shown, best first,
 // in a fixed format. labels[i] is the label of answers[i].
 func rankingPrompt(query string, labels []string, answers []string) string {
 	var b strings.Builder
+	// Room for the fixed text, the question and the answers, so that the
+	// prompt is built in one allocation rather than regrown as it goes.
+	n := promptRoom + len(query)
+	for _, a := range answers {
+		n += len(a) + perItemRoom
+	}
+	b.Grow(n)
 	b.WriteString("You are evaluating different responses to the following question:\n\n")
 	fmt.Fprintf(&b, "Question: %s\n\nHere are the responses from different models (anonymized):\n\n", query)
 	for i, l := range labels {
@@ -52,6 +67,14 @@ func rankingPrompt(query string, labels []string, answers []string) string {
 // model, every ranking with the reviewer's label mapping, and the aggregate.
 func chairmanPrompt(p plan, answers []answer, ballots []review, agg []AggregateEntry) string {
 	var b strings.Builder
+	n := promptRoom + len(p.query) + len(agg)*perItemRoom
+	for _, a := range answers {
+		n += len(a.model) + len(a.content) + perItemRoom
+	}
+	for _, r := range ballots {
+		n += len(r.reviewer) + len(r.text) + (len(r.labels)+len(r.ranking))*perItemRoom
+	}
+	b.Grow(n)
 	b.WriteString("You are the Chairman of an LLM Council. Several models answered a user's question " +
 		"and then ranked each other's answers anonymously.\n\n")
 	fmt.Fprintf(&b, "Original question: %s\n\n", p.query)
