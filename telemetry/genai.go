@@ -74,8 +74,10 @@ func (c *Calls) Interceptor() provider.Interceptor {
 		byModel := metric.WithAttributes(AttrRequestModel.String(req.Model), AttrStage.String(stage))
 		if err != nil {
 			pe := provider.AsError(err)
-			span.SetAttributes(errorAttributes(pe)...)
-			span.SetStatus(codes.Error, pe.Error())
+			if span.IsRecording() {
+				span.SetAttributes(errorAttributes(pe)...)
+				span.SetStatus(codes.Error, pe.Error())
+			}
 			errType := AttrErrorType.String(pe.Kind.String())
 			inst.duration.Record(ctx, elapsed, metric.WithAttributes(append(common, errType)...))
 			inst.failures.Add(ctx, 1, metric.WithAttributes(AttrRequestModel.String(req.Model), AttrStage.String(stage), errType))
@@ -84,9 +86,11 @@ func (c *Calls) Interceptor() provider.Interceptor {
 				inst.rateLimited.Add(ctx, 1, metric.WithAttributes(AttrRequestModel.String(req.Model)))
 			}
 		} else {
-			span.SetAttributes(responseAttributes(resp)...)
-			if o.captureContent && span.IsRecording() {
-				span.SetAttributes(AttrOutputMessages.String(outputMessagesJSON(resp)))
+			if span.IsRecording() {
+				span.SetAttributes(responseAttributes(resp)...)
+				if o.captureContent {
+					span.SetAttributes(AttrOutputMessages.String(outputMessagesJSON(resp)))
+				}
 			}
 			if resp.Model != "" {
 				common = append(common, AttrResponseModel.String(resp.Model))
@@ -102,11 +106,13 @@ func (c *Calls) Interceptor() provider.Interceptor {
 
 // requestAttributes are the span attributes known before the call.
 func requestAttributes(req *provider.Request, providerAttr attribute.KeyValue) []attribute.KeyValue {
-	attrs := []attribute.KeyValue{
+	// Room for every attribute below, so that the slice is allocated once.
+	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs = append(attrs,
 		AttrOperationName.String(OperationChat),
 		providerAttr,
 		AttrRequestModel.String(req.Model),
-	}
+	)
 	if req.MaxTokens > 0 {
 		attrs = append(attrs, AttrRequestMaxTokens.Int(req.MaxTokens))
 	}
@@ -130,11 +136,12 @@ func requestAttributes(req *provider.Request, providerAttr attribute.KeyValue) [
 
 // responseAttributes are the span attributes of a successful call.
 func responseAttributes(resp *provider.Response) []attribute.KeyValue {
-	attrs := []attribute.KeyValue{
+	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs = append(attrs,
 		AttrUsageInputTokens.Int64(resp.Usage.InputTokens),
 		AttrUsageOutputTokens.Int64(resp.Usage.OutputTokens),
 		AttrAttempts.Int(attempts(resp.Attempts)),
-	}
+	)
 	if resp.Model != "" {
 		attrs = append(attrs, AttrResponseModel.String(resp.Model))
 	}
