@@ -152,23 +152,18 @@ type call struct {
 }
 
 func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next provider.Completer) (*provider.Response, error) {
-	clk := l.cfg.clock
-	k := &call{model: req.Model, key: l.cfg.key(req), pk: ByProvider(req), c: costOf(req)}
+	// This frame stays on the stack for the whole call, under the HTTP/2
+	// transport's deepest calls: the call's state and what is done before
+	// and after the call are kept out of it, so that it stays small.
+	k := l.newCall(req)
 	l.acquire(k)
 	defer l.release(k)
-
-	l.mu.Lock()
-	ok, probe, left := k.e.breaker.admit(clk.Now(), l.cfg.cooldown)
-	l.mu.Unlock()
-	if !ok {
-		l.cfg.observer.Observe(ctx, event.Event{Kind: event.Cooldown, Model: req.Model, Delay: left})
-		return nil, &provider.Error{Kind: provider.KindCooldown, RetryAfter: left, Message: "model is cooling down after repeated failures"}
+	if err := l.admit(ctx, k); err != nil {
+		return nil, err
 	}
-	k.probe = probe
-
-	start := clk.Now()
+	start := l.cfg.clock.Now()
 	err := l.wait(ctx, k)
-	held := clk.Now().Sub(start)
+	held := l.cfg.clock.Now().Sub(start)
 	if err == nil {
 		var resp *provider.Response
 		resp, err = l.send(ctx, k, start.Add(held), req, next)
@@ -178,6 +173,35 @@ func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next pro
 			return resp, nil
 		}
 	}
+	return nil, l.failed(ctx, k, err, held)
+}
+
+// newCall returns the state of a call of req, on the heap rather than in
+// the frame of [Limiter.intercept] (see there).
+//
+//go:noinline
+func (l *Limiter) newCall(req *provider.Request) *call {
+	return &call{model: req.Model, key: l.cfg.key(req), pk: ByProvider(req), c: costOf(req)}
+}
+
+// admit asks the model's breaker whether the call may go: a model cooling
+// down after repeated failures refuses it with a [provider.KindCooldown]
+// error.
+func (l *Limiter) admit(ctx context.Context, k *call) error {
+	l.mu.Lock()
+	ok, probe, left := k.e.breaker.admit(l.cfg.clock.Now(), l.cfg.cooldown)
+	l.mu.Unlock()
+	if !ok {
+		l.cfg.observer.Observe(ctx, event.Event{Kind: event.Cooldown, Model: k.model, Delay: left})
+		return &provider.Error{Kind: provider.KindCooldown, RetryAfter: left, Message: "model is cooling down after repeated failures"}
+	}
+	k.probe = probe
+	return nil
+}
+
+// failed records the failure err of a call that waited held before it was
+// sent (or given up) and returns err with that wait added.
+func (l *Limiter) failed(ctx context.Context, k *call, err error, held time.Duration) error {
 	if provider.AsError(err).Kind.Local() {
 		l.record(ctx, k, neutral)
 	} else {
@@ -188,7 +212,7 @@ func (l *Limiter) intercept(ctx context.Context, req *provider.Request, next pro
 		failed.Waited += held
 		err = &failed
 	}
-	return nil, err
+	return err
 }
 
 // send makes the admitted call and books its end, even if next panics.

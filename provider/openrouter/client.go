@@ -125,18 +125,10 @@ func (c *Client) Complete(ctx context.Context, req *provider.Request) (*provider
 	if req == nil || req.Model == "" || len(req.Messages) == 0 {
 		return nil, &provider.Error{Kind: provider.KindInvalidRequest, Message: "request needs a model and at least one message"}
 	}
-	body, err := json.Marshal(c.chatRequest(req))
+	hreq, err := c.completionRequest(ctx, req)
 	if err != nil {
-		return nil, &provider.Error{Kind: provider.KindInvalidRequest, Message: "request cannot be encoded", Err: err}
+		return nil, err
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.completionsURL, bytes.NewReader(body))
-	if err != nil {
-		return nil, &provider.Error{Kind: provider.KindUnknown, Message: "request cannot be built", Err: err}
-	}
-	c.setHeaders(hreq.Header)
-	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("Accept", "text/event-stream")
-
 	resp, err := c.http.Do(hreq)
 	if err != nil {
 		return nil, c.fail(transportError(ctx, err), nil, 0)
@@ -145,6 +137,64 @@ func (c *Client) Complete(ctx context.Context, req *provider.Request) (*provider
 	if !successful(resp.StatusCode) {
 		return nil, c.statusError(resp)
 	}
+	return c.completion(ctx, req, resp)
+}
+
+// completionRequest builds the HTTP request of a completion. It is a
+// function of its own so that its frame is not on the stack while the
+// request is sent, the deepest point of a call.
+func (c *Client) completionRequest(ctx context.Context, req *provider.Request) (*http.Request, error) {
+	body, err := c.completionBody(req)
+	if err != nil {
+		return nil, &provider.Error{Kind: provider.KindInvalidRequest, Message: "request cannot be encoded", Err: err}
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.completionsURL, body)
+	if err != nil {
+		return nil, &provider.Error{Kind: provider.KindUnknown, Message: "request cannot be built", Err: err}
+	}
+	hreq.ContentLength = int64(len(body.b))
+	hreq.GetBody = func() (io.ReadCloser, error) { return c.completionBody(req) }
+	c.setHeaders(hreq.Header)
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Accept", "text/event-stream")
+	return hreq, nil
+}
+
+// completionBody encodes the body of a completion request.
+func (c *Client) completionBody(req *provider.Request) (*sentBody, error) {
+	b, err := json.Marshal(c.chatRequest(req))
+	if err != nil {
+		return nil, err
+	}
+	return &sentBody{b: b}, nil
+}
+
+// sentBody is a request body that lets go of its bytes once they are all
+// read, so that the body of a request whose answer streams for seconds is
+// not kept in memory meanwhile. The request's GetBody encodes the body
+// again for the transport's rare resending of a request whose body it had
+// already read (a connection closing under it).
+type sentBody struct{ b []byte }
+
+// Read reads the rest of the body.
+func (s *sentBody) Read(p []byte) (int, error) {
+	if len(s.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.b)
+	s.b = s.b[n:]
+	if len(s.b) == 0 {
+		s.b = nil
+	}
+	return n, nil
+}
+
+// Close does nothing: the transport may call it while another of its
+// goroutines reads, and the bytes go with the last read anyway.
+func (s *sentBody) Close() error { return nil }
+
+// completion reads the completion of a successful response.
+func (c *Client) completion(ctx context.Context, req *provider.Request, resp *http.Response) (*provider.Response, error) {
 	readErr := func(err error) *provider.Error { return transportError(ctx, err) }
 	res, pe, bodyHeader := decodeBody(resp.Body, resp.Header.Get("Content-Type"), req.OnDelta, readErr)
 	if pe != nil {

@@ -23,7 +23,7 @@ const (
 	// enough for the chunks of a streamed completion, which are read
 	// as they arrive; longer lines are gathered across reads. Every call
 	// in flight holds one, so it is kept small.
-	readBufferBytes = 4 << 10
+	readBufferBytes = 1 << 10
 )
 
 var (
