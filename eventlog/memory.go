@@ -2,9 +2,13 @@ package eventlog
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // DefaultCapacity is how many ended consultations a [Memory] keeps at
@@ -13,7 +17,9 @@ const DefaultCapacity = 10000
 
 // Memory is a [Log] in process memory, for a councild that runs alone. It
 // keeps every running consultation and, in a ring, the ended ones until
-// they are older than the retention or the ring is full. Its logs are never
+// they are older than the retention or the ring is full. An ended log is
+// kept compressed (zstd, about half the size of answers' text), since it
+// is read only when a client resumes after the end. Its logs are never
 // lost: the consultations they follow run in the same process.
 type Memory struct {
 	retention time.Duration
@@ -31,8 +37,12 @@ type Memory struct {
 type requestKey struct{ owner, requestID string }
 
 type memLog struct {
-	info     Info
-	entries  []Entry
+	info    Info
+	entries []Entry
+	// packed holds the entries of an ended log once End has compressed
+	// them (see pack); entries is then nil and count their number.
+	packed   []byte
+	count    int
 	ended    bool
 	end      []byte
 	endedAt  time.Time
@@ -124,18 +134,26 @@ func (m *Memory) Append(_ context.Context, id string, e Entry) error {
 	return nil
 }
 
-// End implements [Log].
+// End implements [Log]. The log's entries are compressed after it ends:
+// they do not change any more, and readers meanwhile read them as they are.
 func (m *Memory) End(_ context.Context, id string, status []byte) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	l, err := m.running(id)
 	if err != nil {
+		m.mu.Unlock()
 		return err
 	}
 	l.ended, l.end, l.endedAt = true, slices.Clone(status), m.now()
 	m.ended = append(m.ended, id)
 	l.notify()
 	m.trim()
+	entries := l.entries
+	m.mu.Unlock()
+
+	packed := pack(entries)
+	m.mu.Lock()
+	l.packed, l.count, l.entries = packed, len(entries), nil
+	m.mu.Unlock()
 	return nil
 }
 
@@ -162,25 +180,35 @@ func (m *Memory) Read(ctx context.Context, id string, after uint64, limit int, w
 // is closed when there is more.
 func (m *Memory) read(id string, after uint64, limit int) (Batch, <-chan struct{}, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.trim()
 	l, ok := m.logs[id]
 	if !ok {
+		m.mu.Unlock()
 		return Batch{}, nil, ErrNotFound
 	}
 	l.lastRead = m.now()
 	b := Batch{Owner: l.info.Owner}
-	if after < uint64(len(l.entries)) {
-		rest := l.entries[after:]
+	entries, packed, count := l.entries, l.packed, len(l.entries)
+	if packed != nil {
+		count = l.count
+	}
+	ended, end, changed := l.ended, l.end, l.changed
+	m.mu.Unlock()
+
+	if after < uint64(count) {
+		if packed != nil {
+			entries = unpack(packed, count)
+		}
+		rest := entries[after:]
 		if limit > 0 && len(rest) > limit {
 			rest = rest[:limit]
 		}
 		b.Entries = slices.Clone(rest)
 	}
-	if l.ended && after+uint64(len(b.Entries)) >= uint64(len(l.entries)) {
-		b.Ended, b.End = true, slices.Clone(l.end)
+	if ended && after+uint64(len(b.Entries)) >= uint64(count) {
+		b.Ended, b.End = true, slices.Clone(end)
 	}
-	return b, l.changed, nil
+	return b, changed, nil
 }
 
 // Watched implements [Log].
@@ -242,4 +270,53 @@ func (m *Memory) trim() {
 func (l *memLog) notify() {
 	close(l.changed)
 	l.changed = make(chan struct{})
+}
+
+// zstdCodec compresses and decompresses ended logs; both are safe for
+// concurrent use and built at the first use.
+var zstdCodec = sync.OnceValues(func() (*zstd.Encoder, *zstd.Decoder) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false))
+	if err != nil {
+		panic(err) // only invalid options fail
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderLowmem(true), zstd.WithDecoderConcurrency(0))
+	if err != nil {
+		panic(err)
+	}
+	return enc, dec
+})
+
+// pack compresses entries, numbered from 1, into one buffer: each entry's
+// data preceded by its length as a uvarint.
+func pack(entries []Entry) []byte {
+	n := 0
+	for _, e := range entries {
+		n += binary.MaxVarintLen32 + len(e.Data)
+	}
+	raw := make([]byte, 0, n)
+	for _, e := range entries {
+		raw = binary.AppendUvarint(raw, uint64(len(e.Data)))
+		raw = append(raw, e.Data...)
+	}
+	enc, _ := zstdCodec()
+	// Compressed into room for the worst case, then kept at its own size.
+	return slices.Clone(enc.EncodeAll(raw, make([]byte, 0, len(raw))))
+}
+
+// unpack returns the count entries that pack compressed into packed.
+func unpack(packed []byte, count int) []Entry {
+	_, dec := zstdCodec()
+	raw, err := dec.DecodeAll(packed, nil)
+	if err != nil {
+		panic(fmt.Sprintf("eventlog: a packed log does not decode: %v", err)) // pack wrote it
+	}
+	entries := make([]Entry, count)
+	for i := range entries {
+		size, k := binary.Uvarint(raw)
+		raw = raw[k:]
+		entries[i] = Entry{Seq: uint64(i) + 1, Data: raw[:size:size]}
+		raw = raw[size:]
+	}
+	return entries
 }
