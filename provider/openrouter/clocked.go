@@ -19,10 +19,12 @@ import (
 // serves every segment that arrived since the last. Closes, resets and
 // bursts of lowWater bytes still wake the reader at once.
 //
-// The small writes of a busy connection wait for the reader's next wake-up
-// too, and leave together: the HTTP/2 client acknowledges every 4 KiB a
-// stream reads with a WINDOW_UPDATE frame, written and flushed on its own,
-// which would otherwise be a system call for every few tokens. A larger
+// The small writes of a busy connection wait too, and leave together at
+// the reader's first wake-up writeHold after the first of them: the HTTP/2
+// client acknowledges every 4 KiB a stream reads with a WINDOW_UPDATE
+// frame, written and flushed on its own, which would otherwise be a system
+// call for every few tokens. Nothing waits for those frames: the client's
+// windows are megabytes, so the server is never short of window. A larger
 // write, or any write of a quiet connection, first sends what waits, then
 // itself, at once.
 
@@ -40,6 +42,9 @@ const (
 	// WINDOW_UPDATE frame or two is under a hundred bytes.
 	smallWrite = 128
 	maxPending = 4 << 10
+	// writeHold is how long the first small write waiting may wait; the
+	// reader's next wake-up after it sends what waits.
+	writeHold = 10 * time.Millisecond
 )
 
 // clockedConn is a TCP connection read at the ticks of a clock. It does
@@ -58,8 +63,10 @@ type clockedConn struct {
 	active time.Time
 	// deadline is the read deadline its user set; zero means none.
 	deadline time.Time
-	// pending holds the small writes waiting for the next wake-up.
-	pending []byte
+	// pending holds the small writes waiting, the first since
+	// pendingSince.
+	pending      []byte
+	pendingSince time.Time
 	// werr is the error of the first failed write of waiting bytes;
 	// every later write returns it, since what was lost cannot be sent
 	// again in order.
@@ -82,7 +89,7 @@ func newClockedConn(c net.Conn, tick time.Duration) net.Conn {
 // deadline, whichever comes first.
 func (c *clockedConn) Read(p []byte) (int, error) {
 	for {
-		c.flush()
+		c.flushHeld()
 		c.mu.Lock()
 		err := c.tcp.SetReadDeadline(c.wake(time.Now()))
 		c.mu.Unlock()
@@ -108,8 +115,8 @@ func (c *clockedConn) Read(p []byte) (int, error) {
 	}
 }
 
-// Write writes p: a small write of a busy connection waits for the
-// reader's next wake-up, anything else goes at once, after what waits. A
+// Write writes p: a small write of a busy connection waits (see
+// writeHold), anything else goes at once, after what waits. A
 // quiet connection goes back to the fast tick at once, so that the answer
 // to what it sends is not read at the idle tick.
 func (c *clockedConn) Write(p []byte) (int, error) {
@@ -122,6 +129,9 @@ func (c *clockedConn) Write(p []byte) (int, error) {
 	quiet := now.Sub(c.active) >= quietAfter
 	c.active = now
 	if !quiet && len(p) <= smallWrite && len(c.pending)+len(p) <= maxPending {
+		if len(c.pending) == 0 {
+			c.pendingSince = now
+		}
 		c.pending = append(c.pending, p...)
 		c.mu.Unlock()
 		return len(p), nil
@@ -142,6 +152,16 @@ func (c *clockedConn) Write(p []byte) (int, error) {
 	n, err := bufs.WriteTo(c.tcp)
 	c.wrote(pending, err)
 	return max(0, int(n)-len(pending)), err
+}
+
+// flushHeld writes what waits if the first of it has waited writeHold.
+func (c *clockedConn) flushHeld() {
+	c.mu.Lock()
+	held := len(c.pending) > 0 && time.Since(c.pendingSince) >= writeHold
+	c.mu.Unlock()
+	if held {
+		c.flush()
+	}
 }
 
 // flush writes what waits, unless another write is under way (it will).

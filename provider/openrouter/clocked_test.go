@@ -272,6 +272,19 @@ func TestClockedConnSmallWritesWaitForTheReadersWakeUp(t *testing.T) {
 	receive(t, server, "window update", 5*time.Second)
 }
 
+func TestClockedConnSmallWritesWaitTheirHoldWhileTheReaderWakes(t *testing.T) {
+	c, server := clockedPair(t, time.Millisecond)
+	go func() { _, _ = c.Read(make([]byte, 64)) }() // wakes every tick; ends at cleanup
+	wrote := time.Now()
+	if _, err := c.Write([]byte("window update")); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, server, "window update", 5*time.Second)
+	if waited := time.Since(wrote); waited < writeHold {
+		t.Errorf("a small write left after %v, before its hold of %v", waited, writeHold)
+	}
+}
+
 func TestClockedConnLargeWriteSendsWhatWaitsFirst(t *testing.T) {
 	c, server := clockedPair(t, time.Millisecond)
 	large := string(make([]byte, smallWrite+1))
