@@ -124,6 +124,21 @@ func (d *decoder) startsWithBrace() bool {
 func (d *decoder) stream() (*result, *provider.Error) {
 	first := true
 	for !d.done {
+		if !first && !d.hasData {
+			data, ok, err := d.dataEvent()
+			switch {
+			case err == io.EOF:
+				return d.end()
+			case err != nil:
+				return nil, d.fail(d.readErr(err))
+			case ok:
+				d.sawData = true
+				if pe := d.dispatchData(data); pe != nil {
+					return nil, d.fail(pe)
+				}
+				continue
+			}
+		}
 		line, err := d.readLine()
 		switch {
 		case errors.Is(err, errLineTooLong):
@@ -204,6 +219,11 @@ func (d *decoder) dispatch() *provider.Error {
 	}
 	data := d.data
 	d.data, d.hasData = d.data[:0], false
+	return d.dispatchData(data)
+}
+
+// dispatchData handles an event whose data is data.
+func (d *decoder) dispatchData(data []byte) *provider.Error {
 	if string(bytes.TrimSpace(data)) == "[DONE]" {
 		d.done = true
 		return nil
@@ -212,6 +232,32 @@ func (d *decoder) dispatch() *provider.Error {
 		return malformed("malformed stream chunk", err)
 	}
 	return d.apply(&d.chunks.c, false)
+}
+
+// dataEvent takes the next event from the reader's buffer, reading more
+// if it is empty, when it is the usual shape of a stream's chunk: a single
+// "data: " line and the blank line that ends it, both in the buffer. It
+// returns the event's data in the buffer, valid until the next read.
+// Otherwise it takes nothing, and the lines are read one by one, with the
+// same outcome. err is the error of a read that found nothing.
+func (d *decoder) dataEvent() (data []byte, ok bool, err error) {
+	const prefix = "data: "
+	if d.r.Buffered() == 0 {
+		if _, err := d.r.Peek(1); err != nil {
+			return nil, false, err
+		}
+	}
+	buf, _ := d.r.Peek(d.r.Buffered())
+	if !bytes.HasPrefix(buf, []byte(prefix)) {
+		return nil, false, nil
+	}
+	end := bytes.IndexByte(buf, '\n')
+	if end < 0 || end+1 == len(buf) || buf[end+1] != '\n' {
+		return nil, false, nil
+	}
+	data = bytes.TrimSuffix(buf[len(prefix):end], []byte("\r"))
+	_, _ = d.r.Discard(end + 2)
+	return data, true, nil
 }
 
 // end handles the end of the body. A pending event is still decoded; if it

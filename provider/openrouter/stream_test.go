@@ -2,6 +2,7 @@ package openrouter
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -370,3 +371,55 @@ func TestDecodeBodyReadError(t *testing.T) {
 type failingReader struct{}
 
 func (*failingReader) Read([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+// BenchmarkDecodeStream decodes a streamed answer of 200 one-word chunks,
+// read a segment of one chunk at a time as from the network, with and
+// without a delta callback (Stage 1 without streamed answers and Stage 2
+// set none).
+func BenchmarkDecodeStream(b *testing.B) {
+	var body strings.Builder
+	body.WriteString(frameProcessing)
+	for i := range 200 {
+		body.WriteString(event(chunk(fmt.Sprintf("word%d ", i))))
+	}
+	body.WriteString(frameFinish + frameUsage + frameDone)
+	segments := strings.SplitAfter(body.String(), "\n\n")
+	readErr := func(err error) *provider.Error { return &provider.Error{Kind: provider.KindNetwork, Message: "read", Err: err} }
+	for _, tc := range []struct {
+		name    string
+		onDelta func(string)
+	}{
+		{"no callback", nil},
+		{"callback", func(string) {}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(body.Len()))
+			for b.Loop() {
+				r := &segmentReader{segments: segments}
+				if _, pe := decodeStream(r, tc.onDelta, readErr); pe != nil {
+					b.Fatal(pe)
+				}
+			}
+		})
+	}
+}
+
+// segmentReader returns its segments one per Read, as a connection
+// delivers the segments a server wrote.
+type segmentReader struct {
+	segments []string
+	cur      string
+}
+
+func (r *segmentReader) Read(p []byte) (int, error) {
+	if r.cur == "" {
+		if len(r.segments) == 0 {
+			return 0, io.EOF
+		}
+		r.cur, r.segments = r.segments[0], r.segments[1:]
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	return n, nil
+}
