@@ -384,7 +384,9 @@ func BenchmarkDecodeStream(b *testing.B) {
 	}
 	body.WriteString(frameFinish + frameUsage + frameDone)
 	segments := strings.SplitAfter(body.String(), "\n\n")
-	readErr := func(err error) *provider.Error { return &provider.Error{Kind: provider.KindNetwork, Message: "read", Err: err} }
+	readErr := func(err error) *provider.Error {
+		return &provider.Error{Kind: provider.KindNetwork, Message: "read", Err: err}
+	}
 	for _, tc := range []struct {
 		name    string
 		onDelta func(string)
