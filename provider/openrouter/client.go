@@ -129,15 +129,26 @@ func (c *Client) Complete(ctx context.Context, req *provider.Request) (*provider
 	if err != nil {
 		return nil, err
 	}
+	resp, err := c.do(ctx, hreq)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return c.completion(ctx, req, resp)
+}
+
+// do sends hreq and returns its response when its status is 2xx; the
+// caller closes the body. Every error is a [*provider.Error].
+func (c *Client) do(ctx context.Context, hreq *http.Request) (*http.Response, error) {
 	resp, err := c.http.Do(hreq)
 	if err != nil {
 		return nil, c.fail(transportError(ctx, err), nil, 0)
 	}
-	defer resp.Body.Close()
 	if !successful(resp.StatusCode) {
+		defer resp.Body.Close()
 		return nil, c.statusError(resp)
 	}
-	return c.completion(ctx, req, resp)
+	return resp, nil
 }
 
 // completionRequest builds the HTTP request of a completion. It is a
@@ -229,14 +240,11 @@ func (c *Client) ListModels(ctx context.Context) ([]provider.Model, error) {
 	}
 	c.setHeaders(hreq.Header)
 	hreq.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(hreq)
+	resp, err := c.do(ctx, hreq)
 	if err != nil {
-		return nil, c.fail(transportError(ctx, err), nil, 0)
+		return nil, err
 	}
 	defer resp.Body.Close()
-	if !successful(resp.StatusCode) {
-		return nil, c.statusError(resp)
-	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
 	if err != nil {
 		return nil, c.fail(transportError(ctx, err), resp.Header, resp.StatusCode)
