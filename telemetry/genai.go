@@ -2,6 +2,9 @@ package telemetry
 
 import (
 	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -24,6 +27,9 @@ type Calls struct {
 	tracer       trace.Tracer
 	inst         callInstruments
 	providerAttr attribute.KeyValue
+	// sets holds the [successSets] by successKey, nsets of them.
+	sets  sync.Map
+	nsets atomic.Int32
 }
 
 // NewCalls returns the instrumentation of model calls configured by opts.
@@ -83,39 +89,89 @@ func (c *Calls) startSpan(ctx context.Context, req *provider.Request) (context.C
 
 // finish records the outcome of a call that took elapsed and ends its span.
 func (c *Calls) finish(ctx context.Context, span trace.Span, req *provider.Request, elapsed time.Duration, resp *provider.Response, err error) {
-	inst := &c.inst
-	seconds := elapsed.Seconds()
-	stage := req.Metadata[provider.MetaStage]
-	common := []attribute.KeyValue{AttrOperationName.String(OperationChat), c.providerAttr, AttrRequestModel.String(req.Model)}
-	byModel := metric.WithAttributes(AttrRequestModel.String(req.Model), AttrStage.String(stage))
 	if err != nil {
-		pe := provider.AsError(err)
-		if span.IsRecording() {
-			span.SetAttributes(errorAttributes(pe)...)
-			span.SetStatus(codes.Error, pe.Error())
-		}
-		errType := AttrErrorType.String(pe.Kind.String())
-		inst.duration.Record(ctx, seconds, metric.WithAttributes(append(common, errType)...))
-		inst.failures.Add(ctx, 1, metric.WithAttributes(AttrRequestModel.String(req.Model), AttrStage.String(stage), errType))
-		addRetries(ctx, *inst, pe.Attempts, byModel)
-		if pe.Kind == provider.KindRateLimited {
-			inst.rateLimited.Add(ctx, 1, metric.WithAttributes(AttrRequestModel.String(req.Model)))
-		}
+		c.failed(ctx, span, req, elapsed, provider.AsError(err))
 	} else {
-		if span.IsRecording() {
-			span.SetAttributes(responseAttributes(resp)...)
-			if c.opts.captureContent {
-				span.SetAttributes(AttrOutputMessages.String(outputMessagesJSON(resp)))
-			}
-		}
-		if resp.Model != "" {
-			common = append(common, AttrResponseModel.String(resp.Model))
-		}
-		inst.duration.Record(ctx, seconds, metric.WithAttributes(common...))
-		recordTokens(ctx, *inst, resp.Usage, common)
-		addRetries(ctx, *inst, resp.Attempts, byModel)
+		c.succeeded(ctx, span, req, elapsed, resp)
 	}
 	span.End()
+}
+
+// succeeded records a successful call.
+func (c *Calls) succeeded(ctx context.Context, span trace.Span, req *provider.Request, elapsed time.Duration, resp *provider.Response) {
+	if span.IsRecording() {
+		span.SetAttributes(responseAttributes(resp)...)
+		if c.opts.captureContent {
+			span.SetAttributes(AttrOutputMessages.String(outputMessagesJSON(resp)))
+		}
+	}
+	sets := c.successSets(req.Model, resp.Model, req.Metadata[provider.MetaStage])
+	c.inst.duration.Record(ctx, elapsed.Seconds(), sets.duration)
+	if n := resp.Usage.InputTokens; n > 0 {
+		c.inst.tokens.Record(ctx, n, sets.inputTokens)
+	}
+	if n := resp.Usage.OutputTokens; n > 0 {
+		c.inst.tokens.Record(ctx, n, sets.outputTokens)
+	}
+	addRetries(ctx, c.inst, resp.Attempts, sets.byModel)
+}
+
+// failed records a failed call.
+func (c *Calls) failed(ctx context.Context, span trace.Span, req *provider.Request, elapsed time.Duration, pe *provider.Error) {
+	if span.IsRecording() {
+		span.SetAttributes(errorAttributes(pe)...)
+		span.SetStatus(codes.Error, pe.Error())
+	}
+	stage := req.Metadata[provider.MetaStage]
+	errType := AttrErrorType.String(pe.Kind.String())
+	c.inst.duration.Record(ctx, elapsed.Seconds(), metric.WithAttributes(
+		AttrOperationName.String(OperationChat), c.providerAttr, AttrRequestModel.String(req.Model), errType))
+	c.inst.failures.Add(ctx, 1, metric.WithAttributes(AttrRequestModel.String(req.Model), AttrStage.String(stage), errType))
+	addRetries(ctx, c.inst, pe.Attempts, metric.WithAttributes(AttrRequestModel.String(req.Model), AttrStage.String(stage)))
+	if pe.Kind == provider.KindRateLimited {
+		c.inst.rateLimited.Add(ctx, 1, metric.WithAttributes(AttrRequestModel.String(req.Model)))
+	}
+}
+
+// successSets are the metric attributes of the successful calls of a model
+// at a stage that another (or the same) model answered. Building an
+// attribute set sorts and hashes it, so they are built once and kept, up
+// to maxSuccessSets of them: the answering model is the provider's word.
+type successSets struct {
+	duration, inputTokens, outputTokens, byModel metric.MeasurementOption
+}
+
+type successKey struct{ model, answered, stage string }
+
+// maxSuccessSets bounds the kept [successSets]; past it they are built for
+// each call.
+const maxSuccessSets = 1024
+
+// successSets returns the metric attributes of a successful call.
+func (c *Calls) successSets(model, answered, stage string) *successSets {
+	key := successKey{model, answered, stage}
+	if v, ok := c.sets.Load(key); ok {
+		return v.(*successSets)
+	}
+	common := []attribute.KeyValue{AttrOperationName.String(OperationChat), c.providerAttr, AttrRequestModel.String(model)}
+	if answered != "" {
+		common = append(common, AttrResponseModel.String(answered))
+	}
+	tokens := func(kind string) metric.MeasurementOption {
+		return metric.WithAttributeSet(attribute.NewSet(append(slices.Clip(common), AttrTokenType.String(kind))...))
+	}
+	sets := &successSets{
+		duration:     metric.WithAttributeSet(attribute.NewSet(common...)),
+		inputTokens:  tokens("input"),
+		outputTokens: tokens("output"),
+		byModel:      metric.WithAttributeSet(attribute.NewSet(AttrRequestModel.String(model), AttrStage.String(stage))),
+	}
+	if c.nsets.Load() < maxSuccessSets {
+		if _, loaded := c.sets.LoadOrStore(key, sets); !loaded {
+			c.nsets.Add(1)
+		}
+	}
+	return sets
 }
 
 // requestAttributes are the span attributes known before the call.

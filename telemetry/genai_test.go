@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/councilhq/council/outbound/event"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +15,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/councilhq/council/outbound/event"
 	"github.com/councilhq/council/provider"
 )
 
@@ -329,6 +330,51 @@ func TestGenAIInterceptorMetrics(t *testing.T) {
 	}
 	if sums["m/a|input"] != 200 || sums["m/a|output"] != 14 || len(sums) != 2 {
 		t.Errorf("token sums = %v, want input 200 and output 14 for m/a only", sums)
+	}
+}
+
+// The attributes of a successful call's metrics, built once and kept, are
+// those of its own model, answering model and stage.
+func TestGenAIInterceptorMetricsOfRepeatedCalls(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	base := provider.CompleterFunc(func(ctx context.Context, req *provider.Request) (*provider.Response, error) {
+		return &provider.Response{Model: req.Metadata["answered"], Content: "ok", Attempts: 2, Usage: provider.Usage{InputTokens: 1, OutputTokens: 1}}, nil
+	})
+	c := provider.Chain(base, GenAIInterceptor(WithTracerProvider(h.tp), WithMeterProvider(h.mp)))
+	for _, call := range []struct{ answered, stage string }{
+		{"m/x-1", "collect"}, {"m/x-1", "collect"}, {"m/x-2", "collect"}, {"m/x-1", "review"}, {"", "review"},
+	} {
+		req := chatRequest("m/x")
+		req.Metadata = map[string]string{"answered": call.answered, provider.MetaStage: call.stage}
+		if _, err := c.Complete(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := h.metrics(t)
+	durations := map[string]uint64{}
+	for _, dp := range ms[MetricOperationDuration].Data.(metricdata.Histogram[float64]).DataPoints {
+		a := attrMap(dp.Attributes.ToSlice())
+		durations[a["gen_ai.request.model"]+"|"+a["gen_ai.response.model"]] += dp.Count
+	}
+	if want := map[string]uint64{"m/x|m/x-1": 3, "m/x|m/x-2": 1, "m/x|": 1}; !maps.Equal(durations, want) {
+		t.Errorf("duration counts = %v, want %v", durations, want)
+	}
+	tokens := map[string]int64{}
+	for _, dp := range ms[MetricTokenUsage].Data.(metricdata.Histogram[int64]).DataPoints {
+		a := attrMap(dp.Attributes.ToSlice())
+		tokens[a["gen_ai.response.model"]+"|"+a["gen_ai.token.type"]] += dp.Sum
+	}
+	if want := map[string]int64{"m/x-1|input": 3, "m/x-1|output": 3, "m/x-2|input": 1, "m/x-2|output": 1, "|input": 1, "|output": 1}; !maps.Equal(tokens, want) {
+		t.Errorf("token sums = %v, want %v", tokens, want)
+	}
+	retries := map[string]int64{}
+	for _, dp := range ms[MetricModelRetries].Data.(metricdata.Sum[int64]).DataPoints {
+		a := attrMap(dp.Attributes.ToSlice())
+		retries[a["gen_ai.request.model"]+"|"+a["council.stage"]] += dp.Value
+	}
+	if want := map[string]int64{"m/x|collect": 3, "m/x|review": 2}; !maps.Equal(retries, want) {
+		t.Errorf("retries = %v, want %v", retries, want)
 	}
 }
 

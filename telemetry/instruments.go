@@ -3,10 +3,7 @@ package telemetry
 import (
 	"context"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-
-	"github.com/councilhq/council/provider"
 )
 
 // callInstruments are the metrics [Calls] records.
@@ -53,18 +50,6 @@ func newCallInstruments(m metric.Meter) callInstruments {
 		metric.WithDescription("Attempts held back before they were sent, by model and council.reason (budget: the provider's rate limit; in_flight: the in-flight cap)."),
 		metric.WithUnit("{attempt}"))
 	return c
-}
-
-// recordTokens records the input and output token counts the provider reported.
-func recordTokens(ctx context.Context, c callInstruments, u provider.Usage, attrs []attribute.KeyValue) {
-	for _, t := range []struct {
-		kind string
-		n    int64
-	}{{"input", u.InputTokens}, {"output", u.OutputTokens}} {
-		if t.n > 0 {
-			c.tokens.Record(ctx, t.n, metric.WithAttributes(append(attrs, AttrTokenType.String(t.kind))...))
-		}
-	}
 }
 
 // addRetries counts the attempts beyond the first.
