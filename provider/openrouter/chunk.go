@@ -79,10 +79,17 @@ type streamChunks struct {
 	// else nil; content is where its content value was.
 	prev    []byte
 	content [2]int
+	// rawContent has a repeated chunk's content value, when it has no
+	// escapes, left in raw rather than copied into a string, for a caller
+	// that only appends it somewhere: the chunk's content is then empty.
+	rawContent bool
+	// raw is that content of the last chunk, in the data decoded.
+	raw []byte
 }
 
-// decode decodes data into s.c.
+// decode decodes data into s.c (and s.raw).
 func (s *streamChunks) decode(data []byte) error {
+	s.raw = nil
 	if s.prev != nil && s.sameBut(data) {
 		return nil
 	}
@@ -106,10 +113,30 @@ func (s *streamChunks) sameBut(data []byte) bool {
 	}
 	sc := chunkScanner{data: data[:len(data)-tail], pos: start}
 	var content string
-	if !sc.stringInto(&content) || sc.pos != len(sc.data) {
+	var raw []byte
+	switch {
+	case sc.null():
+	case s.rawContent:
+		r, v, esc, ok := sc.strRaw()
+		switch {
+		case !ok:
+			return false
+		case esc:
+			content = v
+		default:
+			raw = r
+		}
+	default:
+		v, ok := sc.str()
+		if !ok {
+			return false
+		}
+		content = v
+	}
+	if sc.pos != len(sc.data) {
 		return false
 	}
-	s.c.Choices[0].Delta.Content = content
+	s.c.Choices[0].Delta.Content, s.raw = content, raw
 	return true
 }
 

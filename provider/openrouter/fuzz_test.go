@@ -19,9 +19,18 @@ type decodeOutcome struct {
 }
 
 func decodeAll(data []byte, oneByte bool) (decodeOutcome, []string, *result, *provider.Error) {
+	return decodeWith(data, oneByte, true)
+}
+
+// decodeWith decodes data as decodeAll does, with no delta callback when
+// callback is false.
+func decodeWith(data []byte, oneByte, callback bool) (decodeOutcome, []string, *result, *provider.Error) {
 	r := bytes.NewReader(data)
 	var deltas []string
-	onDelta := func(d string) { deltas = append(deltas, d) }
+	var onDelta func(string)
+	if callback {
+		onDelta = func(d string) { deltas = append(deltas, d) }
+	}
 	readErr := func(err error) *provider.Error {
 		return &provider.Error{Kind: provider.KindNetwork, Message: "read", Err: err}
 	}
@@ -46,7 +55,8 @@ func decodeAll(data []byte, oneByte bool) (decodeOutcome, []string, *result, *pr
 // it never panics, returns exactly one of a result and an error, reports
 // content equal to the deltas it passed on, flags Streamed exactly when a
 // delta was passed on, and decodes the same bytes identically when they
-// arrive one at a time.
+// arrive one at a time, and to the same result or error without a delta
+// callback.
 func FuzzSSE(f *testing.F) {
 	for _, seed := range []string{
 		strings.Join(typicalStream, ""),
@@ -97,6 +107,10 @@ func FuzzSSE(f *testing.F) {
 		again, _, _, _ := decodeAll(data, true)
 		if again != out {
 			t.Fatalf("one-byte reads decoded differently:\n%+v\n%+v", again, out)
+		}
+		quiet, _, _, _ := decodeWith(data, false, false)
+		if quiet.res != out.res || quiet.ok != out.ok || quiet.kind != out.kind || quiet.streamed {
+			t.Fatalf("without a callback decoded differently:\n%+v\n%+v", quiet, out)
 		}
 	})
 }

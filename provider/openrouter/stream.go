@@ -72,7 +72,11 @@ var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBu
 func newDecoder(r io.Reader, onDelta func(string), readErr func(error) *provider.Error) *decoder {
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(r)
-	return &decoder{r: br, onDelta: onDelta, readErr: readErr}
+	d := &decoder{r: br, onDelta: onDelta, readErr: readErr}
+	// Without a callback the deltas are only gathered: they need not be
+	// strings of their own.
+	d.chunks.rawContent = onDelta == nil
+	return d
 }
 
 // release returns the decoder's read buffer to the pool.
@@ -231,7 +235,16 @@ func (d *decoder) dispatchData(data []byte) *provider.Error {
 	if err := d.chunks.decode(data); err != nil {
 		return malformed("malformed stream chunk", err)
 	}
-	return d.apply(&d.chunks.c, false)
+	return d.applyChunk()
+}
+
+// applyChunk folds the chunk just decoded into the result.
+func (d *decoder) applyChunk() *provider.Error {
+	if pe := d.apply(&d.chunks.c, false); pe != nil {
+		return pe
+	}
+	d.content.Write(d.chunks.raw)
+	return nil
 }
 
 // dataEvent takes the next event from the reader's buffer, reading more
@@ -276,7 +289,7 @@ func (d *decoder) end() (*result, *provider.Error) {
 			}
 			return nil, d.fail(malformed("malformed stream chunk", err))
 		}
-		if pe := d.apply(&d.chunks.c, false); pe != nil {
+		if pe := d.applyChunk(); pe != nil {
 			return nil, d.fail(pe)
 		}
 	}
