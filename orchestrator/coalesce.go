@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -58,6 +59,67 @@ func (c *coalescer) take(now time.Time) string {
 	c.buf = strings.Builder{}
 	c.last = now
 	return s
+}
+
+// deltaGate passes a streaming call's deltas from the call's goroutine to
+// its consultation's through a coalescer: the call's goroutine wakes the
+// consultation's only when a piece is ready to go out or text starts
+// waiting for the window, not for every delta.
+type deltaGate struct {
+	mu    sync.Mutex
+	text  coalescer
+	ready []string // pieces to send, in order, before the waiting text
+	// wake is signalled, without blocking, when there is something for
+	// [deltaGate.pending].
+	wake chan struct{}
+}
+
+func newDeltaGate(window time.Duration) *deltaGate {
+	return &deltaGate{text: coalescer{window: window}, wake: make(chan struct{}, 1)}
+}
+
+// add takes the next delta, on the call's goroutine. It never blocks.
+func (g *deltaGate) add(delta string) {
+	g.mu.Lock()
+	waited := g.text.waiting()
+	piece, ok := g.text.add(time.Now(), delta)
+	if ok {
+		g.ready = append(g.ready, piece)
+	}
+	signal := ok || (!waited && g.text.waiting())
+	g.mu.Unlock()
+	if signal {
+		select {
+		case g.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// pending returns the pieces ready to go out and, when text waits, when
+// it is due (zero when none waits).
+func (g *deltaGate) pending() ([]string, time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	pieces := g.ready
+	g.ready = nil
+	if g.text.waiting() {
+		return pieces, g.text.due()
+	}
+	return pieces, time.Time{}
+}
+
+// flush returns everything that waits, in order, starting a new window at
+// now.
+func (g *deltaGate) flush(now time.Time) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	pieces := g.ready
+	g.ready = nil
+	if s := g.text.take(now); s != "" {
+		pieces = append(pieces, s)
+	}
+	return pieces
 }
 
 // flushTimer wakes a consultation's goroutine when the earliest of its

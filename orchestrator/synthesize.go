@@ -10,12 +10,6 @@ import (
 	"github.com/councilhq/council/provider"
 )
 
-// synthMsg is a piece of the chairman's stream: a delta, or the final result.
-type synthMsg struct {
-	delta  string
-	result *callResult
-}
-
 // synthesize runs Stage 3: the chairman (then the fallback chairman, if it
 // fails) writes the final answer, streamed as deltas. Late rankings are
 // emitted as they arrive; reviews still out when the answer is done are
@@ -96,31 +90,22 @@ func (r *run) synthesize(ctx context.Context, answers []answer, rv *reviewing) e
 // consultation's flush window, and any late rankings and answers until
 // the call ends. It fails only when ctx ends or an emit fails.
 func (r *run) chair(ctx context.Context, model string, msgs []provider.Message, rv *reviewing) (callResult, error) {
-	stream := make(chan synthMsg, 64)
+	ended := make(chan callResult, 1)
 	req := r.request(StageSynthesize, model, msgs, r.c.cfg.SynthesisMaxTokens)
 	est := r.c.callEstimate(model, msgs, r.c.cfg.SynthesisMaxTokens)
 	r.launch(est)
-	req.OnDelta = func(d string) {
-		select {
-		case stream <- synthMsg{delta: d}:
-		case <-ctx.Done():
-		}
-	}
-	r.goCall(func() {
-		res := r.call(ctx, 0, req, r.c.cfg.SynthesizeTimeout, est)
-		select {
-		case stream <- synthMsg{result: &res}:
-		case <-ctx.Done():
-		}
-	})
-	text := coalescer{window: r.p.flushWindow}
+	text := newDeltaGate(r.p.flushWindow)
+	req.OnDelta = text.add
+	r.goCall(func() { ended <- r.call(ctx, 0, req, r.c.cfg.SynthesizeTimeout, est) })
 	var timer flushTimer
 	defer timer.stop()
-	flush := func(piece string) error {
-		if piece == "" {
-			return nil
+	send := func(pieces []string) error {
+		for _, piece := range pieces {
+			if err := r.send(&SynthesisDelta{Model: model, Text: piece}); err != nil {
+				return err
+			}
 		}
-		return r.send(&SynthesisDelta{Model: model, Text: piece})
+		return nil
 	}
 	for {
 		lateOut := rv.out
@@ -128,23 +113,23 @@ func (r *run) chair(ctx context.Context, model string, msgs []provider.Message, 
 			lateOut = nil
 		}
 		select {
-		case m := <-stream:
-			if m.result != nil {
-				if err := flush(text.take(time.Now())); err != nil {
-					return callResult{}, err
-				}
-				return *m.result, nil
+		case res := <-ended:
+			// The call's goroutine gave every delta before its result.
+			if err := send(text.flush(time.Now())); err != nil {
+				return callResult{}, err
 			}
-			if piece, ok := text.add(time.Now(), m.delta); ok {
-				if err := flush(piece); err != nil {
-					return callResult{}, err
-				}
-			} else if text.waiting() {
-				timer.arm(text.due())
+			return res, nil
+		case <-text.wake:
+			pieces, due := text.pending()
+			if err := send(pieces); err != nil {
+				return callResult{}, err
+			}
+			if !due.IsZero() {
+				timer.arm(due)
 			}
 		case <-timer.C():
 			timer.fired()
-			if err := flush(text.take(time.Now())); err != nil {
+			if err := send(text.flush(time.Now())); err != nil {
 				return callResult{}, err
 			}
 		case res := <-lateOut:
