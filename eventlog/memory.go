@@ -18,7 +18,7 @@ const DefaultCapacity = 10000
 // Memory is a [Log] in process memory, for a councild that runs alone. It
 // keeps every running consultation and, in a ring, the ended ones until
 // they are older than the retention or the ring is full. An ended log is
-// kept compressed (zstd, about half the size of answers' text), since it
+// kept compressed (zstd: a third to a half of its size), since it
 // is read only when a client resumes after the end. Its logs are never
 // lost: the consultations they follow run in the same process.
 type Memory struct {
