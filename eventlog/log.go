@@ -79,7 +79,8 @@ type Log interface {
 	Create(ctx context.Context, info Info) (Info, bool, error)
 	// Append adds an event; its Seq must follow the last one's
 	// (ErrSequence otherwise). ErrEnded after End, ErrNotFound for an
-	// unknown or expired log.
+	// unknown or expired log. The log may keep e.Data: the caller must
+	// not change it afterwards.
 	Append(ctx context.Context, id string, e Entry) error
 	// End records the final status; the log is then kept for the
 	// retention. ErrEnded when it already ended.

@@ -129,7 +129,7 @@ func (m *Memory) Append(_ context.Context, id string, e Entry) error {
 	if e.Seq != uint64(len(l.entries))+1 {
 		return ErrSequence
 	}
-	l.entries = append(l.entries, Entry{Seq: e.Seq, Data: slices.Clone(e.Data)})
+	l.entries = append(l.entries, e)
 	l.notify()
 	return nil
 }
