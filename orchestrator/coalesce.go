@@ -70,12 +70,14 @@ type deltaGate struct {
 	text  coalescer
 	ready []string // pieces to send, in order, before the waiting text
 	// wake is signalled, without blocking, when there is something for
-	// [deltaGate.pending].
-	wake chan struct{}
+	// [deltaGate.pending]; gates may share it.
+	wake chan<- struct{}
 }
 
-func newDeltaGate(window time.Duration) *deltaGate {
-	return &deltaGate{text: coalescer{window: window}, wake: make(chan struct{}, 1)}
+// newDeltaGate returns a gate with the flush window window that signals
+// wake, a channel with room for one signal.
+func newDeltaGate(window time.Duration, wake chan<- struct{}) *deltaGate {
+	return &deltaGate{text: coalescer{window: window}, wake: wake}
 }
 
 // add takes the next delta, on the call's goroutine. It never blocks.

@@ -19,15 +19,15 @@ type collecting struct {
 	msgs    chan collectMsg
 	pending int                // calls whose result has not been received
 	models  []string           // by council index
-	text    []coalescer        // by council index, when answers are streamed
+	text    []*deltaGate       // by council index, when answers are streamed
+	wake    chan struct{}      // signalled by text's gates
 	timer   flushTimer         // the earliest of text's flushes
 	cancel  context.CancelFunc // cancels the calls still out
 }
 
-// collectMsg is a piece of one council model's answer, or its result.
+// collectMsg is the result of one council model's call.
 type collectMsg struct {
 	index  int
-	delta  string
 	result *callResult
 }
 
@@ -37,6 +37,15 @@ func (c *collecting) messages() <-chan collectMsg {
 		return nil
 	}
 	return c.msgs
+}
+
+// woken returns the channel the streamed answers' gates signal, nil when
+// answers are not streamed or no call is out.
+func (c *collecting) woken() <-chan struct{} {
+	if c.pending == 0 {
+		return nil
+	}
+	return c.wake
 }
 
 // collect runs Stage 1: every council model answers in parallel and each
@@ -55,27 +64,23 @@ func (r *run) collect(ctx context.Context) ([]answer, error) {
 	cctx, cancel := context.WithCancel(ctx)
 	c := &r.stage1
 	*c = collecting{
-		msgs:    make(chan collectMsg, len(models)*4),
+		msgs:    make(chan collectMsg, len(models)),
 		pending: len(models),
 		models:  models,
 		cancel:  cancel,
 	}
 	if r.p.streamAnswers {
-		c.text = make([]coalescer, len(models))
+		c.wake = make(chan struct{}, 1)
+		c.text = make([]*deltaGate, len(models))
 		for i := range c.text {
-			c.text[i].window = r.p.flushWindow
+			c.text[i] = newDeltaGate(r.p.flushWindow, c.wake)
 		}
 	}
 	msgs := answerMessages(r.p)
 	for i, m := range models {
 		req := r.request(StageCollect, m, msgs, r.c.cfg.AnswerMaxTokens)
 		if r.p.streamAnswers {
-			req.OnDelta = func(d string) {
-				select {
-				case c.msgs <- collectMsg{index: i, delta: d}:
-				case <-ctx.Done():
-				}
-			}
+			req.OnDelta = c.text[i].add
 		}
 		est := r.c.callEstimate(m, msgs, r.c.cfg.AnswerMaxTokens)
 		r.launch(est)
@@ -105,13 +110,6 @@ func (r *run) collect(ctx context.Context) ([]answer, error) {
 	for c.pending > 0 && len(r.cutModels) == 0 {
 		select {
 		case m := <-c.msgs:
-			if m.result == nil {
-				if err := r.answerDelta(m); err != nil {
-					failSpan(span, err)
-					return nil, err
-				}
-				continue
-			}
 			c.pending--
 			res := *m.result
 			if err := r.answered(res, false); err != nil {
@@ -132,6 +130,8 @@ func (r *run) collect(ctx context.Context) ([]answer, error) {
 				cutC = cut.C
 			}
 			continue
+		case <-c.woken():
+			err = c.flushReady(r)
 		case <-c.timer.C():
 			err = c.flushDue(r)
 		case <-cutC:
@@ -175,7 +175,8 @@ func (r *run) answered(res callResult, late bool) error {
 	r.record(StageCollect, res)
 	if c.text != nil {
 		// A failed call's partial text goes out too, before its failure.
-		if err := r.sendAnswerText(res.index, c.text[res.index].take(time.Now())); err != nil {
+		// The call's goroutine gave every delta before its result.
+		if err := r.sendAnswerText(res.index, c.text[res.index].flush(time.Now())); err != nil {
 			return err
 		}
 	}
@@ -196,25 +197,29 @@ func (r *run) answered(res callResult, late bool) error {
 	})
 }
 
-// answerDelta gathers a piece of a streamed answer, sending what is due.
-func (r *run) answerDelta(m collectMsg) error {
-	c := &r.stage1
-	t := &c.text[m.index]
-	if piece, ok := t.add(time.Now(), m.delta); ok {
-		return r.sendAnswerText(m.index, piece)
-	}
-	if t.waiting() {
-		c.timer.arm(t.due())
+// sendAnswerText emits the gathered pieces of a council model's answer.
+func (r *run) sendAnswerText(index int, pieces []string) error {
+	for _, piece := range pieces {
+		if err := r.send(&AnswerDelta{Model: r.stage1.models[index], Text: piece}); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// sendAnswerText emits a gathered piece of a council model's answer.
-func (r *run) sendAnswerText(index int, piece string) error {
-	if piece == "" {
-		return nil
+// flushReady sends the streamed answers' pieces that are ready and sets
+// the timer for the text that waits; it is called when a gate signals.
+func (c *collecting) flushReady(r *run) error {
+	for i, g := range c.text {
+		pieces, due := g.pending()
+		if err := r.sendAnswerText(i, pieces); err != nil {
+			return err
+		}
+		if !due.IsZero() {
+			c.timer.arm(due)
+		}
 	}
-	return r.send(&AnswerDelta{Model: r.stage1.models[index], Text: piece})
+	return nil
 }
 
 // flushDue sends the streamed answers' text whose window has passed and
@@ -223,19 +228,21 @@ func (c *collecting) flushDue(r *run) error {
 	c.timer.fired()
 	now := time.Now()
 	var next time.Time
-	for i := range c.text {
-		t := &c.text[i]
-		if !t.waiting() {
-			continue
+	for i, g := range c.text {
+		pieces, due := g.pending()
+		if err := r.sendAnswerText(i, pieces); err != nil {
+			return err
 		}
-		if due := t.due(); due.After(now) {
+		switch {
+		case due.IsZero():
+		case due.After(now):
 			if next.IsZero() || due.Before(next) {
 				next = due
 			}
-			continue
-		}
-		if err := r.sendAnswerText(i, t.take(now)); err != nil {
-			return err
+		default:
+			if err := r.sendAnswerText(i, g.flush(now)); err != nil {
+				return err
+			}
 		}
 	}
 	if !next.IsZero() {
@@ -267,15 +274,10 @@ func (r *run) cutStragglers(waited time.Duration) error {
 	return r.send(&StragglersCut{Models: slices.Clone(r.cutModels), Waited: waited})
 }
 
-// straggled handles a message of a call left out by the straggler
-// cut-off, after Stage 1 ended: a piece of its answer, or its result,
-// emitted late.
+// straggled handles the result of a call left out by the straggler
+// cut-off, after Stage 1 ended, emitted late.
 func (r *run) straggled(m collectMsg) error {
-	c := &r.stage1
-	if m.result == nil {
-		return r.answerDelta(m)
-	}
-	c.pending--
+	r.stage1.pending--
 	return r.answered(*m.result, true)
 }
 
@@ -296,7 +298,7 @@ func (r *run) finishStragglers(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if m.result != nil && m.result.err != nil {
+		if m.result.err != nil {
 			m.result.err = &provider.Error{Kind: provider.KindCanceled, Message: "not needed: the final answer was ready first", Attempts: m.result.err.Attempts}
 		}
 		if err := r.straggled(m); err != nil {

@@ -65,6 +65,8 @@ func (r *run) review(ctx context.Context, answers []answer, reviewers []string) 
 		case res = <-rv.out:
 		case m := <-r.stage1.messages():
 			err = r.straggled(m)
+		case <-r.stage1.woken():
+			err = r.stage1.flushReady(r)
 		case <-r.stage1.timer.C():
 			err = r.stage1.flushDue(r)
 		case <-ctx.Done():

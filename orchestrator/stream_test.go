@@ -61,6 +61,50 @@ func TestPropertyCoalescedDeltasConcatenateToTheAnswer(t *testing.T) {
 	})
 }
 
+// Property 9, for streamed answers: whatever each council model streams
+// and whatever the flush window, a model's AnswerDelta events all come
+// before its ModelAnswered, concatenate exactly to its content, and are
+// never more than its non-empty deltas.
+func TestPropertyStreamedAnswersConcatenateToTheAnswers(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		window := time.Duration(rapid.SampledFrom([]int{0, 1, 5, 25, 1000}).Draw(t, "window ms")) * time.Millisecond
+		pause := time.Duration(rapid.IntRange(0, 300).Draw(t, "pause µs")) * time.Microsecond
+		f := newScripted()
+		deltas := map[string][]string{}
+		for _, m := range testCouncil {
+			deltas[m] = deltaText(t, m)
+			f.set(m, behavior{deltas: deltas[m], pause: pause}, StageCollect)
+		}
+		evs, err := consult(newTestCouncil(t, f), context.Background(), Request{Query: "q", StreamAnswers: true, DeltaFlushWindow: &window})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkStream(t, evs, true)
+		text, events, answered := map[string]string{}, map[string]int{}, map[string]bool{}
+		for _, e := range evs {
+			switch p := e.Payload.(type) {
+			case *AnswerDelta:
+				if answered[p.Model] || p.Text == "" {
+					t.Fatalf("AnswerDelta %q of %s after its answer, or empty", p.Text, p.Model)
+				}
+				text[p.Model] += p.Text
+				events[p.Model]++
+			case *ModelAnswered:
+				answered[p.Model] = true
+				if text[p.Model] != p.Content {
+					t.Fatalf("%s: deltas %q, answer %q", p.Model, text[p.Model], p.Content)
+				}
+			}
+		}
+		for _, m := range testCouncil {
+			nonEmpty := slices.DeleteFunc(slices.Clone(deltas[m]), func(s string) bool { return s == "" })
+			if !answered[m] || events[m] > len(nonEmpty) {
+				t.Fatalf("%s: answered %v, %d events for %d deltas", m, answered[m], events[m], len(nonEmpty))
+			}
+		}
+	})
+}
+
 func TestCoalescingMergesDeltasWithinTheWindow(t *testing.T) {
 	deltas := strings.SplitAfter(strings.Repeat("word ", 200), " ")
 	f := newScripted().set(testChair, behavior{deltas: deltas}, StageSynthesize)

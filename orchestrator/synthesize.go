@@ -94,7 +94,8 @@ func (r *run) chair(ctx context.Context, model string, msgs []provider.Message, 
 	req := r.request(StageSynthesize, model, msgs, r.c.cfg.SynthesisMaxTokens)
 	est := r.c.callEstimate(model, msgs, r.c.cfg.SynthesisMaxTokens)
 	r.launch(est)
-	text := newDeltaGate(r.p.flushWindow)
+	woken := make(chan struct{}, 1)
+	text := newDeltaGate(r.p.flushWindow, woken)
 	req.OnDelta = text.add
 	r.goCall(func() { ended <- r.call(ctx, 0, req, r.c.cfg.SynthesizeTimeout, est) })
 	var timer flushTimer
@@ -119,7 +120,7 @@ func (r *run) chair(ctx context.Context, model string, msgs []provider.Message, 
 				return callResult{}, err
 			}
 			return res, nil
-		case <-text.wake:
+		case <-woken:
 			pieces, due := text.pending()
 			if err := send(pieces); err != nil {
 				return callResult{}, err
@@ -139,6 +140,10 @@ func (r *run) chair(ctx context.Context, model string, msgs []provider.Message, 
 			}
 		case m := <-r.stage1.messages():
 			if err := r.straggled(m); err != nil {
+				return callResult{}, err
+			}
+		case <-r.stage1.woken():
+			if err := r.stage1.flushReady(r); err != nil {
 				return callResult{}, err
 			}
 		case <-r.stage1.timer.C():
