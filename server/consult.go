@@ -110,13 +110,12 @@ func (s *service) runFunc(req *councilv1.ConsultRequest, caller string, w *event
 				broken = fmt.Errorf("server: event sequence %d follows %d", ev.Sequence, last)
 				return broken
 			}
-			msg, data, err := encodeEvent(ev)
+			data, err := encodeEvent(ev)
 			if err != nil {
 				broken = err
 				return err
 			}
 			last = ev.Sequence
-			w.offer(msg)
 			return emit(eventlog.Entry{Seq: ev.Sequence, Data: data})
 		})
 		mu.Lock()
@@ -223,19 +222,17 @@ func fingerprint(req *councilv1.ConsultRequest) string {
 
 // encodeEvent converts ev to its wire form and encodes it. A panic becomes
 // an error, so that a malformed event cannot take the process down.
-func encodeEvent(ev orchestrator.Event) (msg *councilv1.ConsultResponse, data []byte, err error) {
+func encodeEvent(ev orchestrator.Event) (data []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("server: encoding event %d: panic: %v", ev.Sequence, p)
 		}
 	}()
-	if msg, err = toResponse(ev); err != nil {
-		return nil, nil, err
+	msg, err := toResponse(ev)
+	if err != nil {
+		return nil, err
 	}
-	if data, err = proto.Marshal(msg); err != nil {
-		return nil, nil, err
-	}
-	return msg, data, nil
+	return proto.Marshal(msg)
 }
 
 // toEnd encodes a final status (nil: OK) for the log.
@@ -282,25 +279,14 @@ type eventWriter struct {
 	last   uint64
 	err    error
 	closed bool
-	// offered is the message of the event being delivered, when the
-	// consultation runs in this call: it need not be decoded.
-	offered *councilv1.ConsultResponse
 }
 
-// offer hands over the message of the next event.
-func (w *eventWriter) offer(msg *councilv1.ConsultResponse) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.offered = msg
-}
-
-// deliver sends one logged event. After a failure it returns that failure
-// without sending; after close it returns errStreamClosed.
+// deliver sends one logged event, its encoded bytes as they are (see
+// [passThroughCodec]). After a failure it returns that failure without
+// sending; after close it returns errStreamClosed.
 func (w *eventWriter) deliver(e eventlog.Entry) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	msg := w.offered
-	w.offered = nil
 	switch {
 	case w.closed:
 		return errStreamClosed
@@ -310,14 +296,7 @@ func (w *eventWriter) deliver(e eventlog.Entry) error {
 		w.err = fmt.Errorf("server: event sequence %d follows %d", e.Seq, w.last)
 		return w.err
 	}
-	if msg == nil || msg.GetSequence() != e.Seq {
-		msg = &councilv1.ConsultResponse{}
-		if err := proto.Unmarshal(e.Data, msg); err != nil {
-			w.err = fmt.Errorf("server: decoding event %d: %w", e.Seq, err)
-			return w.err
-		}
-	}
-	if err := w.stream.Send(msg); err != nil {
+	if err := w.stream.SendMsg(encodedMessage(e.Data)); err != nil {
 		w.err = err
 		return err
 	}

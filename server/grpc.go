@@ -119,6 +119,7 @@ func newGRPCServer(o options, tokens *tokenSet, adm *admission) *grpc.Server {
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.InTapHandle(adm.tap),
+		grpc.ForceServerCodecV2(newPassThroughCodec()),
 	}
 	if o.tlsConfig != nil {
 		sopts = append(sopts, grpc.Creds(credentials.NewTLS(o.tlsConfig)))
