@@ -52,10 +52,11 @@ func (c *Client) Close() error {
 type Arrival struct {
 	Model   string
 	Ranking bool
-	// At is when the event arrived; Latency is the call's latency as the
-	// server measured it and reported in the event.
-	At      time.Time
-	Latency time.Duration
+	// At is when the event arrived, Emitted the event's emit time as the
+	// server stamped it; Latency is the call's latency as the server
+	// measured it and reported in the event.
+	At, Emitted time.Time
+	Latency     time.Duration
 }
 
 // Trace is one consultation as the client saw it.
@@ -117,9 +118,9 @@ func (c *Client) consult(ctx context.Context, client councilv1.CouncilClient, tr
 		}
 		switch ev := msg.GetEvent().(type) {
 		case *councilv1.ConsultResponse_ModelAnswered:
-			tr.Arrivals = append(tr.Arrivals, Arrival{Model: ev.ModelAnswered.GetModel(), At: now, Latency: ev.ModelAnswered.GetLatency().AsDuration()})
+			tr.Arrivals = append(tr.Arrivals, Arrival{Model: ev.ModelAnswered.GetModel(), At: now, Emitted: msg.GetEmitTime().AsTime(), Latency: ev.ModelAnswered.GetLatency().AsDuration()})
 		case *councilv1.ConsultResponse_ModelRanked:
-			tr.Arrivals = append(tr.Arrivals, Arrival{Model: ev.ModelRanked.GetReviewerModel(), Ranking: true, At: now, Latency: ev.ModelRanked.GetLatency().AsDuration()})
+			tr.Arrivals = append(tr.Arrivals, Arrival{Model: ev.ModelRanked.GetReviewerModel(), Ranking: true, At: now, Emitted: msg.GetEmitTime().AsTime(), Latency: ev.ModelRanked.GetLatency().AsDuration()})
 		case *councilv1.ConsultResponse_SynthesisDelta:
 			if tr.FirstText == 0 {
 				tr.FirstText = now.Sub(tr.Start)

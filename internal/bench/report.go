@@ -29,13 +29,13 @@ func WriteReport(w io.Writer, r *Result) error {
 	fmt.Fprintf(&b, "| Overhead over the critical path | %s (%s) | %s (%s) |\n\n",
 		signed(s.P50-path.Total()), percent(s.P50, path.Total()), signed(s.P99-path.Total()), percent(s.P99, path.Total()))
 
-	b.WriteString("| Concurrent | Consultations | p50 | p99 | p50 ratio | p99 ratio | First event p99 | First words p50 | Emit delay p50 | Emit delay p99 | Call overhead p99 | Upstream late p99 | Dials per call | Messages per consultation | councild CPU per consultation | councild read syscalls per consultation | Errors |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| Concurrent | Consultations | p50 | p99 | p50 ratio | p99 ratio | First event p99 | First words p50 | Emit delay p50 | Emit delay p99 | Of which in councild p99 | Call overhead p99 | Upstream late p99 | Dials per call | Messages per consultation | councild CPU per consultation | councild read syscalls per consultation | Errors |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, l := range append([]Level{r.Single}, r.Levels...) {
-		fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %s | %s | %d |\n",
+		fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %s | %s | %d |\n",
 			l.Concurrency, l.Latency.N+l.Errors, ms(l.Latency.P50), ms(l.Latency.P99),
 			ratio(l.Latency.P50, s.P50), ratio(l.Latency.P99, s.P99),
-			ms(l.FirstEvent.P99), ms(l.FirstText.P50), ms(l.EmitDelay.P50), ms(l.EmitDelay.P99),
+			ms(l.FirstEvent.P99), ms(l.FirstText.P50), ms(l.EmitDelay.P50), ms(l.EmitDelay.P99), ms(l.ServerEmitDelay.P99),
 			ms(l.CallOverhead.P99), ms(l.UpstreamLate.P99), perCall(l.Dials, l.Calls), l.Messages, cpuPer(l), syscallsPer(l), l.Errors)
 	}
 	b.WriteString("\n| Server | Value |\n|---|---:|\n")

@@ -124,8 +124,11 @@ type Level struct {
 	Latency, FirstEvent, FirstText Dist
 	// EmitDelay is, for every answer and ranking event, the time from the
 	// upstream writing the answer's last byte to the client receiving the
-	// event. Unmatched counts events without an upstream time.
-	EmitDelay Dist
+	// event; ServerEmitDelay the part of it until the server stamped the
+	// event's emit time (its reading of the answer and building of the
+	// event, before it is encoded and sent). Unmatched counts events
+	// without an upstream time.
+	EmitDelay, ServerEmitDelay Dist
 	Unmatched int
 	// CallOverhead is, for every answer and ranking, the call's latency
 	// as the server measured it minus the model's upstream latency: the
@@ -405,7 +408,7 @@ func (r *runner) wave(ctx context.Context, prefix string, n int) []Trace {
 // ranking event with the upstream's last-byte time.
 func (r *runner) level(n, rounds int, traces []Trace) Level {
 	l := Level{Concurrency: n, Rounds: rounds}
-	var lat, first, text, emit, overhead, late []time.Duration
+	var lat, first, text, emit, serverEmit, overhead, late []time.Duration
 	messages := 0
 	models := append(r.cfg.Profile.CouncilIDs(), r.cfg.Profile.Chairman.ID)
 	upstreamLatency := make(map[string]time.Duration, len(r.cfg.Profile.Council))
@@ -421,6 +424,7 @@ func (r *runner) level(n, rounds int, traces []Trace) Level {
 			}
 			if es := ended[a.Model]; i < len(es) {
 				emit = append(emit, a.At.Sub(es[i].At))
+				serverEmit = append(serverEmit, a.Emitted.Sub(es[i].At))
 				late = append(late, es[i].Late)
 			} else {
 				l.Unmatched++
@@ -454,7 +458,8 @@ func (r *runner) level(n, rounds int, traces []Trace) Level {
 		}
 	}
 	l.Latency, l.FirstEvent, l.FirstText = Summarize(lat), Summarize(first), Summarize(text)
-	l.EmitDelay, l.CallOverhead, l.UpstreamLate = Summarize(emit), Summarize(overhead), Summarize(late)
+	l.EmitDelay, l.ServerEmitDelay = Summarize(emit), Summarize(serverEmit)
+	l.CallOverhead, l.UpstreamLate = Summarize(overhead), Summarize(late)
 	if len(lat) > 0 {
 		l.Messages = float64(messages) / float64(len(lat))
 	}

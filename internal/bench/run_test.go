@@ -67,6 +67,11 @@ func TestRunAgainstTheRealService(t *testing.T) {
 		if l.Unmatched != 0 || l.EmitDelay.N+l.Failures != 8*l.Latency.N || l.EmitDelay.P50 <= 0 || l.CallOverhead.N != l.EmitDelay.N || l.CallOverhead.P50 < 0 {
 			t.Errorf("level %d: %d events matched, %d unmatched, %d failures, emit delay p50 %v", i, l.EmitDelay.N, l.Unmatched, l.Failures, l.EmitDelay.P50)
 		}
+		// Every event is stamped before it is sent, so the server's part
+		// of the emit delay is within the whole, quantile by quantile.
+		if s := l.ServerEmitDelay; s.N != l.EmitDelay.N || s.P50 > l.EmitDelay.P50 || s.P99 > l.EmitDelay.P99 || s.P50 < -time.Millisecond {
+			t.Errorf("level %d: server emit delay %+v, emit delay %+v", i, s, l.EmitDelay)
+		}
 		if l.Calls < int64(9*l.Latency.N) || l.Dials < 0 {
 			t.Errorf("level %d: %d upstream calls, %d dials", i, l.Calls, l.Dials)
 		}
