@@ -129,7 +129,7 @@ type Level struct {
 	// event, before it is encoded and sent). Unmatched counts events
 	// without an upstream time.
 	EmitDelay, ServerEmitDelay Dist
-	Unmatched int
+	Unmatched                  int
 	// CallOverhead is, for every answer and ranking, the call's latency
 	// as the server measured it minus the model's upstream latency: the
 	// time spent sending the request and reading the response.
