@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -25,6 +24,7 @@ import (
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/internal/redistest"
+	"github.com/councilhq/council/internal/servertest"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
@@ -116,31 +116,14 @@ func startReplica(t testing.TB, up *openroutertest.Server, cfg replicaConfig) *r
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	t.Cleanup(httpClient.CloseIdleConnections)
+	addr := servertest.Serve(t, srv)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	serveCtx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(serveCtx, lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		stop()
-		select {
-		case err := <-served:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(waitTimeout):
-			t.Error("Serve did not return")
-		}
-		httpClient.CloseIdleConnections()
-	})
-	return &replica{addr: lis.Addr().String(), conn: conn, client: councilv1.NewCouncilClient(conn), logs: logs}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &replica{addr: addr, conn: conn, client: councilv1.NewCouncilClient(conn), logs: logs}
 }
 
 // as returns ctx carrying token as the caller's bearer token.

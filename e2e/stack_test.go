@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/councilhq/council/cost"
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/internal/openroutertest"
+	"github.com/councilhq/council/internal/servertest"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/outbound"
 	"github.com/councilhq/council/provider"
@@ -142,34 +142,15 @@ func newStack(t testing.TB, cfg stackConfig) *stack {
 		up.Close()
 		t.Fatalf("server.New: %v", err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		up.Close()
-		t.Fatal(err)
-	}
-	serveCtx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(serveCtx, lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		stop()
-		up.Close()
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		_ = conn.Close()
-		stop()
-		select {
-		case err := <-served:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(waitTimeout):
-			t.Error("Serve did not return")
-		}
 		httpClient.CloseIdleConnections()
 		up.Close()
 	})
+	conn, err := grpc.NewClient(servertest.Serve(t, srv), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
 	return &stack{upstream: up, conn: conn, client: councilv1.NewCouncilClient(conn), logs: logs}
 }
 

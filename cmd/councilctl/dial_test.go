@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/councilhq/council/internal/servertest"
 	"github.com/councilhq/council/server"
 )
 
@@ -103,20 +103,7 @@ func serveSecure(t *testing.T, p testPKI, token string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return lis.Addr().String()
+	return servertest.Serve(t, srv)
 }
 
 // ctlEnv runs councilctl with the given environment.

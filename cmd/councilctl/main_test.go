@@ -22,6 +22,7 @@ import (
 
 	"github.com/councilhq/council/cost"
 	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/internal/servertest"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider/sim"
 	"github.com/councilhq/council/server"
@@ -71,20 +72,7 @@ func serve(t *testing.T, c server.Consulter, opts ...server.Option) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return lis.Addr().String()
+	return servertest.Serve(t, srv)
 }
 
 func ctl(t *testing.T, args ...string) (string, error) {

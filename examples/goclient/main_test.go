@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/councilhq/council/internal/servertest"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider/sim"
 	"github.com/councilhq/council/server"
@@ -30,20 +30,7 @@ func serve(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return lis.Addr().String()
+	return servertest.Serve(t, srv)
 }
 
 func TestConsult(t *testing.T) {

@@ -5,13 +5,13 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/councilhq/council/internal/bench"
+	"github.com/councilhq/council/internal/servertest"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider/openrouter"
 	"github.com/councilhq/council/server"
@@ -34,21 +34,8 @@ func serveCapped(t *testing.T, u *bench.Upstream, p bench.Profile, limit int) st
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		transport.CloseIdleConnections()
-	})
-	return lis.Addr().String()
+	t.Cleanup(transport.CloseIdleConnections)
+	return servertest.Serve(t, srv)
 }
 
 // TestBurstsAgainstACappedServer probes and bursts a server that admits

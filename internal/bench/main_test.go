@@ -1,16 +1,15 @@
 package bench_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/councilhq/council/internal/servertest"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider/openrouter"
 	"github.com/councilhq/council/server"
@@ -41,19 +40,6 @@ func serve(t *testing.T, baseURL, key string, cfg orchestrator.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		transport.CloseIdleConnections()
-	})
-	return lis.Addr().String()
+	t.Cleanup(transport.CloseIdleConnections)
+	return servertest.Serve(t, srv)
 }
