@@ -25,6 +25,7 @@ import (
 	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/internal/redistest"
 	"github.com/councilhq/council/internal/servertest"
+	"github.com/councilhq/council/internal/syncbuf"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider"
 	"github.com/councilhq/council/provider/openrouter"
@@ -45,7 +46,7 @@ type replica struct {
 	addr   string
 	conn   *grpc.ClientConn
 	client councilv1.CouncilClient
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 }
 
 // replicaConfig tunes newReplicas.
@@ -81,7 +82,7 @@ func startReplica(t testing.TB, up *openroutertest.Server, cfg replicaConfig) *r
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()

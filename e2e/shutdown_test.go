@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/internal/syncbuf"
 	"github.com/councilhq/council/server"
 )
 
@@ -44,7 +45,7 @@ func buildCouncild(t *testing.T) string {
 type process struct {
 	cmd    *exec.Cmd
 	addr   string
-	log    *syncBuffer
+	log    *syncbuf.Buffer
 	exited chan error
 }
 
@@ -64,7 +65,7 @@ func startCouncild(t *testing.T, bin string, env ...string) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, log: &syncBuffer{}, exited: make(chan error, 1)}
+	p := &process{cmd: cmd, log: &syncbuf.Buffer{}, exited: make(chan error, 1)}
 	listening := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/internal/servertest"
+	"github.com/councilhq/council/internal/syncbuf"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/outbound"
 	"github.com/councilhq/council/provider"
@@ -41,31 +40,13 @@ var (
 	chairman = "anthropic/claude-sonnet-4.5"
 )
 
-// syncBuffer is a bytes.Buffer safe for concurrent use, for captured logs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // stack is the whole service in-process: fake OpenRouter, OpenRouter
 // client, orchestrator and gRPC server on a loopback port, with a client.
 type stack struct {
 	upstream *openroutertest.Server
 	conn     *grpc.ClientConn
 	client   councilv1.CouncilClient
-	logs     *syncBuffer
+	logs     *syncbuf.Buffer
 }
 
 // stackConfig tunes a stack; zero fields take short test defaults.
@@ -96,7 +77,7 @@ func newStack(t testing.TB, cfg stackConfig) *stack {
 		up.Close()
 		t.Fatalf("openrouter.New: %v", err)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)

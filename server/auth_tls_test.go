@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/internal/syncbuf"
 )
 
 // testCA is a certificate authority made in-process for TLS tests.
@@ -98,7 +99,7 @@ func startWithCreds(t *testing.T, c Consulter, creds credentials.TransportCreden
 	}
 	lis := bufconn.Listen(1 << 20)
 	ctx, stop := context.WithCancel(context.Background())
-	h := &harness{logs: &syncBuffer{}, stop: stop, served: make(chan error, 1)}
+	h := &harness{logs: &syncbuf.Buffer{}, stop: stop, served: make(chan error, 1)}
 	go func() { h.served <- srv.Serve(ctx, lis) }()
 	conn, err := grpc.NewClient("passthrough:///localhost",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),

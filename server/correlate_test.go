@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/internal/syncbuf"
 	"github.com/councilhq/council/logctx"
 	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
@@ -25,7 +26,7 @@ import (
 func TestConsultationLogLinesAreCorrelated(t *testing.T) {
 	tp := sdktrace.NewTracerProvider()
 	defer func() { _ = tp.Shutdown(context.Background()) }()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	logger := slog.New(logctx.Handler(slog.NewJSONHandler(logs, nil)))
 	cfg := sim.DefaultConfig()
 	cfg.Scale = 0.001

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/internal/servertest"
+	"github.com/councilhq/council/internal/syncbuf"
 	"github.com/councilhq/council/monitor"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider"
@@ -29,30 +29,12 @@ import (
 	"github.com/councilhq/council/telemetry"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // stack is the service as councild wires it, on a loopback port, with
 // in-memory telemetry.
 type stack struct {
 	spans   *tracetest.SpanRecorder
 	monitor *monitor.Monitor
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	client  councilv1.CouncilClient
 }
 
@@ -60,7 +42,7 @@ type stack struct {
 // interceptors, and stops everything when the test ends.
 func startStack(t *testing.T, base provider.Completer, inner ...provider.Interceptor) *stack {
 	t.Helper()
-	st := &stack{spans: tracetest.NewSpanRecorder(), logs: &syncBuffer{}}
+	st := &stack{spans: tracetest.NewSpanRecorder(), logs: &syncbuf.Buffer{}}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(st.spans))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	logger := slog.New(slog.NewJSONHandler(st.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -17,6 +17,7 @@ import (
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/internal/bench"
 	"github.com/councilhq/council/internal/openroutertest"
+	"github.com/councilhq/council/internal/syncbuf"
 )
 
 // apiKey is the fake upstream's key. No client may ever see it.
@@ -89,7 +90,7 @@ type stack struct {
 	upstream *openroutertest.Server
 	script   *script
 	councild *bench.Process
-	log      *syncBuffer
+	log      *syncbuf.Buffer
 	metrics  *scraper
 	conns    []*grpc.ClientConn
 	clients  []councilv1.CouncilClient
@@ -133,7 +134,7 @@ func startStack(cfg config, l *ledger) (*stack, error) {
 	}
 	up := openroutertest.NewServer(openroutertest.WithKey(apiKey), openroutertest.WithoutRecording(),
 		openroutertest.WithRequestScript(sc.behavior))
-	log := &syncBuffer{}
+	log := &syncbuf.Buffer{}
 	proc, err := bench.StartProcess(cfg.councild, nil, serverEnv(cfg, up.URL()), log)
 	if err != nil {
 		up.Close()
@@ -180,23 +181,4 @@ func (s *stack) stop() error {
 	s.metrics.close()
 	s.upstream.Close()
 	return errors.Join(errs...)
-}
-
-// syncBuffer is a growing buffer safe for concurrent use: councild's log.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }

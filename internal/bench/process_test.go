@@ -3,35 +3,17 @@ package bench_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/councilhq/council/internal/bench"
+	"github.com/councilhq/council/internal/syncbuf"
 )
-
-// syncBuffer is a strings.Builder safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestProcess(t *testing.T) {
 	// A stand-in server that logs like councild and waits for SIGTERM.
 	script := `echo "time=now level=INFO msg=listening addr=127.0.0.1:4321 provider=openrouter" >&2; echo "$BENCH_PROBE" >&2; exec sleep 600`
-	var log syncBuffer
+	var log syncbuf.Buffer
 	p, err := bench.StartProcess("/bin/sh", []string{"-c", script}, []string{"BENCH_PROBE=env-passed"}, &log)
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +50,7 @@ func TestProcess(t *testing.T) {
 }
 
 func TestProcessThatNeverListens(t *testing.T) {
-	var log syncBuffer
+	var log syncbuf.Buffer
 	if _, err := bench.StartProcess("/bin/sh", []string{"-c", "echo cannot start >&2; exit 3"}, nil, &log); err == nil {
 		t.Fatal("no error for a server that exited")
 	}

@@ -1,9 +1,7 @@
 package redisbudget_test
 
 import (
-	"bytes"
 	"context"
-	"github.com/councilhq/council/internal/clock"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -11,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/councilhq/council/internal/clock"
+	"github.com/councilhq/council/internal/syncbuf"
 
 	"github.com/redis/go-redis/v9"
 
@@ -55,25 +56,7 @@ func newStore(t testing.TB, rdb *redis.Client, o redisbudget.Options) *redisbudg
 	return s
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func logger(w *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+func logger(w *syncbuf.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
 // result is what a scripted upstream answers.
 type result struct {

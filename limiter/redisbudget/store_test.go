@@ -12,6 +12,7 @@ import (
 
 	"github.com/councilhq/council/internal/limitertest"
 	"github.com/councilhq/council/internal/redistest"
+	"github.com/councilhq/council/internal/syncbuf"
 	"github.com/councilhq/council/limiter"
 	"github.com/councilhq/council/limiter/redisbudget"
 	"github.com/councilhq/council/provider"
@@ -87,7 +88,7 @@ func TestCooldownIsShared(t *testing.T) {
 func TestFallbackAndRejoin(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := client(t, srv)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	reader := metric.NewManualReader()
 	mp := metric.NewMeterProvider(metric.WithReader(reader))
 	defer func() { _ = mp.Shutdown(context.Background()) }()
