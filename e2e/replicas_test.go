@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -25,6 +23,7 @@ import (
 	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/internal/redistest"
 	"github.com/councilhq/council/internal/servertest"
+	"github.com/councilhq/council/internal/streams"
 	"github.com/councilhq/council/internal/syncbuf"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/provider"
@@ -141,28 +140,13 @@ func slowUpstream(t testing.TB, latency time.Duration) *openroutertest.Server {
 	return up
 }
 
-// readAll reads a stream of events to its end; err is nil for status OK.
-func readAll(stream grpc.ServerStreamingClient[councilv1.ConsultResponse]) ([]*councilv1.ConsultResponse, error) {
-	var out []*councilv1.ConsultResponse
-	for {
-		msg, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, msg)
-	}
-}
-
 // watch runs a Watch to its end.
 func watch(ctx context.Context, r *replica, id string, after uint64) ([]*councilv1.ConsultResponse, error) {
 	stream, err := r.client.Watch(ctx, &councilv1.WatchRequest{ConsultationId: id, AfterSequence: after})
 	if err != nil {
 		return nil, err
 	}
-	return readAll(stream)
+	return streams.ReadAll(stream)
 }
 
 // reason returns the ErrorInfo reason of err's status.
@@ -291,7 +275,7 @@ func TestWatchReplaysTheFinalStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := readAll(stream)
+	evs, err := streams.ReadAll(stream)
 	if status.Code(err) != codes.Unavailable || reason(err) != server.ReasonQuorumNotMet || len(evs) == 0 {
 		t.Fatalf("consultation = %d events, %v; want QUORUM_NOT_MET", len(evs), err)
 	}
@@ -369,7 +353,7 @@ func readAllConsult(ctx context.Context, r *replica, req *councilv1.ConsultReque
 	if err != nil {
 		return nil, err
 	}
-	return readAll(stream)
+	return streams.ReadAll(stream)
 }
 
 // Without a request id a client that leaves cancels every upstream call;
@@ -421,7 +405,7 @@ func TestRedisDownConsultationsComplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Stop()
-	if evs, err := readAll(stream); err != nil || evs[len(evs)-1].GetConsultCompleted() == nil {
+	if evs, err := streams.ReadAll(stream); err != nil || evs[len(evs)-1].GetConsultCompleted() == nil {
 		t.Fatalf("consultation running when Redis stopped: %v", err)
 	}
 	for i, r := range rs {
@@ -490,7 +474,7 @@ func TestReplicaDeathIsLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	ended := make(chan error, 1)
-	go func() { _, err := readAll(w); ended <- err }()
+	go func() { _, err := streams.ReadAll(w); ended <- err }()
 	// Alive while its replica lives.
 	time.Sleep(2 * lease)
 	select {

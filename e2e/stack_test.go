@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/internal/openroutertest"
 	"github.com/councilhq/council/internal/servertest"
+	"github.com/councilhq/council/internal/streams"
 	"github.com/councilhq/council/internal/syncbuf"
 	"github.com/councilhq/council/orchestrator"
 	"github.com/councilhq/council/outbound"
@@ -142,17 +141,7 @@ func (s *stack) consult(ctx context.Context, req *councilv1.ConsultRequest) ([]*
 	if err != nil {
 		return nil, err
 	}
-	var out []*councilv1.ConsultResponse
-	for {
-		msg, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, msg)
-	}
+	return streams.ReadAll(stream)
 }
 
 // waitUpstreamIdle waits until the fake upstream has no request in flight,

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/internal/streams"
 	"github.com/councilhq/council/internal/syncbuf"
 )
 
@@ -90,17 +90,7 @@ func (h *harness) consult(ctx context.Context, req *councilv1.ConsultRequest) ([
 	if err != nil {
 		return nil, err
 	}
-	var out []*councilv1.ConsultResponse
-	for {
-		msg, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, msg)
-	}
+	return streams.ReadAll(stream)
 }
 
 // errorInfo returns the ErrorInfo and BadRequest details of err's status.

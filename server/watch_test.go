@@ -14,6 +14,7 @@ import (
 
 	"github.com/councilhq/council/consultation"
 	councilv1 "github.com/councilhq/council/gen/council/v1"
+	"github.com/councilhq/council/internal/streams"
 	"github.com/councilhq/council/orchestrator"
 )
 
@@ -53,17 +54,7 @@ func (h *harness) watch(ctx context.Context, req *councilv1.WatchRequest) ([]*co
 	if err != nil {
 		return nil, err
 	}
-	var out []*councilv1.ConsultResponse
-	for {
-		msg, err := stream.Recv()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return out, err
-		}
-		out = append(out, msg)
-	}
+	return streams.ReadAll(stream)
 }
 
 func TestWatchReplaysAndChecksTheCaller(t *testing.T) {

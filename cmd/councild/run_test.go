@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net"
 	"regexp"
 	"strings"
@@ -17,6 +15,7 @@ import (
 
 	councilv1 "github.com/councilhq/council/gen/council/v1"
 	"github.com/councilhq/council/internal/openroutertest"
+	"github.com/councilhq/council/internal/streams"
 )
 
 const waitTimeout = 30 * time.Second
@@ -94,17 +93,11 @@ func consultAll(t *testing.T, conn *grpc.ClientConn, req *councilv1.ConsultReque
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []*councilv1.ConsultResponse
-	for {
-		msg, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("Consult: %v", err)
-		}
-		out = append(out, msg)
+	out, err := streams.ReadAll(stream)
+	if err != nil {
+		t.Fatalf("Consult: %v", err)
 	}
+	return out
 }
 
 func TestRunServesWithSimulatedModels(t *testing.T) {
