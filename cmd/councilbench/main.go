@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, out, progress io.Writer) error {
 	workers := fs.Int("throughput-workers", bench.DefaultThroughputWorkers, "concurrent clients of the zero-latency run")
 	tpDuration := fs.Duration("throughput-duration", 10*time.Second, "length of the zero-latency run (negative skips it)")
 	secure := fs.Bool("tls", true, "serve the fake upstream over HTTPS with HTTP/2, as OpenRouter does (false: plain HTTP/1.1)")
+	chunkWords := fs.Int("chunk-words", 1, "words in each streamed chunk of the fake upstream's answers (1: a word a chunk, as providers stream tokens)")
 	orchBench := fs.String("orchestrator-bench", "", "go test -bench -benchmem output holding BenchmarkConsult")
 	var serverEnv envList
 	fs.Var(&serverEnv, "server-env", "KEY=VALUE added to councild's environment, after the benchmark's own (repeatable)")
@@ -101,7 +102,7 @@ func run(ctx context.Context, args []string, out, progress io.Writer) error {
 		}
 	}
 
-	profile := bench.DefaultProfile()
+	profile := bench.DefaultProfile().WithWordsPerChunk(*chunkWords)
 	upstream, err := bench.StartUpstream(profile, *secure)
 	if err != nil {
 		return err

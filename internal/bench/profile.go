@@ -68,8 +68,7 @@ func DefaultProfile() Profile {
 	p := Profile{
 		Chairman: Model{ID: "bench/chairman-700ms", Latency: 700 * time.Millisecond, TTFT: ttft},
 		Content:  answer,
-		Chunks:   len(strings.Fields(answer)),
-	}
+	}.WithWordsPerChunk(1)
 	for _, ms := range []int{300, 400, 500, 600} {
 		p.Council = append(p.Council, Model{
 			ID:      fmt.Sprintf("bench/council-%dms", ms),
@@ -77,6 +76,15 @@ func DefaultProfile() Profile {
 			TTFT:    ttft,
 		})
 	}
+	return p
+}
+
+// WithWordsPerChunk returns p with its answers streamed n words to a chunk
+// (a word a chunk for n of 1 or less), for measuring what a chunk costs
+// against what a call costs whatever its chunks.
+func (p Profile) WithWordsPerChunk(n int) Profile {
+	n = max(n, 1)
+	p.Chunks = max(1, (len(strings.Fields(p.Content))+n-1)/n)
 	return p
 }
 

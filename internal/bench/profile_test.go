@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,4 +67,19 @@ func TestCriticalPathWaitsForTheQuorum(t *testing.T) {
 			rt.Fatalf("total %v", c.Total())
 		}
 	})
+}
+
+func TestWordsPerChunk(t *testing.T) {
+	p := bench.DefaultProfile()
+	words := len(strings.Fields(p.Content))
+	if p.Chunks != words {
+		t.Errorf("default profile: %d chunks, want a word a chunk (%d)", p.Chunks, words)
+	}
+	for _, tc := range []struct{ n, want int }{
+		{0, words}, {1, words}, {8, (words + 7) / 8}, {words, 1}, {10 * words, 1},
+	} {
+		if got := p.WithWordsPerChunk(tc.n).Chunks; got != tc.want {
+			t.Errorf("%d words a chunk: %d chunks, want %d", tc.n, got, tc.want)
+		}
+	}
 }

@@ -18,8 +18,12 @@ func WriteReport(w io.Writer, r *Result) error {
 	for i, m := range p.Council {
 		lat[i] = ms(m.Latency)
 	}
-	fmt.Fprintf(&b, "Fake upstream: council models answering in %s, chairman in %s; first token after %s.\n",
+	fmt.Fprintf(&b, "Fake upstream: council models answering in %s, chairman in %s; first token after %s",
 		strings.Join(lat, ", "), ms(p.Chairman.Latency), ms(p.Chairman.TTFT))
+	if p.Chunks > 0 {
+		fmt.Fprintf(&b, "; each answer streamed in %d chunks", p.Chunks)
+	}
+	b.WriteString(".\n")
 	fmt.Fprintf(&b, "Critical path with the early transition (%d of %d rankings): %s slowest answer + %s %s ranking + %s chairman = **%s**; first words of the final answer at %s.\n\n",
 		path.Rankings, path.Reviewers, ms(path.Collect), ms(path.Review), ordinal(path.Rankings), ms(path.Synthesize), ms(path.Total()), ms(path.ToFirstText()))
 

@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -33,6 +34,7 @@ func TestReportShowsRatiosAndProblems(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
+		fmt.Sprintf("first token after 100 ms; each answer streamed in %d chunks.", p.Chunks),
 		"| Overhead over the critical path | +10.0 ms (+0.6%) | +20.0 ms (+1.2%) |",
 		"| 100 | 200 | 1881 ms | 2150 ms | 110.0% | 125.0% |",
 		"| 1.00 ms | 12.0 ms | 7.00 ms | 150 ms | 40.0 ms | 0.03 | 42 | 4.00 ms | 150 | 2 |",
