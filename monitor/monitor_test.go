@@ -2,14 +2,12 @@ package monitor
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,20 +16,12 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"pgregory.net/rapid"
 
+	"github.com/councilhq/council/internal/syncbuf"
 	"github.com/councilhq/council/orchestrator"
 )
 
 // logCapture is a JSON slog handler writing into memory.
-type logCapture struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (c *logCapture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Write(p)
-}
+type logCapture struct{ syncbuf.Buffer }
 
 func (c *logCapture) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(c, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -39,10 +29,8 @@ func (c *logCapture) logger() *slog.Logger {
 
 // records decodes every line written so far.
 func (c *logCapture) records(t interface{ Fatalf(string, ...any) }) []map[string]any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(c.buf.Bytes()))
+	sc := bufio.NewScanner(strings.NewReader(c.String()))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var m map[string]any

@@ -31,6 +31,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	s.st.enter()
 	defer s.st.exit()
 	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if readErr != nil && r.Context().Err() != nil {
+		// The client went away while it sent the request: a request in
+		// flight that it cancelled, not a bad one.
+		s.clientLeft()
+		return
+	}
 	var cr chatRequest
 	decodeErr := json.Unmarshal(body, &cr)
 	msgs, msgErr := cr.messages()
@@ -307,23 +313,23 @@ func (ex *exchange) sleep(until time.Time, keepAlive bool) bool {
 				return false
 			}
 		case <-ex.r.Context().Done():
-			return ex.left()
+			return ex.s.clientLeft()
 		case <-ex.s.closing:
 			panic(http.ErrAbortHandler)
 		}
 	}
 }
 
-// left is what a wait does when the client has gone away: it aborts the
-// handler if the server is closing, else counts a disconnect and returns
-// false.
-func (ex *exchange) left() bool {
+// clientLeft is what a handler does when its client has gone away: it
+// aborts the handler if the server is closing, else counts a disconnect and
+// returns false.
+func (s *Server) clientLeft() bool {
 	select {
-	case <-ex.s.closing:
+	case <-s.closing:
 		panic(http.ErrAbortHandler)
 	default:
 	}
-	ex.s.st.disconnect()
+	s.st.disconnect()
 	return false
 }
 
@@ -332,7 +338,7 @@ func (ex *exchange) left() bool {
 func (ex *exchange) present() bool {
 	select {
 	case <-ex.r.Context().Done():
-		return ex.left()
+		return ex.s.clientLeft()
 	case <-ex.s.closing:
 		panic(http.ErrAbortHandler)
 	default:

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -355,5 +357,34 @@ func TestModelsListPricesAndUsageChargesThem(t *testing.T) {
 		if u.InputTokens == 0 || u.OutputTokens == 0 || math.Abs(u.Cost-want) > 1e-12 {
 			t.Errorf("stream %v: usage %+v, want cost %g", stream, u, want)
 		}
+	}
+}
+
+func TestClientLeavingWhileSendingTheRequestIsADisconnect(t *testing.T) {
+	s := start(t)
+	u, err := url.Parse(s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	full := body("openai/gpt-5-mini", "Why is the sky blue?", true)
+	// The headers announce the whole body; only half of it is sent.
+	if _, err := fmt.Fprintf(conn, "POST %s/chat/completions HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		u.Path, u.Host, s.Key(), len(full), full[:len(full)/2]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	if err := s.WaitInFlight(ctx, 1); err != nil {
+		t.Fatalf("the request never came in: %v", err)
+	}
+	conn.Close()
+	eventually(t, "the request to end as a disconnect", func() bool { return s.Disconnected() == 1 && s.InFlight() == 0 })
+	if got := s.Recorded(); len(got) != 0 {
+		t.Errorf("recorded %d requests, want none: the client left before it sent one", len(got))
 	}
 }
